@@ -1,0 +1,5 @@
+//! BPF instructions: the 8-byte slot type, opcode constants, and a disassembler.
+
+mod insn;
+
+pub use insn::Insn;

@@ -1,0 +1,9 @@
+//! (placeholder: being written)
+
+/// Errors from this module.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    /// Placeholder until the module lands.
+    #[error("not implemented")]
+    NotImplemented,
+}
