@@ -1,9 +1,18 @@
-//! (placeholder: being written)
+//! Loading a [`CollectionSpec`](crate::spec::CollectionSpec) into the kernel.
 
-/// Errors from this module.
+pub mod reloc;
+
+/// Errors from loading a collection.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// Placeholder until the module lands.
-    #[error("not implemented")]
-    NotImplemented,
+    /// A relocation could not be applied.
+    #[error("relocate program {program:?} at instruction {insn}: {reason}")]
+    Relocation {
+        /// Program name.
+        program: String,
+        /// Instruction slot.
+        insn: usize,
+        /// Why.
+        reason: String,
+    },
 }
