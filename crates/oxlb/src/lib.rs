@@ -1,0 +1,6 @@
+//! oxlb: an XDP layer-4 load balancer built on oxbpf.
+//!
+//! Config (TOML) → [`plan::Plan`] (pure, deterministic: Maglev tables depend only on the config)
+//! → datapath maps (pinned under bpffs) read by the XDP program in `bpf/oxlb.bpf.c`.
+
+pub mod plan;

@@ -1,0 +1,81 @@
+//! The desired datapath state computed from a config: plain values, no kernel access.
+//!
+//! The control plane builds a [`Plan`]; the datapath module writes it into the BPF maps
+//! (only the entries that changed since the previous plan).
+
+use std::net::IpAddr;
+
+/// Transport protocol of a VIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Proto {
+    /// TCP (IP protocol 6).
+    Tcp,
+    /// UDP (IP protocol 17).
+    Udp,
+}
+
+impl Proto {
+    /// The IP protocol number.
+    pub fn number(self) -> u8 {
+        match self {
+            Proto::Tcp => 6,
+            Proto::Udp => 17,
+        }
+    }
+}
+
+/// How a VIP forwards packets to its backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Full NAT: destination → backend, source → the LB's address and a per-flow port;
+    /// replies are translated back.
+    Nat,
+    /// Direct server return: only the destination MAC changes; backends own the VIP.
+    Dsr,
+}
+
+/// One virtual service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipPlan {
+    /// Stable id (index into the datapath's per-VIP arrays).
+    pub id: u32,
+    /// VIP address.
+    pub addr: IpAddr,
+    /// VIP port; 0 = any port.
+    pub port: u16,
+    /// Protocol.
+    pub proto: Proto,
+    /// Forwarding mode.
+    pub mode: Mode,
+    /// For NAT: the LB address used as the source towards backends (same family as `addr`).
+    pub snat_addr: Option<IpAddr>,
+    /// Backends of this VIP, in config order.
+    pub backends: Vec<BackendPlan>,
+    /// Maglev lookup table: each slot holds a global backend id (see [`BackendPlan::id`]).
+    /// Empty when no backend is usable (the datapath then drops new flows and counts it).
+    pub table: Vec<u32>,
+}
+
+/// One backend of a VIP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendPlan {
+    /// Stable global id (index into the datapath's backend array).
+    pub id: u32,
+    /// Backend address (same family as the VIP for NAT; any for DSR on one L2 segment).
+    pub addr: IpAddr,
+    /// Backend port; 0 = keep the client's destination port.
+    pub port: u16,
+    /// Weight; 0 drains (no new flows, existing flows stay).
+    pub weight: u32,
+    /// Health-check state; unhealthy backends get no new flows.
+    pub healthy: bool,
+}
+
+/// The whole desired state.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Size of every Maglev table (a prime).
+    pub table_size: u32,
+    /// VIPs by id order.
+    pub vips: Vec<VipPlan>,
+}
