@@ -61,7 +61,7 @@ fn normalise(s: &str) -> String {
 /// objdump's text per (section, slot index).
 fn objdump_text(tool: &str, obj: &Path, extra: &[&str]) -> BTreeMap<(String, usize), String> {
     let out = Command::new(tool)
-        .args(["-d", "--no-show-raw-insn"])
+        .args(["-d", "-z", "--no-show-raw-insn"])
         .args(extra)
         .arg(obj)
         .output()
@@ -143,5 +143,126 @@ fn disassembly_matches_llvm_objdump() {
         "{} mismatches:\n{}",
         mismatches.len(),
         mismatches.join("\n")
+    );
+}
+
+/// The clang to assemble with, if installed.
+fn clang() -> Option<String> {
+    ["clang-19", "clang"]
+        .into_iter()
+        .find(|cand| {
+            Command::new(cand)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(str::to_string)
+}
+
+/// Every opcode byte with a spread of register/offset/immediate values, assembled as raw
+/// `.quad`s and disassembled by both sides.
+#[test]
+fn opcode_sweep_matches_llvm_objdump() {
+    let (Some(tool), Some(cc)) = (objdump(), clang()) else {
+        eprintln!("SKIP opcode_sweep_matches_llvm_objdump: needs clang-19 and llvm-objdump-19");
+        return;
+    };
+    let offs: [i16; 9] = [0, 1, 8, 16, 32, -3, 2, i16::MAX, i16::MIN];
+    let imms: [i32; 18] = [
+        0,
+        1,
+        16,
+        32,
+        64,
+        -1,
+        0x40,
+        0x41,
+        0x50,
+        0x51,
+        0xa0,
+        0xa1,
+        0xe1,
+        0xf1,
+        0xe0,
+        8,
+        i32::MIN,
+        i32::MAX,
+    ];
+    // Deterministic pseudo-random registers, so values 11..=15 (invalid) show up too.
+    let mut seed = 0x2545_f491_u32;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        seed
+    };
+    let mut insns = Vec::new();
+    for code in 0..=255u8 {
+        for &off in &offs {
+            for &imm in &imms {
+                let r = next();
+                let (dst, src) = if r % 4 == 0 {
+                    ((r >> 8) as u8 & 0xf, (r >> 12) as u8 & 0xf)
+                } else {
+                    ((r >> 8) as u8 % 11, (r >> 12) as u8 % 11)
+                };
+                insns.push(Insn::new(code, dst, src, off, imm));
+                if code == 0x18 {
+                    insns.push(Insn::new(0, 0, 0, 0, next() as i32));
+                }
+            }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("oxbpf-asm-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let asm: String = insns
+        .iter()
+        .map(|i| format!(".quad {:#018x}\n", u64::from_le_bytes(i.to_bytes())))
+        .collect();
+    std::fs::write(dir.join("sweep.s"), format!(".text\n{asm}")).expect("write asm");
+    let obj = dir.join("sweep.o");
+    let st = Command::new(&cc)
+        .args(["-target", "bpf", "-c"])
+        .arg(dir.join("sweep.s"))
+        .arg("-o")
+        .arg(&obj)
+        .status()
+        .expect("run clang");
+    assert!(st.success(), "assembling the sweep failed");
+    let plain = objdump_text(&tool, &obj, &[]);
+    let v4 = objdump_text(&tool, &obj, &["--mcpu=v4"]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (mut total, mut matched) = (0usize, 0usize);
+    let mut mismatches = BTreeMap::<u8, Vec<String>>::new();
+    for (idx, ours) in instructions(&insns) {
+        total += 1;
+        let insn = insns[idx];
+        let reference = if insn.code == 0xc3 { &v4 } else { &plain };
+        let theirs = reference
+            .get(&(".text".to_string(), idx))
+            .cloned()
+            .unwrap_or_default();
+        if normalise(&ours) == theirs {
+            matched += 1;
+        } else {
+            mismatches.entry(insn.code).or_default().push(format!(
+                "{:02x} {:02x} off={} imm={}: ours `{ours}` objdump `{theirs}`",
+                insn.code, insn.regs, insn.off, insn.imm
+            ));
+        }
+    }
+    eprintln!(
+        "opcode sweep vs {tool}: {matched}/{total} match ({:.2}%)",
+        100.0 * matched as f64 / total.max(1) as f64
+    );
+    let report: Vec<String> = mismatches
+        .values()
+        .flat_map(|v| v.iter().take(3).cloned())
+        .collect();
+    assert!(
+        mismatches.is_empty(),
+        "{} opcodes differ:\n{}",
+        mismatches.len(),
+        report.join("\n")
     );
 }

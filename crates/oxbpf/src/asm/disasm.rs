@@ -48,6 +48,22 @@ impl fmt::Display for Mem {
     }
 }
 
+/// Address without parentheses: `r1 + 0x8` (xchg/cmpxchg operands).
+struct Addr(Mem);
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.0 .1 < 0 { '-' } else { '+' };
+        write!(
+            f,
+            "r{} {} 0x{:x}",
+            self.0 .0,
+            sign,
+            self.0 .1.unsigned_abs()
+        )
+    }
+}
+
 const UNKNOWN: &str = "<unknown>";
 
 /// Load/store width name (`u8`...`u64`), `None` for an impossible size.
@@ -102,9 +118,37 @@ fn jmp_op(op: u8) -> Option<&'static str> {
     })
 }
 
+/// Highest register number llvm-objdump names (`r11`, LLVM's internal extra register).
+const MAX_REG: u8 = 11;
+
+/// Whether the instruction's `dst_reg` / `src_reg` fields name registers.
+fn used_regs(insn: Insn) -> (bool, bool) {
+    let code = insn.code;
+    let x = source(code) == BPF_X;
+    match class(code) {
+        BPF_ALU | BPF_ALU64 => (true, x && !matches!(op(code), BPF_END | BPF_NEG)),
+        BPF_LDX | BPF_STX => (true, true),
+        BPF_ST => (true, false),
+        BPF_LD => match mode(code) {
+            BPF_IND => (false, true),
+            BPF_ABS => (false, false),
+            _ => (true, false),
+        },
+        _ => match op(code) {
+            BPF_JA | BPF_JCOND | BPF_EXIT => (false, false),
+            BPF_CALL => (x, false),
+            _ => (true, x),
+        },
+    }
+}
+
 /// Writes one instruction; `next` is the second slot of an `ld_imm64` (treated as zero if absent).
 fn write_insn(w: &mut dyn fmt::Write, insn: Insn, next: Option<Insn>) -> fmt::Result {
     let (code, dst, src, off, imm) = (insn.code, insn.dst(), insn.src(), insn.off, insn.imm);
+    let (uses_dst, uses_src) = used_regs(insn);
+    if (uses_dst && dst > MAX_REG) || (uses_src && src > MAX_REG) {
+        return w.write_str(UNKNOWN);
+    }
     match class(code) {
         BPF_ALU | BPF_ALU64 => write_alu(w, insn),
         BPF_LDX => match mode(code) {
@@ -123,13 +167,14 @@ fn write_insn(w: &mut dyn fmt::Write, insn: Insn, next: Option<Insn>) -> fmt::Re
                 Hex(imm.into())
             )
         }
+        BPF_ST => w.write_str(UNKNOWN),
         BPF_STX => match mode(code) {
             BPF_MEM => write!(w, "*({} *){} = r{src}", width(code, false), Mem(dst, off)),
             BPF_ATOMIC => write_atomic(w, insn),
             _ => w.write_str(UNKNOWN),
         },
         BPF_LD => match (mode(code), size(code)) {
-            (BPF_IMM, BPF_DW) => {
+            (BPF_IMM, BPF_DW) if off == 0 => {
                 let next = next.unwrap_or_default();
                 if src == 0 {
                     write!(w, "r{dst} = {} ll", Hex(insn.imm64(next) as i64))
@@ -165,6 +210,12 @@ fn write_alu(w: &mut dyn fmt::Write, insn: Insn) -> fmt::Result {
             (true, 0) => write!(w, "{r}{dst} = {r}{src}"),
             (true, 8 | 16) => write!(w, "{r}{dst} = (s{off}){r}{src}"),
             (true, 32) if r == 'r' => write!(w, "{r}{dst} = (s{off}){r}{src}"),
+            (true, 1) if r == 'r' => write!(
+                w,
+                "r{dst} = addr_space_cast(r{src}, {}, {})",
+                Hex((imm as u32 >> 16).into()),
+                Hex((imm as u32 & 0xffff).into())
+            ),
             _ => w.write_str(UNKNOWN),
         },
         BPF_END if matches!(imm, 16 | 32 | 64) => {
@@ -192,7 +243,7 @@ fn write_atomic(w: &mut dyn fmt::Write, insn: Insn) -> fmt::Result {
         _ => return w.write_str(UNKNOWN),
     };
     let m = Mem(dst, off);
-    let name = match imm & !BPF_FETCH {
+    let name = match imm & 0xf0 {
         0x00 => ("+=", "add"),
         0x40 => ("|=", "or"),
         0x50 => ("&=", "and"),
@@ -200,19 +251,14 @@ fn write_atomic(w: &mut dyn fmt::Write, insn: Insn) -> fmt::Result {
         _ => ("", ""),
     };
     let xsuffix = if r == 'w' { "32_32" } else { "_64" };
+    // llvm-objdump decodes only imm bits 7..0: the operation nibble, and a low nibble that
+    // is exactly BPF_FETCH for fetch forms and anything else for the plain `lock` forms.
+    let imm = imm & 0xff;
     match imm {
-        BPF_XCHG => write!(
-            w,
-            "{r}{src} = xchg{xsuffix}(r{dst} + {}, {r}{src})",
-            Hex(off.into())
-        ),
-        BPF_CMPXCHG => write!(
-            w,
-            "{r}0 = cmpxchg{xsuffix}(r{dst} + {}, {r}0, {r}{src})",
-            Hex(off.into())
-        ),
+        BPF_XCHG => write!(w, "{r}{src} = xchg{xsuffix}({}, {r}{src})", Addr(m)),
+        BPF_CMPXCHG => write!(w, "{r}0 = cmpxchg{xsuffix}({}, {r}0, {r}{src})", Addr(m)),
         _ if name.0.is_empty() => w.write_str(UNKNOWN),
-        _ if imm & BPF_FETCH != 0 => {
+        _ if imm & 0x0f == BPF_FETCH => {
             write!(
                 w,
                 "{r}{src} = atomic_fetch_{}(({ty} *){m}, {r}{src})",
@@ -234,7 +280,7 @@ fn write_jmp(w: &mut dyn fmt::Write, insn: Insn) -> fmt::Result {
         BPF_JA => write!(w, "gotol {}", Rel(imm.into())),
         BPF_CALL if jmp64 && x => write!(w, "callx r{dst}"),
         BPF_CALL if jmp64 => write!(w, "call {}", Hex(imm.into())),
-        BPF_EXIT if jmp64 && !x => w.write_str("exit"),
+        BPF_EXIT if jmp64 && !x && imm == 0 => w.write_str("exit"),
         BPF_JCOND if jmp64 && !x => write!(w, "may_goto {}", Rel(off.into())),
         o => match jmp_op(o) {
             Some(sym) if x => write!(w, "if {r}{dst} {sym} {r}{src} goto {}", Rel(off.into())),

@@ -9,3 +9,6 @@ pub mod opcode;
 pub use disasm::{disassemble, disassemble_annotated, format_insn, instructions};
 pub use helpers::{helper_id, helper_name, MAX_HELPER_ID};
 pub use insn::Insn;
+
+#[cfg(test)]
+mod tests;
