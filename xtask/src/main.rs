@@ -1,1 +1,208 @@
-fn main() {}
+//! Developer tasks. `cargo xtask build-bpf [--check]` compiles every `*.bpf.c` fixture.
+//!
+//! Sources are found recursively under `crates/*/testdata` and `crates/*/bpf`. Each is compiled
+//! from its own directory with a relative path and `-fdebug-compilation-dir=.`, so the object
+//! (DWARF and `.BTF` line info included) does not depend on where the checkout lives, and two
+//! builds give identical bytes. A first line `// xtask: cflags=-mcpu=v4 -DFOO` adds flags
+//! after the defaults (later flags win in clang).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+/// Flags every fixture is compiled with, before per-file extras.
+const BASE_CFLAGS: &[&str] = &[
+    "-g",
+    "-O2",
+    "-target",
+    "bpf",
+    "-mcpu=v3",
+    "-D__TARGET_ARCH_x86",
+    "-I/usr/include/x86_64-linux-gnu",
+    "-fdebug-compilation-dir=.",
+];
+
+/// Marker of the per-file flags comment.
+const CFLAGS_MARKER: &str = "// xtask: cflags=";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("build-bpf") => build_bpf(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask build-bpf [--check]");
+            eprintln!("  build-bpf          compile every *.bpf.c under crates/*/{{testdata,bpf}} to *.bpf.o beside it");
+            eprintln!("  build-bpf --check  rebuild into a temp dir and fail if a committed object differs");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("xtask: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Workspace root: the parent of this crate's directory.
+fn workspace_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(Path::to_path_buf).unwrap_or(here)
+}
+
+/// The clang to run: `$CLANG` if set, else `clang-19`.
+fn clang() -> String {
+    std::env::var("CLANG").unwrap_or_else(|_| "clang-19".to_string())
+}
+
+fn build_bpf(args: &[String]) -> Result<(), String> {
+    let check = match args {
+        [] => false,
+        [flag] if flag == "--check" => true,
+        other => {
+            return Err(format!(
+                "unexpected arguments {other:?}; only --check is accepted"
+            ))
+        }
+    };
+    let root = workspace_root();
+    let sources = find_sources(&root)?;
+    if sources.is_empty() {
+        return Err(format!(
+            "no *.bpf.c found under {}/crates/*/{{testdata,bpf}}",
+            root.display()
+        ));
+    }
+    let tmp = std::env::temp_dir().join(format!("oxbpf-xtask-{}", std::process::id()));
+    if check {
+        fs::create_dir_all(&tmp).map_err(|e| format!("creating {}: {e}", tmp.display()))?;
+    }
+    let mut differing = Vec::new();
+    let mut failures = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        let committed = object_path(src);
+        let out = if check {
+            tmp.join(format!("{i}.o"))
+        } else {
+            committed.clone()
+        };
+        let rel = src.strip_prefix(&root).unwrap_or(src).display().to_string();
+        if let Err(e) = compile(src, &out) {
+            failures.push(format!("{rel}: {e}"));
+            continue;
+        }
+        if check {
+            let fresh = fs::read(&out).map_err(|e| format!("reading {}: {e}", out.display()))?;
+            match fs::read(&committed) {
+                Ok(old) if old == fresh => {}
+                Ok(_) => differing.push(format!(
+                    "{rel}: committed object differs from a fresh build"
+                )),
+                Err(_) => differing.push(format!("{rel}: no committed object")),
+            }
+        } else {
+            println!(
+                "built {}",
+                committed
+                    .strip_prefix(&root)
+                    .unwrap_or(&committed)
+                    .display()
+            );
+        }
+    }
+    if check {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    if !failures.is_empty() {
+        return Err(format!("compilation failed:\n  {}", failures.join("\n  ")));
+    }
+    if !differing.is_empty() {
+        return Err(format!(
+            "{} object(s) out of date; run `cargo xtask build-bpf` and commit:\n  {}",
+            differing.len(),
+            differing.join("\n  ")
+        ));
+    }
+    if check {
+        println!("all {} BPF objects up to date", sources.len());
+    }
+    Ok(())
+}
+
+/// `dir/name.bpf.c` → `dir/name.bpf.o`.
+fn object_path(src: &Path) -> PathBuf {
+    src.with_extension("o")
+}
+
+/// Every `*.bpf.c` under `crates/*/testdata` and `crates/*/bpf`, sorted.
+fn find_sources(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let crates = root.join("crates");
+    let mut found = Vec::new();
+    let entries =
+        fs::read_dir(&crates).map_err(|e| format!("reading {}: {e}", crates.display()))?;
+    for entry in entries.flatten() {
+        for sub in ["testdata", "bpf"] {
+            let dir = entry.path().join(sub);
+            if dir.is_dir() {
+                walk(&dir, &mut found)?;
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if path.to_str().is_some_and(|p| p.ends_with(".bpf.c")) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Extra flags from a first-line `// xtask: cflags=...` comment.
+fn extra_cflags(src: &Path) -> Result<Vec<String>, String> {
+    let text = fs::read_to_string(src).map_err(|e| format!("reading: {e}"))?;
+    let first = text.lines().next().unwrap_or("");
+    Ok(first
+        .strip_prefix(CFLAGS_MARKER)
+        .map(|f| f.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default())
+}
+
+/// Compiles `src` from its own directory (relative source path) into `out`.
+fn compile(src: &Path, out: &Path) -> Result<(), String> {
+    let dir = src.parent().ok_or("source has no parent directory")?;
+    let name = src.file_name().ok_or("source has no file name")?;
+    let out = if out.is_absolute() {
+        out.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| e.to_string())?
+            .join(out)
+    };
+    let output = Command::new(clang())
+        .current_dir(dir)
+        .args(BASE_CFLAGS)
+        .args(extra_cflags(src)?)
+        .arg("-c")
+        .arg(name)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .map_err(|e| format!("running {}: {e} (install clang-19 or set CLANG)", clang()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    Ok(())
+}
