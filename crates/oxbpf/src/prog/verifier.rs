@@ -104,7 +104,7 @@ mod tests {
             LineInfo {
                 insn_off: 4,
                 file_name_off: 1,
-                line_off: 16,
+                line_off: 15,
                 line_col: 9 << 10,
             },
         ];
