@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
     /// The kernel refused the program; `log` holds the verifier's whole output.
-    #[error("load program \"{program}\": {}{}{}", errno_text(.error), tail_text(.log_tail), source_text(.source_line))]
+    #[error("load program \"{program}\": {}{}{}", load_errno_text(.error, .log_tail), tail_text(.log_tail), source_text(.source_line))]
     Verifier {
         /// Program name.
         program: String,
@@ -81,13 +81,29 @@ impl ProgramError {
     }
 }
 
-/// The errno text of a `SysError` without the command name ("permission denied (errno 13)").
-pub(crate) fn errno_text(e: &SysError) -> String {
-    let full = e.to_string();
-    let prefix = format!("{}: ", e.cmd);
-    full.strip_prefix(&prefix)
-        .map(str::to_owned)
-        .unwrap_or(full)
+/// The errno of a failed load: bare ("permission denied (errno 13)") when the verifier
+/// explains it, with the generic privilege hint only when there is no log.
+fn load_errno_text(e: &SysError, tail: &str) -> String {
+    if tail.is_empty() {
+        let full = e.to_string();
+        let prefix = format!("{}: ", e.cmd);
+        return full
+            .strip_prefix(&prefix)
+            .map(str::to_owned)
+            .unwrap_or(full);
+    }
+    let text = e.io().to_string();
+    match text.rfind(" (os error") {
+        Some(i) => {
+            let mut c = text[..i].chars();
+            let first: String = c
+                .next()
+                .map(|f| f.to_lowercase().collect())
+                .unwrap_or_default();
+            format!("{first}{} (errno {})", c.as_str(), e.errno)
+        }
+        None => text,
+    }
 }
 
 fn tail_text(tail: &str) -> String {
