@@ -51,10 +51,19 @@ impl<M: Borrow<Map>> ProgramArray<M> {
             .map(|b| u32::from_ne_bytes(b[..4].try_into().expect("4 bytes"))))
     }
 
-    /// The indices that hold a program.
+    /// The indices that hold a program (array keys always list every slot: empty ones are
+    /// skipped here).
     pub fn indices(&self) -> impl Iterator<Item = Result<u32, MapError>> + '_ {
-        self.map()
-            .keys()
-            .map(|k| k.map(|k| u32::from_ne_bytes(k[..4].try_into().expect("4 bytes"))))
+        self.map().keys().filter_map(|k| {
+            let k = match k {
+                Ok(k) => u32::from_ne_bytes(k[..4].try_into().expect("4 bytes")),
+                Err(e) => return Some(Err(e)),
+            };
+            match self.get(k) {
+                Ok(Some(_)) => Some(Ok(k)),
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            }
+        })
     }
 }
