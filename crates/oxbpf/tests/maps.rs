@@ -210,6 +210,61 @@ fn hash_insert_get_remove_iterate_batch() {
 }
 
 #[test]
+fn key_iteration_aborts_when_deletion_keeps_restarting_it() {
+    if !require_kernel() {
+        return;
+    }
+    let m = create("churn", MapType::HASH, 4, 4, 4);
+    let h = HashMap::<_, u32, u32>::new(&m).unwrap();
+    for i in 0..4 {
+        h.insert(&i, &i, BPF_ANY).unwrap();
+    }
+    // Replacing every yielded key keeps the map full, and each deletion restarts the walk:
+    // without a bound this would never end.
+    let mut results = Vec::new();
+    for k in h.keys() {
+        match k {
+            Ok(k) => {
+                h.remove(&k).unwrap();
+                h.insert(&(k + 100), &0, BPF_ANY).unwrap();
+                results.push(Ok(k));
+            }
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    assert_eq!(results.len(), 5);
+    let e = results.pop().unwrap().unwrap_err();
+    assert!(
+        matches!(e, MapError::IterationAborted { seen: 4, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("\"churn\""), "{e}");
+}
+
+#[cfg(feature = "fault-injection")]
+#[test]
+fn batch_ops_fall_back_per_element_without_kernel_support() {
+    use oxbpf::sys::{fault::Guard, Cmd};
+    if !require_kernel() {
+        return;
+    }
+    let m = create("nobatch", MapType::HASH, 4, 4, 64);
+    let h = HashMap::<_, u32, u32>::new(&m).unwrap();
+    let _g = Guard::fail(Cmd::MapLookupBatch, libc::EINVAL)
+        .and(Cmd::MapUpdateBatch, libc::EINVAL)
+        .and(Cmd::MapDeleteBatch, 524);
+    let entries: Vec<(u32, u32)> = (0..40).map(|i| (i, i + 1)).collect();
+    assert_eq!(h.insert_batch(&entries, BPF_ANY).unwrap(), 40);
+    let mut got = h.get_batch().unwrap();
+    got.sort();
+    assert_eq!(got, entries);
+    assert_eq!(h.remove_batch(&[1, 2, 3]).unwrap(), 3);
+    assert_eq!(h.keys().count(), 37);
+    let e = h.remove_batch(&[1]).unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+}
+
+#[test]
 fn lru_hash_evicts() {
     if !require_kernel() {
         return;
@@ -351,14 +406,13 @@ fn map_in_map_with_template_inner() {
     let wrong = create("wrong", MapType::ARRAY, 4, 8, 1);
     assert!(outer.set(1, wrong.fd(), BPF_ANY).is_err());
 
-    let mut hs = spec("hom", MapType::HASH_OF_MAPS, 8, 4, 4);
+    let hs = spec("hom", MapType::HASH_OF_MAPS, 8, 4, 4);
     let hom_inner = create("hinner", MapType::HASH, 4, 4, 4);
     let hom =
         HashOfMaps::<_, u64>::new(Map::create(&hs, None, Some(hom_inner.fd())).unwrap()).unwrap();
     hom.insert(&77, hom_inner.fd(), BPF_ANY).unwrap();
     assert_eq!(hom.get(&77).unwrap(), Some(hom_inner.id()));
     assert_eq!(hom.keys().collect::<Result<Vec<_>, _>>().unwrap(), vec![77]);
-    hs.name = "x".into();
 }
 
 /// A network namespace with a veth pair, removed on drop.
