@@ -1,0 +1,150 @@
+//! [`Program`]: a loaded program, by fd.
+
+use super::error::ProgramError;
+use crate::spec::ProgramType;
+use crate::sys::{self, attr::ProgInfo, ObjKind};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// A program loaded in the kernel. Closing the last fd (and removing pins and links) unloads it.
+#[derive(Debug)]
+pub struct Program {
+    fd: OwnedFd,
+    name: String,
+    prog_type: ProgramType,
+    id: u32,
+    tag: [u8; 8],
+    pinned: Option<PathBuf>,
+    log: Option<String>,
+}
+
+impl Program {
+    pub(crate) fn new(
+        fd: OwnedFd,
+        name: &str,
+        prog_type: ProgramType,
+        log: Option<String>,
+    ) -> Self {
+        let (id, tag) = sys::prog_info(fd.as_fd()).map_or((0, [0; 8]), |i| (i.id, i.tag));
+        Program {
+            fd,
+            name: name.to_owned(),
+            prog_type,
+            id,
+            tag,
+            pinned: None,
+            log,
+        }
+    }
+
+    /// Wraps an existing program fd, reading its type, id and tag from the kernel.
+    pub fn from_fd(fd: OwnedFd) -> Result<Program, ProgramError> {
+        let info = sys::prog_info(fd.as_fd()).map_err(|source| ProgramError::Sys {
+            program: format!("fd {}", fd.as_raw_fd()),
+            op: "get info of",
+            source,
+        })?;
+        Ok(Program {
+            fd,
+            name: sys::name_from_bytes(&info.name),
+            prog_type: ProgramType(info.prog_type),
+            id: info.id,
+            tag: info.tag,
+            pinned: None,
+            log: None,
+        })
+    }
+
+    /// Opens the program pinned at `path`.
+    pub fn from_pin(path: impl AsRef<Path>) -> Result<Program, ProgramError> {
+        let path = path.as_ref();
+        let fd = sys::obj_get(path).map_err(|e| ProgramError::Pin {
+            program: path.display().to_string(),
+            op: "open pinned",
+            path: path.to_owned(),
+            source: e.io(),
+        })?;
+        Program::from_fd(fd)
+    }
+
+    /// Opens the program with kernel id `id`.
+    pub fn from_id(id: u32) -> Result<Program, ProgramError> {
+        let fd = sys::get_fd_by_id(ObjKind::Prog, id).map_err(|source| ProgramError::Sys {
+            program: format!("id {id}"),
+            op: "open",
+            source,
+        })?;
+        Program::from_fd(fd)
+    }
+
+    /// Pins the program at `path` on bpffs.
+    pub fn pin(&mut self, path: impl AsRef<Path>) -> Result<(), ProgramError> {
+        let path = path.as_ref();
+        sys::obj_pin(self.fd.as_fd(), path).map_err(|e| ProgramError::Pin {
+            program: self.name.clone(),
+            op: "pin",
+            path: path.to_owned(),
+            source: e.io(),
+        })?;
+        self.pinned = Some(path.to_owned());
+        Ok(())
+    }
+
+    /// Removes the pin made by [`pin`](Self::pin); no-op if not pinned.
+    pub fn unpin(&mut self) -> Result<(), ProgramError> {
+        if let Some(path) = self.pinned.take() {
+            std::fs::remove_file(&path).map_err(|source| ProgramError::Pin {
+                program: self.name.clone(),
+                op: "unpin",
+                path,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// `struct bpf_prog_info`, fresh from the kernel.
+    pub fn info(&self) -> Result<ProgInfo, ProgramError> {
+        sys::prog_info(self.fd.as_fd()).map_err(|source| ProgramError::Sys {
+            program: self.name.clone(),
+            op: "get info of",
+            source,
+        })
+    }
+
+    /// The program fd.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Name (as loaded; the kernel keeps 15 bytes).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Program type.
+    pub fn prog_type(&self) -> ProgramType {
+        self.prog_type
+    }
+
+    /// Kernel-wide id.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The kernel's tag (hash of the instructions).
+    pub fn tag(&self) -> [u8; 8] {
+        self.tag
+    }
+
+    /// The verifier log, when the program was loaded with a non-zero `log_level`.
+    pub fn verifier_log(&self) -> Option<&str> {
+        self.log.as_deref()
+    }
+}
+
+impl AsFd for Program {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
