@@ -5,8 +5,11 @@
 //! program sections ([`sections`]), bpf-to-bpf linking, relocations to maps, global data and
 //! externs, legacy and BTF-defined maps, and `.BTF.ext` records re-based onto linked programs.
 
+mod btf_fix;
+mod btf_maps;
 mod code;
 mod data;
+mod ext;
 mod link;
 mod reader;
 pub mod sections;
@@ -15,11 +18,16 @@ mod summary;
 pub use data::BPF_F_RDONLY_PROG;
 pub use summary::{relocation_summary, RelocationCounts};
 
-use crate::spec::{CollectionSpec, ExternKind, ExternSpec, ProgramSpec, ProgramType};
+use crate::btf::{Btf, BtfError, BtfExt};
+use crate::spec::{
+    CollectionSpec, ExternKind, ExternSpec, MapInit, MapSource, MapSpec, MapType, ProgramSpec,
+    ProgramType,
+};
 use code::{CodeSection, ExternUse, Targets};
 use reader::ElfObject;
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Errors from reading an ELF object.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +82,7 @@ pub enum ElfError {
     },
     /// The object's BTF or BTF.ext is invalid.
     #[error("object BTF: {0}")]
-    Btf(String),
+    Btf(#[from] BtfError),
 }
 
 /// Reads a BPF ELF object from memory.
@@ -113,8 +121,20 @@ fn build(obj: &ElfObject<'_>) -> Result<CollectionSpec, ElfError> {
         spec.kernel_version = u32::from_le_bytes(b);
     }
 
+    let mut btf = match obj.section_by_name(".BTF") {
+        Some(sec) => Some(Btf::parse(sec.data)?),
+        None => None,
+    };
+    if let Some(btf) = btf.as_mut() {
+        btf_fix::fixup_datasecs(btf, obj)?;
+    }
+    let btf_ext = match (obj.section_by_name(".BTF.ext"), btf.as_ref()) {
+        (Some(sec), Some(btf)) => Some(BtfExt::parse(sec.data, btf)?),
+        _ => None,
+    };
+
     let mut targets = Targets::default();
-    collect_maps(obj, &mut spec, &mut targets)?;
+    collect_maps(obj, btf.as_ref(), &mut spec, &mut targets)?;
 
     let mut code: BTreeMap<usize, CodeSection> = BTreeMap::new();
     let mut uses: BTreeMap<String, ExternUse> = BTreeMap::new();
@@ -128,18 +148,72 @@ fn build(obj: &ElfObject<'_>) -> Result<CollectionSpec, ElfError> {
         code.insert(sec.index, c);
     }
     collect_externs(obj, &uses, &mut spec);
-    build_programs(&code, &mut spec)?;
+    if let Some(btf) = btf.as_mut() {
+        btf_fix::classify_externs(btf, &mut spec.externs)?;
+        let data_maps = targets
+            .data
+            .values()
+            .map(|(n, s)| (n.clone(), *s))
+            .collect();
+        btf_fix::variable_types(btf, &data_maps, &mut spec.variables)?;
+        if spec.externs.values().any(|e| e.kind == ExternKind::Kconfig) {
+            let size = btf_fix::layout_kconfig(btf, &mut spec.externs)?;
+            insert_map(&mut spec, kconfig_map(size))?;
+        }
+    } else if let Some(e) = spec
+        .externs
+        .values()
+        .find(|e| e.kind == ExternKind::Kconfig)
+    {
+        return Err(ElfError::Unsupported(format!(
+            "kconfig extern '{}' needs the object's BTF (compile with -g)",
+            e.name
+        )));
+    }
+    build_programs(&code, btf_ext.as_ref(), &mut spec)?;
+    spec.btf = btf.map(Arc::new);
     Ok(spec)
+}
+
+/// The `.kconfig` map: one read-only value the loader fills from the kernel configuration.
+fn kconfig_map(size: u32) -> MapSpec {
+    MapSpec {
+        name: ".kconfig".into(),
+        map_type: MapType::ARRAY,
+        key_size: 4,
+        value_size: size.max(1),
+        max_entries: 1,
+        flags: BPF_F_RDONLY_PROG,
+        init: MapInit::Data(vec![0; size.max(1) as usize]),
+        freeze: true,
+        source: MapSource::Kconfig,
+        ..MapSpec::default()
+    }
 }
 
 /// Legacy maps, BTF maps and global data sections.
 fn collect_maps(
     obj: &ElfObject<'_>,
+    btf: Option<&Btf>,
     spec: &mut CollectionSpec,
     targets: &mut Targets,
 ) -> Result<(), ElfError> {
     for sec in &obj.sections {
-        if sec.name == "maps" {
+        if sec.name == ".maps" {
+            let btf = btf.ok_or_else(|| ElfError::Map {
+                name: ".maps".into(),
+                reason: "BTF-defined maps need the object's BTF (compile with -g)".into(),
+            })?;
+            targets.map_sections.push(sec.index);
+            let mut maps = btf_maps::parse_btf_maps(obj, btf, sec.index)?;
+            btf_maps::apply_slot_relocations(obj, sec.index, &mut maps)?;
+            for m in maps {
+                targets
+                    .maps
+                    .insert((sec.index, m.offset), m.spec.name.clone());
+                insert_map(spec, m.spec)?;
+            }
+        } else if sec.name == "maps" {
             targets.map_sections.push(sec.index);
             for (off, m) in data::legacy_maps(obj, sec)? {
                 targets.maps.insert((sec.index, off), m.name.clone());
@@ -157,7 +231,7 @@ fn collect_maps(
     Ok(())
 }
 
-fn insert_map(spec: &mut CollectionSpec, m: crate::spec::MapSpec) -> Result<(), ElfError> {
+fn insert_map(spec: &mut CollectionSpec, m: MapSpec) -> Result<(), ElfError> {
     if spec.maps.contains_key(&m.name) {
         return Err(ElfError::Map {
             name: m.name,
@@ -204,6 +278,7 @@ fn collect_externs(
 /// One program per function of every executable section except `.text`.
 fn build_programs(
     code: &BTreeMap<usize, CodeSection>,
+    btf_ext: Option<&BtfExt>,
     spec: &mut CollectionSpec,
 ) -> Result<(), ElfError> {
     for c in code.values().filter(|c| c.name != ".text") {
@@ -214,7 +289,7 @@ fn build_programs(
                 Some(s) => (s.def.prog_type, s.def.attach_type, s.def.prog_flags),
                 None => (ProgramType::UNSPEC, None, 0),
             };
-            let prog = ProgramSpec {
+            let mut prog = ProgramSpec {
                 name: f.name.clone(),
                 section: c.name.clone(),
                 prog_type,
@@ -223,10 +298,14 @@ fn build_programs(
                 flags,
                 instructions: linked.insns,
                 relocations: linked.relocations,
+                core_relos: Vec::new(),
                 license: spec.license.clone(),
                 kernel_version: spec.kernel_version,
                 ..ProgramSpec::default()
             };
+            if let Some(ext) = btf_ext {
+                ext::attach(&mut prog, &linked.pieces, code, ext)?;
+            }
             if spec.programs.insert(f.name.clone(), prog).is_some() {
                 return Err(ElfError::Program {
                     name: f.name.clone(),

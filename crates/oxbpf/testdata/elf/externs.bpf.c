@@ -31,6 +31,7 @@ int new_task(__u64 *ctx)
 SEC("raw_tp/sys_enter")
 int use_ksym(void *ctx)
 {
-	const int *p = &bpf_prog_active;
-	return p != 0;
+	const int *p = bpf_per_cpu_ptr(&bpf_prog_active, 0);
+
+	return p ? *p : 0;
 }
