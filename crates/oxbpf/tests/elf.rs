@@ -976,3 +976,81 @@ mod hand_built {
         assert!(b.load().is_err());
     }
 }
+
+/// True if this process may use bpf(2); otherwise says why loudly, and fails when
+/// `OXBPF_REQUIRE_KERNEL=1`.
+fn require_kernel(probe: &Result<std::os::fd::OwnedFd, oxbpf::btf::BtfError>) -> bool {
+    let reason = match probe {
+        Ok(_) => return true,
+        Err(e) => format!("cannot load BTF into the kernel: {e}"),
+    };
+    if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
+        panic!("kernel test required but skipped: {reason}");
+    }
+    eprintln!("SKIPPED kernel test: {reason} (need root/CAP_BPF)");
+    false
+}
+
+/// The verifier accepts linked programs (subprograms, bpf_loop callbacks) with their rebased
+/// func_info and line_info, against the fixed-up object BTF.
+#[test]
+fn kernel_accepts_linked_programs_with_btf_ext() {
+    use oxbpf::sys::{self, attr::ProgLoadAttr, ptr_to_u64};
+    use std::os::fd::AsRawFd;
+
+    let s = fixture("progs");
+    let raw = s.btf.as_ref().unwrap().to_bytes();
+    let btf_fd = oxbpf::btf::load_btf_fd(&raw);
+    if !require_kernel(&btf_fd) {
+        return;
+    }
+    let btf_fd = btf_fd.unwrap();
+    let license = c"GPL";
+    for name in [
+        "xdp_first",
+        "xdp_second",
+        "tcx_in",
+        "tp_switch",
+        "sock_filter",
+    ] {
+        let p = s.program(name).unwrap();
+        let insns = Insn::encode_all(&p.instructions);
+        let fi: Vec<u32> = p
+            .func_info
+            .iter()
+            .flat_map(|f| [f.insn_off, f.type_id])
+            .collect();
+        let li: Vec<u32> = p
+            .line_info
+            .iter()
+            .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
+            .collect();
+        let mut log = vec![0u8; 1 << 20];
+        let mut attr = ProgLoadAttr {
+            prog_type: p.prog_type.0,
+            insn_cnt: p.instructions.len() as u32,
+            insns: ptr_to_u64(insns.as_ptr()),
+            license: ptr_to_u64(license.as_ptr()),
+            log_level: 1,
+            log_size: log.len() as u32,
+            log_buf: ptr_to_u64(log.as_mut_ptr()),
+            prog_flags: p.flags,
+            expected_attach_type: p.expected_attach_type.map_or(0, |a| a.0),
+            prog_btf_fd: btf_fd.as_raw_fd() as u32,
+            func_info_rec_size: 8,
+            func_info: ptr_to_u64(fi.as_ptr()),
+            func_info_cnt: p.func_info.len() as u32,
+            line_info_rec_size: 16,
+            line_info: ptr_to_u64(li.as_ptr()),
+            line_info_cnt: p.line_info.len() as u32,
+            ..Default::default()
+        };
+        match sys::prog_load(&mut attr) {
+            Ok(_) => {}
+            Err(e) => {
+                let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+                panic!("{name}: {e}\n{}", String::from_utf8_lossy(&log[..end]));
+            }
+        }
+    }
+}

@@ -4,6 +4,12 @@
 //! The `object` crate parses and bounds-checks the ELF tables; everything BPF-specific is here:
 //! program sections ([`sections`]), bpf-to-bpf linking, relocations to maps, global data and
 //! externs, legacy and BTF-defined maps, and `.BTF.ext` records re-based onto linked programs.
+//! That part is written by hand: the only crate doing it (`aya-obj`) produces aya's own object
+//! model, not a spec this library can edit and load.
+//!
+//! Notes: section names keep a leading `?` (libbpf's "not autoloaded" marker; see
+//! [`sections::classify`]); data-section maps are named by section (`.rodata`), the loader picks
+//! kernel names; `BPF_F_MMAPABLE` is left to the loader (it depends on kernel support).
 
 mod btf_fix;
 mod btf_maps;
