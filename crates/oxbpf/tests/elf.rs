@@ -21,7 +21,7 @@ fn fixture(name: &str) -> CollectionSpec {
     load_collection_spec_from_file(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-const FIXTURES: &[&str] = &["progs", "maps", "legacy", "globals", "externs"];
+const FIXTURES: &[&str] = &["progs", "maps", "legacy", "globals", "externs", "core"];
 
 /// Name of the BTF FUNC whose func_info record starts at `slot`.
 fn func_at(spec: &CollectionSpec, p: &ProgramSpec, slot: usize) -> String {
@@ -583,6 +583,36 @@ fn externs_kfunc_ksym_kconfig() {
     assert!(ext.contains(&("bpf_not_a_real_kfunc", false)));
     assert!(ext.contains(&("CONFIG_HZ", false)));
     assert_eq!(p.attach_to.as_deref(), Some("task_newtask"));
+}
+
+#[test]
+fn core_relocations_follow_appended_subprograms() {
+    let s = fixture("core");
+    let p = s.program("fork_core").unwrap();
+    let btf = s.btf.clone().unwrap();
+    assert_eq!(p.instructions.len(), 17 + 16);
+    assert_eq!(func_at(&s, p, 17), "parent_tgid");
+    let got: Vec<(u32, u32, String)> = p
+        .core_relos
+        .iter()
+        .map(|r| {
+            assert_eq!(btf.name_of(r.type_id).unwrap(), "task_struct");
+            (
+                r.insn_off,
+                r.kind,
+                btf.str_at(r.access_str_off).unwrap().to_string(),
+            )
+        })
+        .collect();
+    // FIELD_BYTE_OFFSET = 0, FIELD_EXISTS = 2; .text slots 1 and 7 land at 18 and 24.
+    let want = [(0, 0, "0:0"), (9, 2, "0:1"), (18, 0, "0:2"), (24, 0, "0:1")];
+    let want: Vec<_> = want
+        .iter()
+        .map(|(o, k, a)| (*o, *k, a.to_string()))
+        .collect();
+    assert_eq!(got, want);
+    let sum = relocation_summary(&s);
+    assert_eq!(sum[0].core, 4);
 }
 
 #[test]
