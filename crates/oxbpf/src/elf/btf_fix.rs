@@ -154,15 +154,19 @@ pub(super) fn layout_kconfig(
         items.push((align, size, e.name.clone()));
     }
     items.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let too_big = || ElfError::Unsupported("kconfig externs larger than 4 GiB".into());
     let mut off = 0u32;
     for (align, size, name) in &items {
-        let start = off.div_ceil(*align) * align;
+        let start = off
+            .div_ceil(*align)
+            .checked_mul(*align)
+            .ok_or_else(too_big)?;
         let e = externs.get_mut(name).expect("collected above");
         e.offset = start;
         e.size = *size;
-        off = start + size;
+        off = start.checked_add(*size).ok_or_else(too_big)?;
     }
-    let total = off.div_ceil(8) * 8;
+    let total = off.div_ceil(8).checked_mul(8).ok_or_else(too_big)?;
     if let Some(id) = btf.find_by_name_kind(KCONFIG, Kind::Datasec) {
         let Type::Datasec(ds) = btf.type_by_id(id)? else {
             return Ok(total);

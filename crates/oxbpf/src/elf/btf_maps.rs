@@ -277,7 +277,7 @@ pub(super) fn apply_slot_relocations(
         let sym = &obj.symbols[rel.sym];
         let map = maps
             .iter_mut()
-            .find(|m| rel.offset >= m.offset && rel.offset < m.offset + m.size.max(1))
+            .find(|m| rel.offset >= m.offset && rel.offset < m.offset.saturating_add(m.size.max(1)))
             .ok_or_else(|| err(format!("'{}' is referenced from outside any map", sym.name)))?;
         let name = map.spec.name.clone();
         let values_off = map.values_offset.ok_or_else(|| {
