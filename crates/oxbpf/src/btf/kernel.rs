@@ -1,0 +1,112 @@
+//! The running kernel's BTF: `/sys/kernel/btf/vmlinux`, else libbpf's well-known vmlinux
+//! image paths (ELF files whose `.BTF` section is read). Cached for the process.
+
+use super::{Btf, BtfError};
+use object::{Object, ObjectSection};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+static VMLINUX: OnceLock<Arc<Btf>> = OnceLock::new();
+
+/// The running kernel's BTF, found once per process (see [`candidate_paths`]).
+pub fn vmlinux() -> Result<Arc<Btf>, BtfError> {
+    if let Some(b) = VMLINUX.get() {
+        return Ok(b.clone());
+    }
+    let btf = Arc::new(find_vmlinux(&release())?);
+    Ok(VMLINUX.get_or_init(|| btf).clone())
+}
+
+/// `uname -r` of the running kernel.
+pub fn release() -> String {
+    // SAFETY: utsname is plain data; uname fills it.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    let bytes: Vec<u8> = u.release.iter().map(|&c| c as u8).collect();
+    crate::sys::name_from_bytes(&bytes)
+}
+
+/// Where vmlinux BTF is looked for, in order, for kernel `release` (libbpf's list).
+pub fn candidate_paths(release: &str) -> Vec<PathBuf> {
+    let r = release;
+    [
+        "/sys/kernel/btf/vmlinux".to_string(),
+        format!("/boot/vmlinux-{r}"),
+        format!("/lib/modules/{r}/vmlinux-{r}"),
+        format!("/lib/modules/{r}/build/vmlinux"),
+        format!("/usr/lib/modules/{r}/kernel/vmlinux"),
+        format!("/usr/lib/debug/boot/vmlinux-{r}"),
+        format!("/usr/lib/debug/boot/vmlinux-{r}.debug"),
+        format!("/usr/lib/debug/lib/modules/{r}/vmlinux"),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .collect()
+}
+
+/// Finds and parses vmlinux BTF for `release` without the process cache.
+pub fn find_vmlinux(release: &str) -> Result<Btf, BtfError> {
+    let mut tried = Vec::new();
+    for p in candidate_paths(release) {
+        match std::fs::read(&p) {
+            Ok(raw) => return from_raw_or_elf(&p, raw),
+            Err(e) => tried.push(format!("{} ({})", p.display(), short_io(&e))),
+        }
+    }
+    Err(BtfError::VmlinuxNotFound {
+        release: release.to_string(),
+        tried,
+    })
+}
+
+fn short_io(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "absent",
+        std::io::ErrorKind::PermissionDenied => "permission denied",
+        _ => "unreadable",
+    }
+}
+
+/// Parses a file that is raw BTF or an ELF image with a `.BTF` section.
+pub fn from_raw_or_elf(path: &Path, raw: Vec<u8>) -> Result<Btf, BtfError> {
+    if raw.starts_with(b"\x7fELF") {
+        let sec = btf_section_of_elf(path, &raw)?;
+        return Btf::parse(sec);
+    }
+    Btf::parse_vec(raw, None)
+}
+
+/// Parses a BTF file or ELF image at `path` (external BTF, e.g. from BTFHub).
+pub fn from_path(path: impl AsRef<Path>) -> Result<Btf, BtfError> {
+    let path = path.as_ref();
+    let raw = std::fs::read(path).map_err(|source| BtfError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    from_raw_or_elf(path, raw)
+}
+
+fn btf_section_of_elf<'a>(path: &Path, raw: &'a [u8]) -> Result<&'a [u8], BtfError> {
+    let elf_err = |reason: String| BtfError::Elf {
+        path: path.display().to_string(),
+        reason,
+    };
+    let file = object::File::parse(raw).map_err(|e| elf_err(format!("not a valid ELF: {e}")))?;
+    let sec = file.section_by_name(".BTF").ok_or_else(|| {
+        elf_err("has no .BTF section (kernel built without CONFIG_DEBUG_INFO_BTF?)".into())
+    })?;
+    sec.data()
+        .map_err(|e| elf_err(format!("reading .BTF: {e}")))
+}
+
+/// BTF of a kernel module from `/sys/kernel/btf/<module>`, split on top of vmlinux.
+pub fn module(name: &str) -> Result<Btf, BtfError> {
+    let path = Path::new("/sys/kernel/btf").join(name);
+    let raw = std::fs::read(&path).map_err(|source| BtfError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Btf::parse_vec(raw, Some(vmlinux()?))
+}

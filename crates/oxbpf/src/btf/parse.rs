@@ -1,0 +1,335 @@
+//! The [`Btf`] container and its single validating parse pass.
+//!
+//! Layout: the blob is kept as one owned `Vec<u8>` whose tail is `[type section][string
+//! section]`; a `Vec<u32>` maps each own type id to its record's byte offset. Parsing is one
+//! pass over the type section that checks every record's kind, length, `vlen`, name offsets
+//! and referenced type ids, so later reads only need the cheap bounds they already imply.
+
+use super::index::NameIndex;
+use super::raw::{info_kind, info_vlen, u32_at, Header, Kind, TYPE_LEN};
+use super::BtfError;
+use std::sync::{Arc, OnceLock};
+
+/// Parsed BTF: a base (e.g. vmlinux, an object's `.BTF`) or split BTF on top of a base.
+pub struct Btf {
+    /// Owned bytes; `data[types_at..strs_at]` is the type section, `data[strs_at..]` strings.
+    pub(crate) data: Vec<u8>,
+    pub(crate) types_at: usize,
+    pub(crate) strs_at: usize,
+    /// Byte offset (relative to `types_at`) of own type `start_id + i`.
+    pub(crate) offsets: Vec<u32>,
+    /// First own type id (1 for base BTF, `base.types_len()` for split BTF).
+    pub(crate) start_id: u32,
+    /// First own string offset (0 for base BTF, the base's total string length for split).
+    pub(crate) start_str: u32,
+    pub(crate) base: Option<Arc<Btf>>,
+    /// `flags` from the header.
+    pub(crate) flags: u8,
+    /// True if the input was big-endian (it is kept converted to little-endian).
+    pub(crate) was_big_endian: bool,
+    /// Lazily built name → ids index (see [`super::index`]).
+    pub(crate) index: OnceLock<NameIndex>,
+    /// Name queries answered by scanning so far (drives when the index gets built).
+    pub(crate) scans: std::sync::atomic::AtomicU32,
+}
+
+impl Clone for Btf {
+    fn clone(&self) -> Self {
+        Btf {
+            data: self.data.clone(),
+            types_at: self.types_at,
+            strs_at: self.strs_at,
+            offsets: self.offsets.clone(),
+            start_id: self.start_id,
+            start_str: self.start_str,
+            base: self.base.clone(),
+            flags: self.flags,
+            was_big_endian: self.was_big_endian,
+            index: self.index.clone(),
+            scans: std::sync::atomic::AtomicU32::new(
+                self.scans.load(std::sync::atomic::Ordering::Relaxed),
+            ),
+        }
+    }
+}
+
+impl std::fmt::Debug for Btf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Btf")
+            .field("types_len", &self.types_len())
+            .field("start_id", &self.start_id)
+            .field("type_bytes", &(self.strs_at - self.types_at))
+            .field("string_bytes", &(self.data.len() - self.strs_at))
+            .field("split", &self.base.is_some())
+            .finish()
+    }
+}
+
+impl Btf {
+    /// Parses base BTF (a `.BTF` section or `/sys/kernel/btf/vmlinux`), copying `raw`.
+    pub fn parse(raw: &[u8]) -> Result<Btf, BtfError> {
+        Self::parse_owned(raw.to_vec(), None)
+    }
+
+    /// Parses split BTF (e.g. `/sys/kernel/btf/<module>`) whose ids and string offsets
+    /// continue after `base`'s.
+    pub fn parse_split(raw: &[u8], base: Arc<Btf>) -> Result<Btf, BtfError> {
+        Self::parse_owned(raw.to_vec(), Some(base))
+    }
+
+    /// Parses BTF from a buffer it takes over (no copy of the sections when the blob has the
+    /// usual `[header][types][strings]` layout).
+    pub fn parse_vec(raw: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+        Self::parse_owned(raw, base)
+    }
+
+    /// Reads and parses a BTF file (e.g. `/sys/kernel/btf/vmlinux`).
+    pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Btf, BtfError> {
+        let path = path.as_ref();
+        let raw = std::fs::read(path).map_err(|source| BtfError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse_owned(raw, None)
+    }
+
+    fn parse_owned(mut raw: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+        let h = Header::parse(&raw)?;
+        let hdr = h.hdr_len as usize;
+        let t0 = hdr + h.type_off as usize;
+        let t1 = t0 + h.type_len as usize;
+        let s0 = hdr + h.str_off as usize;
+        let s1 = s0 + h.str_len as usize;
+        if h.big_endian {
+            for w in raw[t0..t1].chunks_exact_mut(4) {
+                w.reverse();
+            }
+        }
+        let (data, types_at, strs_at) = if s0 == t1 && s1 == raw.len() {
+            (raw, t0, s0)
+        } else {
+            let mut d = Vec::with_capacity(h.type_len as usize + h.str_len as usize);
+            d.extend_from_slice(&raw[t0..t1]);
+            d.extend_from_slice(&raw[s0..s1]);
+            (d, 0, h.type_len as usize)
+        };
+        let strs = &data[strs_at..];
+        let (start_id, start_str) = match &base {
+            Some(b) => (b.types_len(), b.strings_end()),
+            None => (1, 0),
+        };
+        if base.is_none() && strs.first().is_some_and(|&b| b != 0) {
+            return Err(BtfError::BadStrings {
+                reason: "the string section does not start with an empty string".into(),
+            });
+        }
+        if strs.last().is_some_and(|&b| b != 0) {
+            return Err(BtfError::BadStrings {
+                reason: "the string section does not end with a NUL byte".into(),
+            });
+        }
+        let str_end = start_str as u64 + strs.len() as u64;
+        if str_end > u32::MAX as u64 {
+            return Err(BtfError::BadStrings {
+                reason: "string offsets overflow 32 bits".into(),
+            });
+        }
+        let scan = validate(&data[types_at..strs_at], start_id, str_end as u32)?;
+        let types_len = start_id as u64 + scan.offsets.len() as u64;
+        if types_len > u32::MAX as u64 {
+            return Err(BtfError::BadHeader {
+                reason: "more than 2^32 types".into(),
+            });
+        }
+        if scan.max_ref as u64 >= types_len {
+            return Err(BtfError::BadTypeId {
+                id: scan.max_ref_at,
+                refers_to: scan.max_ref,
+                types_len: types_len as u32,
+            });
+        }
+        let offsets = scan.offsets;
+        Ok(Btf {
+            data,
+            types_at,
+            strs_at,
+            offsets,
+            start_id,
+            start_str,
+            base,
+            flags: h.flags,
+            was_big_endian: h.big_endian,
+            index: OnceLock::new(),
+            scans: Default::default(),
+        })
+    }
+
+    /// One past the highest string offset (base strings included).
+    pub(crate) fn strings_end(&self) -> u32 {
+        self.start_str + (self.data.len() - self.strs_at) as u32
+    }
+
+    /// True if the input blob was big-endian (it is held, and marshalled, little-endian).
+    pub fn was_big_endian(&self) -> bool {
+        self.was_big_endian
+    }
+
+    /// The base this split BTF sits on.
+    pub fn base(&self) -> Option<&Arc<Btf>> {
+        self.base.as_ref()
+    }
+
+    /// First type id defined by this BTF itself (1 unless split).
+    pub fn start_id(&self) -> u32 {
+        self.start_id
+    }
+
+    /// First string offset defined by this BTF itself (0 unless split).
+    pub fn start_str_off(&self) -> u32 {
+        self.start_str
+    }
+}
+
+/// Result of [`validate`]: the offset table and the highest referenced type id.
+pub(crate) struct Scan {
+    pub offsets: Vec<u32>,
+    pub max_ref: u32,
+    pub max_ref_at: u32,
+}
+
+/// Checks every record of `types` (kind, length, vlen, name offsets) and returns the
+/// id → offset table plus the highest type id referenced, which the caller checks against the
+/// final type count (forward references are legal).
+///
+/// `start_id` is the id of the first record; `str_end` bounds every name offset.
+pub(crate) fn validate(types: &[u8], start_id: u32, str_end: u32) -> Result<Scan, BtfError> {
+    let len = types.len();
+    let mut offsets: Vec<u32> = Vec::with_capacity(len / 24 + 1);
+    let mut off = 0usize;
+    // Highest referenced id / name offset, and the id of the record that used it.
+    let (mut max_ref, mut max_ref_at) = (0u32, 0u32);
+    let (mut max_name, mut max_name_at) = (0u32, 0u32);
+    while off < len {
+        let id = start_id.wrapping_add(offsets.len() as u32);
+        if off + TYPE_LEN > len {
+            return Err(BtfError::TruncatedType {
+                id,
+                offset: off,
+                need: TYPE_LEN,
+                have: len - off,
+            });
+        }
+        let name_off = u32_at(types, off);
+        let info = u32_at(types, off + 4);
+        let st = u32_at(types, off + 8);
+        let raw_kind = info_kind(info);
+        let kind = Kind::from_raw(raw_kind).ok_or(BtfError::UnknownKind { id, kind: raw_kind })?;
+        let vlen = info_vlen(info);
+        let extra = kind.extra_len(vlen);
+        let end = off + TYPE_LEN + extra;
+        if end > len {
+            return Err(BtfError::TruncatedType {
+                id,
+                offset: off,
+                need: TYPE_LEN + extra,
+                have: len - off,
+            });
+        }
+        let rec = &types[off..end];
+        let mut refs = |t: u32| {
+            if t > max_ref {
+                max_ref = t;
+                max_ref_at = id;
+            }
+        };
+        let bad_vlen = || BtfError::BadVlen { id, kind, vlen };
+        match kind {
+            Kind::Int | Kind::Float => {
+                if vlen != 0 {
+                    return Err(bad_vlen());
+                }
+            }
+            Kind::Ptr
+            | Kind::Fwd
+            | Kind::Typedef
+            | Kind::Volatile
+            | Kind::Const
+            | Kind::Restrict
+            | Kind::TypeTag
+            | Kind::Var
+            | Kind::DeclTag => {
+                if vlen != 0 {
+                    return Err(bad_vlen());
+                }
+                refs(st);
+            }
+            Kind::Func => {
+                if vlen > 2 {
+                    return Err(bad_vlen());
+                }
+                refs(st);
+            }
+            Kind::Array => {
+                if vlen != 0 {
+                    return Err(bad_vlen());
+                }
+                refs(u32_at(rec, 12));
+                refs(u32_at(rec, 16));
+            }
+            Kind::Struct | Kind::Union => {
+                for m in rec[TYPE_LEN..].chunks_exact(12) {
+                    let n = u32_at(m, 0);
+                    if n > max_name {
+                        max_name = n;
+                        max_name_at = id;
+                    }
+                    refs(u32_at(m, 4));
+                }
+            }
+            Kind::Enum | Kind::Enum64 => {
+                let step = if kind == Kind::Enum { 8 } else { 12 };
+                for e in rec[TYPE_LEN..].chunks_exact(step) {
+                    let n = u32_at(e, 0);
+                    if n > max_name {
+                        max_name = n;
+                        max_name_at = id;
+                    }
+                }
+            }
+            Kind::FuncProto => {
+                refs(st);
+                for p in rec[TYPE_LEN..].chunks_exact(8) {
+                    let n = u32_at(p, 0);
+                    if n > max_name {
+                        max_name = n;
+                        max_name_at = id;
+                    }
+                    refs(u32_at(p, 4));
+                }
+            }
+            Kind::Datasec => {
+                for v in rec[TYPE_LEN..].chunks_exact(12) {
+                    refs(u32_at(v, 0));
+                }
+            }
+        }
+        if name_off > max_name {
+            max_name = name_off;
+            max_name_at = id;
+        }
+        offsets.push(off as u32);
+        off = end;
+    }
+    if max_name != 0 && max_name >= str_end {
+        return Err(BtfError::BadNameOffset {
+            id: max_name_at,
+            offset: max_name,
+            strings_len: str_end,
+        });
+    }
+    Ok(Scan {
+        offsets,
+        max_ref,
+        max_ref_at,
+    })
+}
