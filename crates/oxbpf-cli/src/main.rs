@@ -1,1 +1,67 @@
-fn main() {}
+//! `oxbpf`: inspect, load, run, attach and probe eBPF objects.
+
+mod cmd;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Command-line tool for oxbpf.
+#[derive(Parser)]
+#[command(
+    name = "oxbpf",
+    version,
+    about = "Inspect, load, run and attach eBPF objects (pure Rust, no libbpf)"
+)]
+struct Cli {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List an object's programs, maps, global variables, relocations and externs (no kernel access).
+    Inspect(cmd::inspect::Args),
+    /// Load an object's maps and programs into the kernel and report each program.
+    Load(cmd::load::Args),
+    /// Run one program with BPF_PROG_RUN and print its return value, duration and output.
+    Run(cmd::run::Args),
+    /// Attach a program.
+    Attach {
+        #[command(subcommand)]
+        kind: cmd::attach::AttachKind,
+    },
+    /// Detach what is attached.
+    Detach {
+        #[command(subcommand)]
+        kind: cmd::attach::DetachKind,
+    },
+    /// Show what is attached.
+    Show {
+        #[command(subcommand)]
+        kind: cmd::attach::ShowKind,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let out = output::Output::new(cli.json);
+    let result = match cli.command {
+        Command::Inspect(a) => cmd::inspect::run(a, &out),
+        Command::Load(a) => cmd::load::run(a, &out),
+        Command::Run(a) => cmd::run::run(a, &out),
+        Command::Attach { kind } => cmd::attach::attach(kind, &out),
+        Command::Detach { kind } => cmd::attach::detach(kind, &out),
+        Command::Show { kind } => cmd::attach::show(kind, &out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

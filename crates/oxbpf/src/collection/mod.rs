@@ -1,6 +1,23 @@
-//! Loading a [`CollectionSpec`](crate::spec::CollectionSpec) into the kernel.
+//! Loading a [`CollectionSpec`] into the kernel: BTF, maps, externs, programs, then map contents
+//! that refer to programs (tail-call slots) or other maps (map-in-map slots).
 
+mod attach_btf;
+mod externs;
 pub mod reloc;
+mod variables;
+
+use crate::btf::Btf;
+use crate::map::{Map, MapError};
+use crate::prog::{Program, ProgramError};
+use crate::spec::{
+    CollectionSpec, FuncInfo, LineInfo, MapInit, MapSpec, MapType, Pinning, ProgramSpec,
+};
+use reloc::{ExternValue, Resolver};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub use variables::VariableError;
 
 /// Errors from loading a collection.
 #[derive(Debug, thiserror::Error)]
@@ -15,4 +32,352 @@ pub enum LoadError {
         /// Why.
         reason: String,
     },
+    /// Creating or filling a map failed.
+    #[error("map {map:?}: {source}")]
+    Map {
+        /// Map name.
+        map: String,
+        /// The map error.
+        #[source]
+        source: MapError,
+    },
+    /// A map slot names a program or map that does not exist.
+    #[error("map {map:?} slot {index}: {reason}")]
+    Slot {
+        /// Map name.
+        map: String,
+        /// Slot index.
+        index: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A program failed to load.
+    #[error(transparent)]
+    Program(Box<ProgramError>),
+    /// A program named in the options does not exist in the spec.
+    #[error("no program {0:?} in the object (see `oxbpf inspect`)")]
+    NoSuchProgram(String),
+    /// An extern could not be resolved.
+    #[error("extern {name:?}: {reason}")]
+    Extern {
+        /// Symbol name.
+        name: String,
+        /// Why, with a hint.
+        reason: String,
+    },
+    /// A BTF-typed program's attach target is not in the kernel's BTF.
+    #[error("program {program:?}: attach target {target:?}: {reason}")]
+    AttachTarget {
+        /// Program name.
+        program: String,
+        /// BTF name looked up.
+        target: String,
+        /// Why.
+        reason: String,
+    },
+    /// Setting a global variable failed.
+    #[error(transparent)]
+    Variable(#[from] VariableError),
+}
+
+impl From<ProgramError> for LoadError {
+    fn from(e: ProgramError) -> Self {
+        LoadError::Program(Box::new(e))
+    }
+}
+
+/// How to load a collection.
+#[derive(Debug, Clone, Default)]
+pub struct CollectionOptions {
+    /// Directory on bpffs for `LIBBPF_PIN_BY_NAME` maps (`/sys/fs/bpf` when `None`).
+    pub pin_dir: Option<PathBuf>,
+    /// Load only these programs (all when `None`).
+    pub programs: Option<BTreeSet<String>>,
+    /// Verifier log level when a load fails and is retried for its log (default 1).
+    pub log_level: u32,
+}
+
+/// Maps and programs living in the kernel. Dropping it closes every fd (pinned objects stay).
+#[derive(Debug, Default)]
+pub struct Collection {
+    maps: BTreeMap<String, Map>,
+    programs: BTreeMap<String, Program>,
+    btf_fd: Option<OwnedFd>,
+}
+
+/// A collection whose maps all loaded, with the programs that failed to load.
+#[derive(Debug)]
+pub struct LoadReport {
+    /// What loaded.
+    pub collection: Collection,
+    /// Programs that failed, with the verifier's reason.
+    pub failed: BTreeMap<String, ProgramError>,
+}
+
+impl Collection {
+    /// Loads everything; the first program that fails to load fails the whole load.
+    pub fn load(spec: &CollectionSpec, opts: &CollectionOptions) -> Result<Collection, LoadError> {
+        let mut report = Self::load_report(spec, opts)?;
+        if let Some((_, e)) = std::mem::take(&mut report.failed).into_iter().next() {
+            return Err(e.into());
+        }
+        Ok(report.collection)
+    }
+
+    /// Loads all maps, then each program on its own: a program that fails is reported,
+    /// the others still load.
+    pub fn load_report(
+        spec: &CollectionSpec,
+        opts: &CollectionOptions,
+    ) -> Result<LoadReport, LoadError> {
+        crate::prog::bump_memlock_rlimit_if_needed()?;
+        let wanted = select_programs(spec, opts)?;
+        let mut coll = Collection {
+            btf_fd: load_object_btf(spec),
+            ..Default::default()
+        };
+        for m in spec.maps.values() {
+            let map = coll.create_map(m, opts)?;
+            coll.maps.insert(m.name.clone(), map);
+        }
+        let externs = externs::resolve(spec, &wanted)?;
+        let resolver = LoadResolver {
+            maps: &coll.maps,
+            externs: &externs,
+        };
+        let mut failed = BTreeMap::new();
+        for p in wanted {
+            match load_program(
+                p,
+                &resolver,
+                coll.btf_fd.as_ref(),
+                spec.btf.as_deref(),
+                opts,
+            ) {
+                Ok(prog) => {
+                    coll.programs.insert(p.name.clone(), prog);
+                }
+                Err(LoadError::Program(e)) => {
+                    failed.insert(p.name.clone(), *e);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        coll.fill_slots(spec)?;
+        Ok(LoadReport {
+            collection: coll,
+            failed,
+        })
+    }
+
+    fn create_map(&self, m: &MapSpec, opts: &CollectionOptions) -> Result<Map, LoadError> {
+        let err = |source| LoadError::Map {
+            map: m.name.clone(),
+            source,
+        };
+        let btf = self.btf_fd.as_ref().map(|f| f.as_fd());
+        if m.pinning == Pinning::ByName {
+            let dir = opts
+                .pin_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/sys/fs/bpf"));
+            let existed = dir.join(&m.name).exists();
+            let map = Map::pin_by_name(m, &dir, btf, None).map_err(err)?;
+            if !existed {
+                init_map(&map, m).map_err(err)?;
+            }
+            return Ok(map);
+        }
+        let map = Map::create(m, btf, None).map_err(err)?;
+        init_map(&map, m).map_err(err)?;
+        Ok(map)
+    }
+
+    fn fill_slots(&self, spec: &CollectionSpec) -> Result<(), LoadError> {
+        for m in spec.maps.values() {
+            let MapInit::Slots(slots) = &m.init else {
+                continue;
+            };
+            let map = &self.maps[&m.name];
+            for (index, target) in slots {
+                let bad = |reason: String| LoadError::Slot {
+                    map: m.name.clone(),
+                    index: *index,
+                    reason,
+                };
+                let fd = if m.map_type == MapType::PROG_ARRAY {
+                    match self.programs.get(target) {
+                        Some(p) => p.fd().as_raw_fd(),
+                        // Not loaded on purpose (filtered out or failed): leave the slot empty.
+                        None if spec.programs.contains_key(target) => continue,
+                        None => return Err(bad(format!("no program {target:?}"))),
+                    }
+                } else {
+                    let inner = self
+                        .maps
+                        .get(target)
+                        .ok_or_else(|| bad(format!("no map {target:?}")))?;
+                    inner.fd().as_raw_fd()
+                };
+                map.update(&index.to_ne_bytes(), &(fd as u32).to_ne_bytes(), 0)
+                    .map_err(|source| LoadError::Map {
+                        map: m.name.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The map named `name`.
+    pub fn map(&self, name: &str) -> Option<&Map> {
+        self.maps.get(name)
+    }
+
+    /// Takes ownership of the map named `name`.
+    pub fn take_map(&mut self, name: &str) -> Option<Map> {
+        self.maps.remove(name)
+    }
+
+    /// All maps by name.
+    pub fn maps(&self) -> &BTreeMap<String, Map> {
+        &self.maps
+    }
+
+    /// The program named `name`.
+    pub fn program(&self, name: &str) -> Option<&Program> {
+        self.programs.get(name)
+    }
+
+    /// Takes ownership of the program named `name`.
+    pub fn take_program(&mut self, name: &str) -> Option<Program> {
+        self.programs.remove(name)
+    }
+
+    /// All programs by name.
+    pub fn programs(&self) -> &BTreeMap<String, Program> {
+        &self.programs
+    }
+}
+
+fn select_programs<'a>(
+    spec: &'a CollectionSpec,
+    opts: &CollectionOptions,
+) -> Result<Vec<&'a ProgramSpec>, LoadError> {
+    match &opts.programs {
+        // A leading `?` in the section name means "not loaded unless asked for" (libbpf's autoload).
+        None => Ok(spec
+            .programs
+            .values()
+            .filter(|p| !p.section.starts_with('?'))
+            .collect()),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                spec.programs
+                    .get(n)
+                    .ok_or_else(|| LoadError::NoSuchProgram(n.clone()))
+            })
+            .collect(),
+    }
+}
+
+/// Loads the object's BTF; a kernel that refuses it gets maps and programs without BTF.
+fn load_object_btf(spec: &CollectionSpec) -> Option<OwnedFd> {
+    let btf = spec.btf.as_ref()?;
+    match btf.load() {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            tracing::warn!("kernel refused the object's BTF, loading without it: {e}");
+            None
+        }
+    }
+}
+
+fn init_map(map: &Map, m: &MapSpec) -> Result<(), MapError> {
+    if let MapInit::Data(data) = &m.init {
+        map.update(&0u32.to_ne_bytes(), data, 0)?;
+    }
+    if m.freeze {
+        map.freeze()?;
+    }
+    Ok(())
+}
+
+struct LoadResolver<'a> {
+    maps: &'a BTreeMap<String, Map>,
+    externs: &'a BTreeMap<String, ExternValue>,
+}
+
+impl Resolver for LoadResolver<'_> {
+    fn map_fd(&self, name: &str) -> Option<i32> {
+        self.maps.get(name).map(|m| m.fd().as_raw_fd())
+    }
+    fn extern_value(&self, name: &str) -> Option<ExternValue> {
+        self.externs.get(name).copied()
+    }
+}
+
+fn load_program(
+    p: &ProgramSpec,
+    resolver: &LoadResolver,
+    btf_fd: Option<&OwnedFd>,
+    btf: Option<&Btf>,
+    opts: &CollectionOptions,
+) -> Result<Program, LoadError> {
+    let insns = reloc::relocate(p, resolver)?;
+    let mut req = crate::prog::LoadRequest::new(&p.name, p.prog_type, &insns, &p.license);
+    req.expected_attach_type = p.expected_attach_type;
+    req.kernel_version = p.kernel_version;
+    req.flags = p.flags;
+    req.attach_btf_id = attach_btf::resolve(p)?.unwrap_or(0);
+    req.log_level = opts.log_level.max(1);
+    let func_info = func_info_bytes(&p.func_info);
+    let line_info = line_info_bytes(&p.line_info);
+    if let Some(fd) = btf_fd {
+        req.btf_fd = Some(fd.as_fd());
+        if !p.func_info.is_empty() {
+            (req.func_info, req.func_info_rec_size, req.func_info_cnt) =
+                (&func_info, 8, p.func_info.len() as u32);
+        }
+        if !p.line_info.is_empty() {
+            (req.line_info, req.line_info_rec_size, req.line_info_cnt) =
+                (&line_info, 16, p.line_info.len() as u32);
+        }
+    }
+    let lookup = btf.map(|btf| source_lookup(&p.line_info, btf));
+    req.source_lookup = lookup.as_ref().map(|f| f as &dyn Fn(u32) -> Option<String>);
+    Ok(crate::prog::load(&req)?)
+}
+
+/// `struct bpf_func_info` records as the kernel reads them.
+fn func_info_bytes(fi: &[FuncInfo]) -> Vec<u8> {
+    fi.iter()
+        .flat_map(|f| [f.insn_off, f.type_id])
+        .flat_map(u32::to_ne_bytes)
+        .collect()
+}
+
+/// `struct bpf_line_info` records as the kernel reads them.
+fn line_info_bytes(li: &[LineInfo]) -> Vec<u8> {
+    li.iter()
+        .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
+        .flat_map(u32::to_ne_bytes)
+        .collect()
+}
+
+/// Maps an instruction index to `file:line: source text` through line_info.
+fn source_lookup<'a>(
+    line_info: &'a [LineInfo],
+    btf: &'a Btf,
+) -> impl Fn(u32) -> Option<String> + 'a {
+    move |insn| {
+        let li = line_info
+            .iter()
+            .filter(|l| l.insn_off <= insn)
+            .max_by_key(|l| l.insn_off)?;
+        let file = btf.str_at(li.file_name_off).ok()?;
+        let text = btf.str_at(li.line_off).unwrap_or("");
+        Some(format!("{file}:{}: {}", li.line(), text.trim()))
+    }
 }

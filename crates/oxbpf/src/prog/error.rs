@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ProgramError {
     /// The kernel refused the program; `log` holds the verifier's whole output.
-    #[error("load program \"{program}\": {}{}{}", load_errno_text(.error, .log_tail), tail_text(.log_tail), source_text(.source_line))]
+    #[error("load program \"{program}\": {}{}{}{}", load_errno_text(.error, .log_tail, .hint), tail_text(.log_tail), source_text(.source_line), hint_text(.hint))]
     Verifier {
         /// Program name.
         program: String,
@@ -18,7 +18,9 @@ pub enum ProgramError {
         /// `file:line: source text` of the failing instruction, when line info was available.
         source_line: Option<String>,
         /// The full verifier log (for `--verbose`).
-        log: String,
+        log: Box<str>,
+        /// What to do about it, when the cause is known beyond the errno.
+        hint: Option<String>,
     },
     /// Another `bpf(2)` call on a program failed.
     #[error("{op} program \"{program}\": {source}")]
@@ -83,8 +85,8 @@ impl ProgramError {
 
 /// The errno of a failed load: bare ("permission denied (errno 13)") when the verifier
 /// explains it, with the generic privilege hint only when there is no log.
-fn load_errno_text(e: &SysError, tail: &str) -> String {
-    if tail.is_empty() {
+fn load_errno_text(e: &SysError, tail: &str, hint: &Option<String>) -> String {
+    if tail.is_empty() && hint.is_none() {
         let full = e.to_string();
         let prefix = format!("{}: ", e.cmd);
         return full
@@ -114,6 +116,13 @@ fn tail_text(tail: &str) -> String {
     } else {
         let indented: Vec<String> = tail.lines().map(|l| format!("  {l}")).collect();
         format!(": verifier:\n{}", indented.join("\n"))
+    }
+}
+
+fn hint_text(hint: &Option<String>) -> String {
+    match hint {
+        Some(h) => format!("; hint: {h}"),
+        None => String::new(),
     }
 }
 

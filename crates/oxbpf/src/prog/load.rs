@@ -6,7 +6,7 @@ use super::program::Program;
 use super::verifier::{failing_insn, log_tail, source_from_log, SourceLookup, TAIL_LINES};
 use crate::asm::Insn;
 use crate::spec::{AttachType, ProgramType};
-use crate::sys::{self, attr::ProgLoadAttr, ptr_to_u64};
+use crate::sys::{self, attr::ProgLoadAttr, ptr_to_u64, SysError};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
@@ -169,14 +169,41 @@ pub fn load(req: &LoadRequest) -> Result<Program, ProgramError> {
                 let source_line = failing_insn(&log)
                     .and_then(|i| req.source_lookup.and_then(|f| f(i)))
                     .or_else(|| source_from_log(&log));
+                let hint = load_hint(req, &error, &log);
                 return Err(ProgramError::Verifier {
                     program: req.name.into(),
                     error,
                     log_tail: log_tail(&log, TAIL_LINES),
                     source_line,
-                    log,
+                    log: log.into_boxed_str(),
+                    hint,
                 });
             }
         }
     }
+}
+
+/// A hint for failures whose errno alone misleads.
+fn load_hint(req: &LoadRequest, error: &SysError, log: &str) -> Option<String> {
+    let tracing = matches!(
+        req.prog_type,
+        ProgramType::TRACING | ProgramType::LSM | ProgramType::EXT
+    );
+    if error.errno == libc::EPERM
+        && log.trim().is_empty()
+        && tracing
+        && unsafe { libc::geteuid() } == 0
+    {
+        let lockdown = std::fs::read_to_string("/sys/kernel/security/lockdown").ok();
+        let mode = lockdown
+            .as_deref()
+            .and_then(|l| l.split('[').nth(1)?.split(']').next())
+            .map(|m| format!(" (lockdown is [{m}])"))
+            .unwrap_or_default();
+        return Some(format!(
+            "refused although running as root: kernel lockdown or a security module forbids {} programs here{mode}",
+            req.prog_type
+        ));
+    }
+    None
 }

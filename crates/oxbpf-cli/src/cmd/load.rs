@@ -1,0 +1,117 @@
+//! `oxbpf load OBJ`: load maps and programs, report each program.
+
+use crate::output::Output;
+use anyhow::Context;
+use oxbpf::collection::{Collection, CollectionOptions, LoadReport};
+use serde_json::{json, Value};
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Arguments of `oxbpf load`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The BPF ELF object.
+    pub object: PathBuf,
+    /// Load only this program (repeatable); default all.
+    #[arg(long = "program", value_name = "NAME")]
+    pub programs: Vec<String>,
+    /// Pin loaded programs and maps under this bpffs directory (also the directory for
+    /// `LIBBPF_PIN_BY_NAME` maps).
+    #[arg(long, value_name = "DIR")]
+    pub pin: Option<PathBuf>,
+    /// Print the full verifier log of programs that fail.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Options shared by commands that load an object.
+pub fn options(programs: &[String], pin: Option<&PathBuf>) -> CollectionOptions {
+    CollectionOptions {
+        pin_dir: pin.cloned(),
+        programs: (!programs.is_empty()).then(|| programs.iter().cloned().collect()),
+        ..Default::default()
+    }
+}
+
+/// Runs `oxbpf load`.
+pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
+    let spec = super::read_spec(&args.object)?;
+    let opts = options(&args.programs, args.pin.as_ref());
+    let report = Collection::load_report(&spec, &opts).context("load")?;
+    if let Some(dir) = &args.pin {
+        pin_all(&report.collection, dir)?;
+    }
+    let value = report_json(&report);
+    out.emit(&value, || report_text(&report, args.verbose));
+    Ok(if report.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn pin_all(coll: &Collection, dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for (name, prog) in coll.programs() {
+        oxbpf::sys::obj_pin(prog.fd(), &dir.join(name))
+            .with_context(|| format!("pin program {name:?}"))?;
+    }
+    for (name, map) in coll.maps() {
+        let path = dir.join(name.trim_start_matches('.'));
+        if !path.exists() {
+            oxbpf::sys::obj_pin(map.fd(), &path).with_context(|| format!("pin map {name:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn report_json(r: &LoadReport) -> Value {
+    let mut programs: Vec<(String, Value)> = r
+        .collection
+        .programs()
+        .iter()
+        .map(|(n, p)| (n.clone(), json!({"name": n, "loaded": true, "id": p.id()})))
+        .collect();
+    programs.extend(r.failed.iter().map(|(n, e)| {
+        (
+            n.clone(),
+            json!({"name": n, "loaded": false, "error": e.to_string()}),
+        )
+    }));
+    programs.sort_by(|a, b| a.0.cmp(&b.0));
+    let maps: Vec<Value> = r
+        .collection
+        .maps()
+        .iter()
+        .map(|(n, m)| {
+            json!({"name": n, "id": m.id(), "type": m.map_type().to_string(),
+                   "key_size": m.key_size(), "value_size": m.value_size(), "max_entries": m.max_entries()})
+        })
+        .collect();
+    json!({ "programs": programs.into_iter().map(|p| p.1).collect::<Vec<_>>(), "maps": maps })
+}
+
+fn report_text(r: &LoadReport, verbose: bool) -> String {
+    let mut s = String::new();
+    for (n, p) in r.collection.programs() {
+        let _ = writeln!(s, "program {n:<28} loaded  id {}", p.id());
+    }
+    for (n, e) in &r.failed {
+        let _ = writeln!(s, "program {n:<28} FAILED  {e}");
+        if verbose {
+            if let Some(log) = e.verifier_log() {
+                let _ = writeln!(s, "--- verifier log of {n} ---\n{log}");
+            }
+        }
+    }
+    for (n, m) in r.collection.maps() {
+        let _ = writeln!(
+            s,
+            "map     {n:<28} created id {} ({})",
+            m.id(),
+            m.map_type()
+        );
+    }
+    s
+}
