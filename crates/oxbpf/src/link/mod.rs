@@ -52,6 +52,12 @@ pub enum LinkError {
         /// What the fd turned out to be.
         found: String,
     },
+    /// No device has that index in the calling thread's network namespace.
+    #[error("no network device with ifindex {ifindex} in this network namespace; hint: attach from a thread in the device's namespace")]
+    NoSuchDevice {
+        /// The index asked for.
+        ifindex: u32,
+    },
     /// The link was already detached.
     #[error("link already detached")]
     Detached,

@@ -180,6 +180,9 @@ pub fn attach_xdp(
     mode: XdpMode,
     opts: XdpOptions,
 ) -> Result<XdpLink, LinkError> {
+    if device_name(ifindex).is_none() {
+        return Err(LinkError::NoSuchDevice { ifindex });
+    }
     let path = if force_netlink() {
         XdpPath::Netlink
     } else {
@@ -278,14 +281,21 @@ fn prog_id(prog: BorrowedFd) -> Result<u32, LinkError> {
 
 /// The interface name for messages (`"ifindex N"` if it has none in this namespace).
 fn ifname(ifindex: u32) -> String {
+    device_name(ifindex).unwrap_or_else(|| format!("ifindex {ifindex}"))
+}
+
+/// The name of device `ifindex` in the calling thread's network namespace.
+fn device_name(ifindex: u32) -> Option<String> {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
     let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
     if p.is_null() {
-        return format!("ifindex {ifindex}");
+        return None;
     }
-    unsafe { std::ffi::CStr::from_ptr(p) }
-        .to_string_lossy()
-        .into_owned()
+    Some(
+        unsafe { std::ffi::CStr::from_ptr(p) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 const UNKNOWN: u8 = 0;
