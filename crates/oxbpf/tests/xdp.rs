@@ -629,6 +629,65 @@ fn probe_says_this_kernel_has_xdp_links() {
     assert!(xdp_link_supported().unwrap());
 }
 
+/// Resets the v5.4 netlink emulation even if the test panics.
+#[cfg(feature = "fault-injection")]
+struct NoReplace;
+
+#[cfg(feature = "fault-injection")]
+impl NoReplace {
+    fn on() -> Self {
+        oxbpf::netlink::xdp::fault::set_no_replace(true);
+        NoReplace
+    }
+}
+
+#[cfg(feature = "fault-injection")]
+impl Drop for NoReplace {
+    fn drop(&mut self) {
+        oxbpf::netlink::xdp::fault::set_no_replace(false);
+    }
+}
+
+/// Before v5.7 netlink has no `XDP_FLAGS_REPLACE`: replace and drop still act only on our own
+/// program (checked by id first).
+#[cfg(feature = "fault-injection")]
+#[test]
+fn netlink_without_xdp_flags_replace_still_removes_only_ours() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let pass = load_xdp(XDP_PASS);
+    let drop_prog = load_xdp(XDP_DROP);
+    let other = load_xdp(XDP_PASS);
+    let ns = veth_ns();
+    let _old = NoReplace::on();
+    let mut link = attach_in(&ns, &pass, XdpMode::Generic, XdpPath::Netlink);
+    link.replace(drop_prog.as_fd()).unwrap();
+    assert_attached(&ns, XdpMode::Generic, prog_id(&drop_prog));
+    drop(link);
+    assert_detached(&ns);
+
+    // Someone else replaced ours: neither replace nor drop may touch theirs.
+    let mut link = attach_in(&ns, &pass, XdpMode::Driver, XdpPath::Netlink);
+    ns.ip(&["link", "set", "dev", "veth0", "xdpdrv", "off"]);
+    ns.enter(|| {
+        let sock = oxbpf::netlink::Socket::route().unwrap();
+        let change = oxbpf::netlink::xdp::SetXdp {
+            fd: other.as_raw_fd(),
+            flags: oxbpf::netlink::xdp::XDP_FLAGS_DRV_MODE,
+            expected_fd: None,
+        };
+        oxbpf::netlink::xdp::set_xdp(&sock, link.ifindex(), "veth0", change).unwrap();
+    });
+    let err = link.replace(drop_prog.as_fd()).unwrap_err();
+    assert_eq!(err.errno(), Some(libc::EEXIST), "{err}");
+    drop(link);
+    assert_attached(&ns, XdpMode::Driver, prog_id(&other));
+    ns.ip(&["link", "set", "dev", "veth0", "xdpdrv", "off"]);
+    assert_detached(&ns);
+}
+
 /// Kernel 5.4 answers `BPF_LINK_CREATE` with `EINVAL`: attach_xdp must fall back to netlink
 /// by itself, and an explicit link-only request must say what is missing.
 #[cfg(feature = "fault-injection")]
@@ -644,7 +703,9 @@ fn old_kernel_without_xdp_links_falls_back_to_netlink() {
     let ns = veth_ns();
     oxbpf::link::xdp::reset_xdp_link_probe();
     {
+        // Like v5.4: no BPF_LINK_CREATE, no XDP_FLAGS_REPLACE.
         let _fault = Guard::fail(Cmd::LinkCreate, libc::EINVAL);
+        let _old = NoReplace::on();
         let mut link = attach_in(&ns, &prog, XdpMode::Generic, XdpPath::Auto);
         assert_eq!(link.path(), AttachPath::Netlink);
         assert!(!xdp_link_supported().unwrap(), "answer is remembered");

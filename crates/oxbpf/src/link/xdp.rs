@@ -25,6 +25,11 @@ use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<XdpLink>();
+};
+
 /// Environment variable that forces the netlink path when set to `1`.
 pub const FORCE_NETLINK_ENV: &str = "OXBPF_FORCE_XDP_NETLINK";
 

@@ -101,6 +101,14 @@ pub fn set_xdp(
     } else {
         format!("set XDP on {ifname}")
     };
+    #[cfg(feature = "fault-injection")]
+    if change.flags & XDP_FLAGS_REPLACE != 0 && fault::no_replace() {
+        return Err(NetlinkError::Request {
+            what,
+            errno: libc::EINVAL,
+            ext_ack: None,
+        });
+    }
     let mut req = Request::new(RTM_SETLINK, 0, what);
     req.push_raw(&ifinfomsg(ifindex))
         .begin_nest(IFLA_XDP)
@@ -113,6 +121,24 @@ pub fn set_xdp(
     }
     req.end_nest();
     sock.send_request(&req).map(drop)
+}
+
+/// Test-only: make the kernel look older than v5.7, which rejects `XDP_FLAGS_REPLACE` with a
+/// bare `EINVAL` (no extended ack).
+#[cfg(feature = "fault-injection")]
+pub mod fault {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    static NO_REPLACE: AtomicBool = AtomicBool::new(false);
+
+    /// While true, requests with `XDP_FLAGS_REPLACE` fail like on v5.4.
+    pub fn set_no_replace(on: bool) {
+        NO_REPLACE.store(on, Ordering::Relaxed);
+    }
+
+    pub(super) fn no_replace() -> bool {
+        NO_REPLACE.load(Ordering::Relaxed)
+    }
 }
 
 /// Reads the name and XDP state of device `ifindex`.
