@@ -3,12 +3,11 @@
 
 mod base;
 pub mod xdp;
+mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
-pub use xdp::{
-    attach_xdp, query_xdp, xdp_link_supported, XdpAttached, XdpInfo, XdpLink, XdpMode, XdpOptions,
-    XdpPath,
-};
+pub use xdp::{attach_xdp, xdp_link_supported, XdpLink, XdpMode, XdpOptions, XdpPath};
+pub use xdp_query::{query_xdp, XdpAttached, XdpInfo};
 
 use crate::netlink::NetlinkError;
 use crate::sys::SysError;
