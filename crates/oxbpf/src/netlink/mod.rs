@@ -7,7 +7,7 @@
 //! (`NLMSGERR_ATTR_MSG`), which is the one thing that makes XDP/TC failures explainable
 //! ("XDP program already attached", "native and generic XDP can't be active at the same time").
 //! We would have to re-parse its payload by hand anyway, and the rest — a header, a family
-//! struct and a few attributes — is ~300 lines, against four extra crates.
+//! struct and a few attributes — is a few hundred lines, against four extra crates.
 //!
 //! Every request gets `NLM_F_ACK`, so success and failure are both explicit; errors carry the
 //! kernel's extended-ack text: `netlink: set XDP on veth0: device or resource busy: XDP
