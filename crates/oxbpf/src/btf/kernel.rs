@@ -50,6 +50,15 @@ pub fn candidate_paths(release: &str) -> Vec<PathBuf> {
 pub fn find_vmlinux(release: &str) -> Result<Btf, BtfError> {
     let mut tried = Vec::new();
     for p in candidate_paths(release) {
+        if p.starts_with("/sys/kernel/btf") {
+            match Btf::from_file(&p) {
+                Err(BtfError::Io { source, .. }) => {
+                    tried.push(format!("{} ({})", p.display(), short_io(&source)))
+                }
+                r => return r,
+            }
+            continue;
+        }
         match std::fs::read(&p) {
             Ok(raw) => return from_raw_or_elf(&p, raw),
             Err(e) => tried.push(format!("{} ({})", p.display(), short_io(&e))),

@@ -20,6 +20,7 @@ mod parse;
 mod query;
 mod raw;
 pub mod sanitize;
+mod storage;
 mod types;
 
 pub use ext::BtfExt;
