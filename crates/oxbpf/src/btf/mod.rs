@@ -247,3 +247,6 @@ fn log_text(log: &str) -> String {
         format!("\nkernel BTF log:\n{}", log.trim_end())
     }
 }
+
+#[cfg(test)]
+mod tests;
