@@ -91,14 +91,13 @@ fn hash_cstr(t: &[u8]) -> (u32, usize) {
 impl NameIndex {
     fn build(btf: &Btf) -> NameIndex {
         let n = btf.offsets.len();
-        let cap = (n * 2).next_power_of_two().max(16);
-        let mask = cap - 1;
-        let mut slots = vec![(0u32, 0u32); cap];
         let mut next = vec![0u32; n];
         let types = btf.type_bytes();
         let strs = btf.str_bytes();
         let start_str = btf.start_str;
-        // Reverse order + push-front keeps every chain in ascending id order.
+        // Pass 1: hash every named type, in reverse id order (push-front below then keeps
+        // every chain in ascending id order).
+        let mut items: Vec<(u32, u32, u32)> = Vec::with_capacity(n);
         for i in (0..n).rev() {
             let name_off = u32_at(types, btf.offsets[i] as usize);
             let h = if name_off >= start_str {
@@ -116,6 +115,33 @@ impl NameIndex {
                     _ => continue,
                 }
             };
+            items.push((h, i as u32, name_off));
+        }
+        // Load factor <= 3/4 (duplicate names share a slot, so usually lower).
+        let cap = (items.len() * 4 / 3 + 1).next_power_of_two().max(16);
+        let mask = cap - 1;
+        let mut slots = vec![(0u32, 0u32); cap];
+        // Pass 2: stable counting sort by table region, so pass 3 fills the table one
+        // cache-sized region at a time instead of jumping across megabytes.
+        let shift = cap.trailing_zeros().saturating_sub(8);
+        let region = |h: u32| (h as usize & mask) >> shift;
+        let mut starts = [0usize; 257];
+        for &(h, _, _) in &items {
+            starts[region(h) + 1] += 1;
+        }
+        for r in 1..257 {
+            starts[r] += starts[r - 1];
+        }
+        let mut sorted = vec![(0u32, 0u32, 0u32); items.len()];
+        for &(h, i, o) in &items {
+            let r = region(h);
+            sorted[starts[r]] = (h, i, o);
+            starts[r] += 1;
+        }
+        drop(items);
+        // Pass 3: insert.
+        for (h, i, name_off) in sorted {
+            let i = i as usize;
             let mut s = h as usize & mask;
             loop {
                 let (sh, head) = slots[s];
