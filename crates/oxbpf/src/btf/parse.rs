@@ -223,6 +223,41 @@ pub(crate) fn ref_culprit(types: &[u8], start_id: u32, offsets: &[u32], max_ref:
     culprit(types, start_id, offsets, |_, r| r == max_ref).map_or(start_id, |(id, _)| id)
 }
 
+/// Largest valid `vlen` per kind number (FUNC's vlen is its linkage, 0..=2).
+const VLEN_MAX: [u32; 20] = {
+    let mut t = [0u32; 20];
+    t[Kind::Struct as usize] = 0xffff;
+    t[Kind::Union as usize] = 0xffff;
+    t[Kind::Enum as usize] = 0xffff;
+    t[Kind::Enum64 as usize] = 0xffff;
+    t[Kind::FuncProto as usize] = 0xffff;
+    t[Kind::Datasec as usize] = 0xffff;
+    t[Kind::Func as usize] = 2;
+    t
+};
+
+/// Bytes after `struct btf_type` independent of `vlen`, per kind number.
+const FIXED_EXTRA: [u8; 20] = {
+    let mut t = [0u8; 20];
+    t[Kind::Int as usize] = 4;
+    t[Kind::Var as usize] = 4;
+    t[Kind::DeclTag as usize] = 4;
+    t[Kind::Array as usize] = 12;
+    t
+};
+
+/// Bytes per `vlen` entry, per kind number.
+const PER_VLEN: [u8; 20] = {
+    let mut t = [0u8; 20];
+    t[Kind::Struct as usize] = 12;
+    t[Kind::Union as usize] = 12;
+    t[Kind::Datasec as usize] = 12;
+    t[Kind::Enum64 as usize] = 12;
+    t[Kind::Enum as usize] = 8;
+    t[Kind::FuncProto as usize] = 8;
+    t
+};
+
 /// Highest name offset and highest referenced type id in one record: `st` is its third
 /// header word and `rest` its trailing entries (already length-checked for kind and vlen).
 #[inline(always)]
@@ -300,16 +335,12 @@ pub(crate) fn validate(types: &[u8], start_id: u32, str_end: u32) -> Result<Scan
             return Err(BtfError::UnknownKind { id, kind: raw_kind });
         };
         let vlen = info_vlen(info);
-        let bad_vlen = match kind {
-            Kind::Struct | Kind::Union | Kind::Enum | Kind::Enum64 | Kind::FuncProto => false,
-            Kind::Datasec => false,
-            Kind::Func => vlen > 2,
-            _ => vlen != 0,
-        };
-        if bad_vlen {
+        // Table lookups instead of matches: one indirect branch per record (record_maxes).
+        let k = raw_kind as usize;
+        if vlen > VLEN_MAX[k] {
             return Err(BtfError::BadVlen { id, kind, vlen });
         }
-        let extra = kind.extra_len(vlen);
+        let extra = FIXED_EXTRA[k] as usize + PER_VLEN[k] as usize * vlen as usize;
         let end = off + TYPE_LEN + extra;
         let Some(rest) = types.get(off + TYPE_LEN..end) else {
             return Err(BtfError::TruncatedType {
@@ -357,4 +388,20 @@ fn culprit(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tables {
+    use super::*;
+
+    #[test]
+    fn tables_match_kind_extra_len() {
+        for k in 1..20u32 {
+            let kind = Kind::from_raw(k).unwrap();
+            for vlen in [0, 1, 7] {
+                let t = FIXED_EXTRA[k as usize] as usize + PER_VLEN[k as usize] as usize * vlen;
+                assert_eq!(t, kind.extra_len(vlen as u32), "{kind}");
+            }
+        }
+    }
 }

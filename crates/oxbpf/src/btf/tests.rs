@@ -565,3 +565,13 @@ fn btf_ext_parses_and_rejects_junk() {
 fn spec_fi(insn_off: u32, type_id: u32) -> crate::spec::FuncInfo {
     crate::spec::FuncInfo { insn_off, type_id }
 }
+
+#[test]
+fn btf_is_clone_debug_send_sync() {
+    fn check<T: Clone + std::fmt::Debug + Send + Sync>() {}
+    check::<Btf>();
+    check::<BtfExt>();
+    let btf = Btf::parse(&all_kinds()).unwrap();
+    let dbg = format!("{btf:?}");
+    assert!(dbg.contains("types_len: 21"), "{dbg}");
+}
