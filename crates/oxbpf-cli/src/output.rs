@@ -28,9 +28,24 @@ impl Output {
     /// Reports a failure on stderr (as `{"error": ...}` on stdout in JSON mode).
     pub fn error(&self, e: &anyhow::Error) {
         if self.json {
-            println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            println!("{}", serde_json::json!({ "error": message(e) }));
         } else {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(e));
         }
     }
+}
+
+/// The error chain as one line, without repeating causes that a message already includes.
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }

@@ -112,15 +112,26 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
         return Err(e).with_context(|| format!("load program {:?}", a.program));
     }
     let prog = report.collection.program(&a.program).expect("loaded above");
-    let mut link = attach_xdp(prog.fd(), ifindex, a.mode.into(), XdpOptions::default())
-        .with_context(|| format!("attach {:?} to {}", a.program, a.iface))?;
+    let mut link = match attach_xdp(prog.fd(), ifindex, a.mode.into(), XdpOptions::default()) {
+        Ok(link) => link,
+        Err(e) if matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EBUSY)) => bail!(
+            "attach {:?} to {}: {e}\nhint: another XDP program is attached there; `oxbpf show xdp --iface {}` \
+             says which, `oxbpf detach xdp --iface {}` removes it",
+            a.program,
+            a.iface,
+            a.iface,
+            a.iface
+        ),
+        Err(e) => return Err(e).with_context(|| format!("attach {:?} to {}", a.program, a.iface)),
+    };
     let path = link.path();
     let pin = if path == AttachPath::Link {
         let pin = a.pin.clone().unwrap_or_else(|| default_pin(&a.iface));
         if let Some(dir) = pin.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         }
-        link.pin(&pin).with_context(|| format!("pin link at {}", pin.display()))?;
+        link.pin(&pin)
+            .with_context(|| format!("pin link at {}", pin.display()))?;
         Some(pin)
     } else {
         None
@@ -133,7 +144,10 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
         "mode": mode_name(&info), "path": path_name(path), "pin": pin,
     });
     out.emit(&value, || {
-        let pinned = pin.as_ref().map(|p| format!(", pinned at {}", p.display())).unwrap_or_default();
+        let pinned = pin
+            .as_ref()
+            .map(|p| format!(", pinned at {}", p.display()))
+            .unwrap_or_default();
         format!(
             "attached {} (id {prog_id}) to {} (ifindex {ifindex}) in {} mode via {}{pinned}\n",
             a.program,
@@ -150,7 +164,12 @@ fn mode_name(info: &XdpInfo) -> &'static str {
         Some(XdpMode::Generic) => "generic",
         Some(XdpMode::Driver) => "driver",
         Some(XdpMode::Offload) => "offload",
-        _ if info.prog_id.is_none() && info.generic_prog_id.is_none() && info.driver_prog_id.is_none() => "none",
+        _ if info.prog_id.is_none()
+            && info.generic_prog_id.is_none()
+            && info.driver_prog_id.is_none() =>
+        {
+            "none"
+        }
         _ => "multi",
     }
 }
@@ -191,9 +210,10 @@ pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let pin = default_pin(&a.iface);
     let removed_pin = pin.exists() && std::fs::remove_file(&pin).is_ok();
-    out.emit(&json!({"iface": a.iface, "ifindex": ifindex, "path": path, "removed_pin": removed_pin}), || {
-        format!("detached XDP from {} via {path}\n", a.iface)
-    });
+    out.emit(
+        &json!({"iface": a.iface, "ifindex": ifindex, "path": path, "removed_pin": removed_pin}),
+        || format!("detached XDP from {} via {path}\n", a.iface),
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -202,12 +222,18 @@ pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
     let ShowKind::Xdp(a) = kind;
     let ifindex = netlink::xdp::ifindex(&a.iface)?;
     let info = query_xdp(ifindex)?;
-    let ids = [info.generic_prog_id, info.driver_prog_id, info.offload_prog_id];
+    let ids = [
+        info.generic_prog_id,
+        info.driver_prog_id,
+        info.offload_prog_id,
+    ];
     let progs: Vec<_> = ids
         .iter()
         .flatten()
         .map(|&id| {
-            let name = Program::from_id(id).map(|p| p.name().to_string()).unwrap_or_default();
+            let name = Program::from_id(id)
+                .map(|p| p.name().to_string())
+                .unwrap_or_default();
             json!({"id": id, "name": name})
         })
         .collect();
@@ -224,14 +250,19 @@ pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
         if progs.is_empty() {
             return format!("{}: no XDP program\n", a.iface);
         }
-        let list: Vec<String> = progs.iter().map(|p| format!("{} (id {})", p["name"].as_str().unwrap_or(""), p["id"])).collect();
+        let list: Vec<String> = progs
+            .iter()
+            .map(|p| format!("{} (id {})", p["name"].as_str().unwrap_or(""), p["id"]))
+            .collect();
         format!(
             "{}: {} in {} mode via {}{}\n",
             a.iface,
             list.join(", "),
             mode_name(&info),
             path.unwrap_or("-"),
-            info.link_id.map(|l| format!(" (link id {l})")).unwrap_or_default()
+            info.link_id
+                .map(|l| format!(" (link id {l})"))
+                .unwrap_or_default()
         )
     });
     Ok(ExitCode::SUCCESS)
