@@ -4,4 +4,5 @@
 //! → datapath maps (pinned under bpffs) read by the XDP program in `bpf/oxlb.bpf.c`.
 
 pub mod config;
+pub mod maglev;
 pub mod plan;
