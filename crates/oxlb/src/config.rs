@@ -40,6 +40,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub use crate::plan::{BackendKey, VipKey};
 use crate::plan::{Mode, Proto};
 
 /// Default Maglev table size (a prime).
@@ -110,57 +111,6 @@ pub struct Interface {
     pub name: String,
     /// Attach mode.
     pub xdp_mode: XdpMode,
-}
-
-/// Identity of a VIP: what makes two VIPs the same across reloads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct VipKey {
-    /// VIP address.
-    pub addr: IpAddr,
-    /// VIP port; 0 = any.
-    pub port: u16,
-    /// Protocol.
-    pub proto: Proto,
-}
-
-impl fmt::Display for VipKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}",
-            SocketAddr::new(self.addr, self.port),
-            proto_name(self.proto)
-        )
-    }
-}
-
-/// Identity of a backend of one VIP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct BackendKey {
-    /// The VIP this backend serves.
-    pub vip: VipKey,
-    /// Backend address.
-    pub addr: IpAddr,
-    /// Backend port; 0 = keep the client's destination port.
-    pub port: u16,
-}
-
-impl BackendKey {
-    /// The stable name used as Maglev hash input: `addr:port` (`[v6]:port` for IPv6).
-    pub fn name(&self) -> String {
-        SocketAddr::new(self.addr, self.port).to_string()
-    }
-}
-
-impl fmt::Display for BackendKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} -> {}",
-            self.vip,
-            SocketAddr::new(self.addr, self.port)
-        )
-    }
 }
 
 /// One virtual service.
@@ -317,22 +267,6 @@ fn join_lines(diags: &[Diagnostic]) -> String {
         .map(|d| d.to_string())
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// The lowercase name of a protocol, as written in the config.
-pub fn proto_name(proto: Proto) -> &'static str {
-    match proto {
-        Proto::Tcp => "tcp",
-        Proto::Udp => "udp",
-    }
-}
-
-/// The lowercase name of a mode, as written in the config.
-pub fn mode_name(mode: Mode) -> &'static str {
-    match mode {
-        Mode::Nat => "nat",
-        Mode::Dsr => "dsr",
-    }
 }
 
 impl Config {

@@ -6,3 +6,4 @@
 pub mod config;
 pub mod maglev;
 pub mod plan;
+pub mod planner;
