@@ -6,5 +6,6 @@
 pub mod config;
 pub mod health;
 pub mod maglev;
+pub mod metrics;
 pub mod plan;
 pub mod planner;
