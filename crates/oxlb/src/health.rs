@@ -220,7 +220,7 @@ struct Shared {
     states: Mutex<Vec<State>>,
     sched: Mutex<Sched>,
     wake: Condvar,
-    events: Mutex<Sender<HealthEvent>>,
+    events: Sender<HealthEvent>,
 }
 
 /// Locks a mutex even if a thread panicked while holding it (the data stays usable).
@@ -262,7 +262,7 @@ impl HealthChecker {
             states: Mutex::new(states),
             sched: Mutex::new(Sched { queue, stop: false }),
             wake: Condvar::new(),
-            events: Mutex::new(events),
+            events,
         });
         let mut checker = HealthChecker {
             shared,
@@ -341,7 +341,7 @@ fn worker(shared: &Shared) {
             };
             tracing::info!(backend = %target.key, healthy, %reason, "health state changed");
             // A closed receiver only means nobody listens any more; keep the state current.
-            let _ = lock(&shared.events).send(HealthEvent {
+            let _ = shared.events.send(HealthEvent {
                 key: target.key,
                 healthy,
                 reason,
