@@ -57,9 +57,11 @@
  * that computes to zero is sent as 0xffff.
  *
  * Next hop: bpf_fib_lookup with BPF_FIB_LOOKUP_OUTPUT on the ingress interface first
- * (one-armed LB, works without enabling IP forwarding); if that finds no route, a
- * forwarding lookup (needs net.ipv{4,6}.conf.*.forwarding=1) may pick another
- * interface, reached with bpf_redirect. VLAN-tagged frames keep their tag and always
+ * (one-armed LB: for IPv4 this works without enabling IP forwarding); if that finds no
+ * route, a forwarding lookup (needs net.ipv4.ip_forward=1) may pick another interface,
+ * reached with bpf_redirect. IPv6: the kernel answers every bpf_fib_lookup with
+ * FWD_DISABLED unless net.ipv6.conf.<ingress>.forwarding=1 (verified on 6.18), so IPv6
+ * VIPs need IPv6 forwarding enabled on the XDP interface. VLAN-tagged frames keep their tag and always
  * leave through XDP_TX (one-armed on one VLAN).
  *
  * The flow hash is MurmurHash3 (x86, 32-bit) of src | dst | sport | dport | proto,0,0,0
