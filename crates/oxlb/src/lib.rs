@@ -3,4 +3,5 @@
 //! Config (TOML) → [`plan::Plan`] (pure, deterministic: Maglev tables depend only on the config)
 //! → datapath maps (pinned under bpffs) read by the XDP program in `bpf/oxlb.bpf.c`.
 
+pub mod datapath;
 pub mod plan;
