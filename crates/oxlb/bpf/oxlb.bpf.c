@@ -36,7 +36,12 @@
  *   fib: larger than the egress MTU ................. XDP_PASS untouched (FIB_FRAG_NEEDED)
  *   fib: no route / blackhole / prohibited .......... XDP_PASS untouched (FIB_FAIL)
  *   Map state (conntrack, NAT port) is created before the fib lookup and kept when
- *   it fails; the packet itself is only modified after a successful lookup.
+ *   it fails; the packet itself is only modified after a successful lookup. The
+ *   kernel does not resolve a backend's neighbour for a passed VIP packet (it is
+ *   addressed to the VIP), so neighbours must exist: health checks from the LB host
+ *   to each backend keep them resolved.
+ *   Not VIP and not a NAT reply (ssh, ARP, ND, ...) ... XDP_PASS untouched (PASS_NOT_VIP),
+ *       after one oxlb_nat lookup for TCP/UDP.
  *
  * ICMP errors (IPv4 type 3 code 4 "fragmentation needed", IPv6 type 2 "packet too
  * big") addressed to a VIP: the quoted packet is a reply the LB (NAT) or a backend
@@ -59,7 +64,8 @@
  * Next hop: bpf_fib_lookup with BPF_FIB_LOOKUP_OUTPUT on the ingress interface first
  * (one-armed LB: for IPv4 this works without enabling IP forwarding); if that finds no
  * route, a forwarding lookup (needs net.ipv4.ip_forward=1) may pick another interface,
- * reached with bpf_redirect. IPv6: the kernel answers every bpf_fib_lookup with
+ * reached with bpf_redirect (that device must accept XDP frames: a native-XDP driver, or
+ * a veth whose peer runs an XDP program). IPv6: the kernel answers every bpf_fib_lookup with
  * FWD_DISABLED unless net.ipv6.conf.<ingress>.forwarding=1 (verified on 6.18), so IPv6
  * VIPs need IPv6 forwarding enabled on the XDP interface. VLAN-tagged frames keep their tag and always
  * leave through XDP_TX (one-armed on one VLAN).
@@ -679,7 +685,7 @@ static __always_inline __u32 icmp_flow(struct icmp_flow *fl, const __u32 *qsrc, 
 }
 
 static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iphdr *iph, void *l4,
-				   void *data_end)
+				   void *data_end, __u32 hl)
 {
 	struct icmphdr *ic = l4;
 	struct bpf_fib_lookup f;
@@ -701,7 +707,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 	    (q->protocol != IPPROTO_TCP && q->protocol != IPPROTO_UDP))
 		return verdict(OXLB_R_ICMP_UNTRACKED, XDP_PASS);
 	qp = (void *)(q + 1);
-	if ((void *)(qp + 4) > data_end)
+	/* The quote (IPv4 header + 8 bytes) must lie inside the IP packet, not padding. */
+	if ((void *)(qp + 4) > data_end || hl + sizeof(*ic) + sizeof(*q) + 8 > p->l3_len)
 		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
 	r = icmp_flow(&fl, &q->saddr, &q->daddr, qp[0], qp[1], q->protocol, 0);
 	if (r)
@@ -768,7 +775,7 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	if (q->nexthdr != IPPROTO_TCP && q->nexthdr != IPPROTO_UDP)
 		return verdict(OXLB_R_ICMP_UNTRACKED, XDP_PASS);
 	qp = (void *)(q + 1);
-	if ((void *)(qp + 4) > data_end)
+	if ((void *)(qp + 4) > data_end || sizeof(*ip6) + sizeof(*ic) + sizeof(*q) + 8 > p->l3_len)
 		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
 	qs = q->saddr.in6_u.u6_addr32;
 	qd = q->daddr.in6_u.u6_addr32;
@@ -885,7 +892,7 @@ static __always_inline int handle_v4(struct xdp_md *ctx, struct pkt *p, void *l3
 	p->key.proto = iph->protocol;
 	p->key.family = OXLB_AF_INET;
 	if (iph->protocol == IPPROTO_ICMP)
-		return icmp_v4(ctx, p, iph, l4, data_end);
+		return icmp_v4(ctx, p, iph, l4, data_end, hl);
 	r = parse_l4(p, l4, data_end, hl, tot);
 	if (r)
 		return verdict(r, XDP_PASS);

@@ -553,6 +553,9 @@ def test_odd():
     cases.append(("IPv6 fragment to VIP", bytes(eth(IPv6(src=CLIENT6, dst="fd00:1::1") / IPv6ExtHdrFragment() / TCP(sport=1, dport=80))), XDP_PASS, "fragment"))
     cases.append(("IPv6 truncated payload", bytes(eth(IPv6(src=CLIENT6, dst="fd00:1::1", plen=500) / TCP(sport=1, dport=80))), XDP_PASS, "truncated"))
     cases.append(("IPv4 version 6 in an IPv4 ethertype", bytes(Ether(dst=mac_of("lb0"), type=0x0800) / IPv6(src=CLIENT6, dst="fd00:1::1") / TCP()), XDP_PASS, "bad_ihl"))
+    quoted = bytes(IP(src="10.0.1.1", dst=CLIENT4) / TCP(sport=80, dport=40006))
+    short_icmp = bytes(eth(IP(src="10.0.0.254", dst="10.0.1.1") / ICMP(type=3, code=4) / quoted[:22]))
+    cases.append(("ICMP quote cut short, rest is frame padding", short_icmp + quoted[22:28] + bytes(10), XDP_PASS, "truncated"))
     for name, frame, want, reason in cases:
         with Delta() as d:
             rv, out = run(frame)
@@ -567,6 +570,19 @@ def test_odd():
     check(rv == XDP_TX and d.d.get("ip_options") == 1 and o[IP].ihl == 6 and out[14 + 20 : 14 + 24] == frame[14 + 20 : 14 + 24],
           f"IPv4 options: NAT applied, options kept {d.d}")
     check(ip4_hdr_ok(out[14:]) and l4_ok(out[14:], False), "IPv4 options: checksums valid")
+
+
+def test_mtu():
+    print("[egress MTU]")
+    sh("ip", "link", "set", "lb0", "mtu", "1280", ns=True)
+    try:
+        frame = bytes(eth(IP(src=CLIENT4, dst="10.0.2.1") / TCP(sport=4444, dport=443) / Raw(b"m" * 1300)))
+        with Delta() as d:
+            rv, out = run(frame)
+        check(rv == XDP_PASS and out == frame and d.d.get("fib_frag_needed") == 1,
+              f"frame larger than the egress MTU: PASS untouched {d.d}")
+    finally:
+        sh("ip", "link", "set", "lb0", "mtu", "1500", ns=True)
 
 
 def fuzz(n=300):
@@ -603,6 +619,86 @@ def fuzz(n=300):
     check(bad == 0, f"fuzz: {n} frames, every PASS untouched")
 
 
+def batch(lines):
+    path = os.path.join(TMP, "batch2")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    sh("bpftool", "batch", "file", path)
+
+
+def set_ring(vid, backends):
+    batch([f"map update pinned {PIN}/maps/oxlb_ring key {hexs(struct.pack('<I', vid * TABLE_SIZE + s))} "
+           f"value {hexs(struct.pack('<I', backends[s % len(backends)]))}" for s in range(TABLE_SIZE)])
+
+
+def flow_key(src, sport, dst, dport, proto):
+    a, fam = addr16(src)
+    b, _ = addr16(dst)
+    return a + b + struct.pack("!HH", sport, dport) + bytes([proto, fam, 0, 0])
+
+
+def test_conntrack(nat4):
+    print("[conntrack and NAT ports]")
+    nat_port, bid = nat4
+    other = 1 - bid
+    vip, cport = "10.0.1.1", 40006
+    frame = bytes(eth(IP(src=CLIENT4, dst=vip) / TCP(sport=cport, dport=80, flags="A") / Raw(b"again")))
+
+    # Ring now sends everything to the other backend: the established flow stays.
+    set_ring(0, [other])
+    rv, out = run(frame)
+    o = Ether(out)
+    check(rv == XDP_TX and o[IP].dst == BACKENDS[bid][0] and o[TCP].sport == nat_port,
+          f"ring change: established flow keeps backend {bid} and NAT port")
+    new = bytes(eth(IP(src=CLIENT4, dst=vip) / TCP(sport=cport + 1000, dport=80, flags="S")))
+    rv, out = run(new)
+    check(rv == XDP_TX and Ether(out)[IP].dst == BACKENDS[other][0], f"ring change: a new flow goes to backend {other}")
+
+    # Conntrack entry evicted: rescheduled (ring restored) and the NAT port is reused
+    # because the reverse entry still belongs to this client.
+    set_ring(0, [0, 1])
+    sh("bpftool", "map", "delete", "pinned", f"{PIN}/maps/oxlb_ct", "key", *hexs(flow_key(CLIENT4, cport, vip, 80, 6)).split())
+    with Delta() as d:
+        rv, out = run(frame)
+    o = Ether(out)
+    check(rv == XDP_TX and d.d.get("ct_miss") == 1 and o[IP].dst == BACKENDS[bid][0] and o[TCP].sport == nat_port,
+          f"ct evicted: same backend via Maglev, NAT port {nat_port} reused {d.d}")
+
+    # Backend removed (all-zero entry): the flow is rescheduled onto the ring.
+    set_ring(0, [other])
+    sh("bpftool", "map", "update", "pinned", f"{PIN}/maps/oxlb_backends", "key", *hexs(struct.pack("<I", bid)).split(),
+       "value", *hexs(bytes(20)).split())
+    rv, out = run(frame)
+    o = Ether(out)
+    check(rv == XDP_TX and o[IP].dst == BACKENDS[other][0] and l4_ok(out[14:], False),
+          f"backend {bid} removed: established flow moves to backend {other}")
+    a, port, _ = BACKENDS[bid]
+    sh("bpftool", "map", "update", "pinned", f"{PIN}/maps/oxlb_backends", "key", *hexs(struct.pack("<I", bid)).split(),
+       "value", *hexs(backend_val(a, port)).split())
+    set_ring(0, [0, 1])
+
+    # Port collision: another client whose first probe is the same port on the same
+    # backend gets the next port.
+    h1 = flow_hash(CLIENT4, vip, 50000, 80, 6)
+    want_start, want_be = (h1 >> 7) % NAT_COUNT, (h1 % TABLE_SIZE) % 2
+    found = None
+    for host in range(101, 250):
+        for p in range(1024, 65536):
+            h = flow_hash(f"10.0.0.{host}", vip, p, 80, 6)
+            if (h >> 7) % NAT_COUNT == want_start and (h % TABLE_SIZE) % 2 == want_be:
+                found = (f"10.0.0.{host}", p)
+                break
+        if found:
+            break
+    f1 = bytes(eth(IP(src=CLIENT4, dst=vip) / TCP(sport=50000, dport=80, flags="S")))
+    f2 = bytes(eth(IP(src=found[0], dst=vip) / TCP(sport=found[1], dport=80, flags="S")))
+    rv1, o1 = run(f1)
+    rv2, o2 = run(f2)
+    p1, p2 = Ether(o1)[TCP].sport, Ether(o2)[TCP].sport
+    check(rv1 == rv2 == XDP_TX and p1 == NAT_MIN + want_start and p2 == NAT_MIN + (want_start + 1) % NAT_COUNT,
+          f"NAT port collision: {found} probes to the next port ({p1}, {p2})")
+
+
 def main():
     if os.geteuid() != 0:
         print("SKIP: needs root (bpftool prog load, netns)")
@@ -620,7 +716,9 @@ def main():
         test_vlan()
         test_pass_and_drops()
         test_icmp(nat4, nat6)
+        test_conntrack(nat4)
         test_odd()
+        test_mtu()
         print("[stats]")
         s0 = stats("oxlb_vip_stats", 0)
         check(s0[0] >= 2 and s0[2] >= 1 and s0[3] >= 1, f"VIP 0 stats packets/new_flows/replies {s0}")
