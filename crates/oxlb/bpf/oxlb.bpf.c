@@ -40,8 +40,8 @@
  *   kernel does not resolve a backend's neighbour for a passed VIP packet (it is
  *   addressed to the VIP), so neighbours must exist: health checks from the LB host
  *   to each backend keep them resolved.
- *   Not VIP and not a NAT reply (ssh, ARP, ND, ...) ... XDP_PASS untouched (PASS_NOT_VIP),
- *       after one oxlb_nat lookup for TCP/UDP.
+ *   Not VIP and not a NAT reply (ssh, ARP, ND, ...) ... XDP_PASS untouched (PASS_NOT_VIP);
+ *       TCP/UDP to a port of the NAT range costs one oxlb_nat lookup more.
  *
  * ICMP errors (IPv4 type 3 code 4 "fragmentation needed", IPv6 type 2 "packet too
  * big") addressed to a VIP: the quoted packet is a reply the LB (NAT) or a backend
@@ -616,11 +616,16 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 
 static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
+	__u32 dport = bpf_ntohs(p->key.dport);
 	struct bpf_fib_lookup f;
 	struct oxlb_flow_key c;
 	struct oxlb_nat *n;
 	__u32 vip_id, bid, r;
 
+	/* Replies of NAT flows always target a port of the NAT range: host traffic
+	 * outside it (ssh, ...) skips the map lookup. */
+	if (dport < oxlb_cfg.nat_port_min || dport >= oxlb_cfg.nat_port_min + oxlb_cfg.nat_port_count)
+		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 	n = bpf_map_lookup_elem(&oxlb_nat, &p->key);
 	if (!n)
 		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
