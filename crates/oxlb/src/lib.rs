@@ -4,6 +4,7 @@
 //! → datapath maps (pinned under bpffs) read by the XDP program in `bpf/oxlb.bpf.c`.
 
 pub mod config;
+pub mod datapath;
 pub mod health;
 pub mod maglev;
 pub mod metrics;
