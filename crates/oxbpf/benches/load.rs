@@ -21,7 +21,10 @@ fn libbpf(data: &[u8], name: &std::ffi::CStr) -> usize {
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_object_open_opts>() as _;
         opts.object_name = name.as_ptr();
         let obj = libbpf_sys::bpf_object__open_mem(data.as_ptr().cast(), data.len() as _, &opts);
-        assert!(libbpf_sys::libbpf_get_error(obj.cast()) == 0 && !obj.is_null(), "libbpf open");
+        assert!(
+            libbpf_sys::libbpf_get_error(obj.cast()) == 0 && !obj.is_null(),
+            "libbpf open"
+        );
         let err = libbpf_sys::bpf_object__load(obj);
         assert_eq!(err, 0, "libbpf load");
         let mut n = 0;
@@ -54,7 +57,10 @@ fn main() {
     unsafe { libbpf_sys::libbpf_set_print(None) };
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
     println!("parse + load into the kernel, {ROUNDS} interleaved rounds (median / min, ms)");
-    println!("{:<14} {:>16} {:>16} {:>14}", "object", "oxbpf", "libbpf 1.x", "ratio (med)");
+    println!(
+        "{:<14} {:>16} {:>16} {:>14}",
+        "object", "oxbpf", "libbpf 1.x", "ratio (med)"
+    );
     for f in FIXTURES {
         let data = std::fs::read(format!("{dir}/{f}")).expect("fixture");
         let name = std::ffi::CString::new(f.trim_end_matches(".bpf.o")).unwrap();
