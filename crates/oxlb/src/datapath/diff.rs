@@ -174,7 +174,7 @@ pub fn diff(old: Option<&PlanEntries>, new: &PlanEntries) -> Result<Vec<MapOp>, 
         let mut run: Option<(usize, Vec<u8>)> = None;
         for slot in 0..ts {
             let v = ring.slot(slot);
-            let differs = prev.map_or(true, |p| p.slot(slot) != v);
+            let differs = prev.is_none_or(|p| p.slot(slot) != v);
             if differs {
                 run.get_or_insert_with(|| (slot, Vec::new()))
                     .1
