@@ -377,6 +377,8 @@ fn source_lookup<'a>(
             .filter(|l| l.insn_off <= insn)
             .max_by_key(|l| l.insn_off)?;
         let file = btf.str_at(li.file_name_off).ok()?;
+        // Objects built with `-fdebug-compilation-dir=.` record `./file.c`.
+        let file = file.strip_prefix("./").unwrap_or(file);
         let text = btf.str_at(li.line_off).unwrap_or("");
         Some(format!("{file}:{}: {}", li.line(), text.trim()))
     }
