@@ -66,7 +66,10 @@ fn expectations() -> BTreeMap<&'static str, Vec<(&'static str, Expect)>> {
         "sec_xdp_frags",
     ];
     BTreeMap::from([
-        ("bad.bpf.o", vec![("bad_oob", VerifierRefuses), ("good_neighbour", Loads)]),
+        (
+            "bad.bpf.o",
+            vec![("bad_oob", VerifierRefuses), ("good_neighbour", Loads)],
+        ),
         (
             "calls.bpf.o",
             vec![("calls_entry", Loads), ("tail_a", Loads), ("tail_b", Loads)],
@@ -86,7 +89,10 @@ fn expectations() -> BTreeMap<&'static str, Vec<(&'static str, Expect)>> {
         ("legacy_maps.bpf.o", vec![("legacy_count", Loads)]),
         ("maps.bpf.o", vec![("maps_touch", Loads)]),
         ("ringbuf.bpf.o", vec![("ringbuf_emit", Loads)]),
-        ("sections.bpf.o", sections.iter().map(|s| (*s, Loads)).collect()),
+        (
+            "sections.bpf.o",
+            sections.iter().map(|s| (*s, Loads)).collect(),
+        ),
         (
             "tracing.bpf.o",
             vec![
@@ -97,14 +103,21 @@ fn expectations() -> BTreeMap<&'static str, Vec<(&'static str, Expect)>> {
         ),
         (
             "xdp.bpf.o",
-            vec![("xdp_drop", Loads), ("xdp_pass", Loads), ("xdp_tx_swap", Loads)],
+            vec![
+                ("xdp_drop", Loads),
+                ("xdp_pass", Loads),
+                ("xdp_tx_swap", Loads),
+            ],
         ),
         // The global subprogram takes a `struct task_struct *` the verifier will not accept
         // from a tp_btf context; libbpf 1.1 fails it the same way ("Caller passes invalid args").
         ("elf/core.bpf.o", vec![("fork_core", VerifierRefuses)]),
         ("elf/globals.bpf.o", vec![("touch_globals", Loads)]),
         ("elf/legacy.bpf.o", vec![("legacy_user", Loads)]),
-        ("elf/maps.bpf.o", vec![("tail_a", Loads), ("use_maps", Loads)]),
+        (
+            "elf/maps.bpf.o",
+            vec![("tail_a", Loads), ("use_maps", Loads)],
+        ),
         (
             "elf/progs.bpf.o",
             vec![
@@ -379,7 +392,11 @@ fn global_data_defaults_and_rodata_set_before_load() {
     assert_eq!(run(&coll, "global_data", &[]).retval, 0);
     assert_eq!(var_u64(&spec0, &coll, "result"), 31, "7*1+0+11+13");
     assert_eq!(var_u64(&spec0, &coll, "runs"), 1);
-    assert_eq!(var_u64(&spec0, &coll, "data_val"), 8, ".data updated by the program");
+    assert_eq!(
+        var_u64(&spec0, &coll, "data_val"),
+        8,
+        ".data updated by the program"
+    );
     assert_eq!(&var_value(&spec0, &coll, "echo")[..6], b"oxbpf\0");
 
     let mut spec = spec0.clone();
@@ -387,7 +404,8 @@ fn global_data_defaults_and_rodata_set_before_load() {
     spec.set_variable("cfg_add", &100u64.to_ne_bytes()).unwrap();
     spec.set_variable("cfg_ret", &42u32.to_ne_bytes()).unwrap();
     spec.set_variable("cfg_name", b"rustbpf\0").unwrap();
-    spec.set_variable("bar_val", &1000u64.to_ne_bytes()).unwrap();
+    spec.set_variable("bar_val", &1000u64.to_ne_bytes())
+        .unwrap();
     spec.set_variable("data_val", &20u64.to_ne_bytes()).unwrap();
     let coll = load_spec(&spec, "global_data configured");
     assert_eq!(run(&coll, "global_data", &[]).retval, 42, "cfg_ret");
@@ -443,8 +461,14 @@ fn calls_fixture_subprograms_loop_and_tail_calls() {
     let pa = ProgramArray::new(map(&coll, "jmp_table")).unwrap();
     let idx: Vec<u32> = pa.indices().map(Result::unwrap).collect();
     assert_eq!(idx, [0, 2], "slots from __array(values, ...)");
-    assert_eq!(pa.get(0).unwrap(), Some(coll.program("tail_a").unwrap().id()));
-    assert_eq!(pa.get(2).unwrap(), Some(coll.program("tail_b").unwrap().id()));
+    assert_eq!(
+        pa.get(0).unwrap(),
+        Some(coll.program("tail_a").unwrap().id())
+    );
+    assert_eq!(
+        pa.get(2).unwrap(),
+        Some(coll.program("tail_b").unwrap().id())
+    );
 
     let len = 64u64;
     let out = run(&coll, "calls_entry", &vec![0u8; len as usize]);
@@ -515,7 +539,11 @@ fn ringbuf_fixture_records_through_ringbuf_and_perf() {
         .collect();
     perf_recs.sort_by_key(|r| (r.1, r.0));
     assert_eq!(perf_recs, want, "perf records");
-    assert_eq!(u64_array(&coll, "stats"), [2, 0, 0], "runs, perf failures, ring failures");
+    assert_eq!(
+        u64_array(&coll, "stats"),
+        [2, 0, 0],
+        "runs, perf failures, ring failures"
+    );
 }
 
 /// Ethernet + IPv4 frame: dst MAC 02:..:01, src MAC 02:..:02, 10.0.0.1 → 10.0.0.2.
@@ -550,7 +578,11 @@ fn xdp_fixture_pass_drop_and_swap() {
     let d = &out.data_out;
     assert_eq!(d.len(), frame.len());
     assert_eq!((&d[0..6], &d[6..12]), (&frame[6..12], &frame[0..6]), "MACs");
-    assert_eq!((&d[26..30], &d[30..34]), (&frame[30..34], &frame[26..30]), "IPs");
+    assert_eq!(
+        (&d[26..30], &d[30..34]),
+        (&frame[30..34], &frame[26..30]),
+        "IPs"
+    );
     assert_eq!(u64_array(&coll, "swapped"), [1]);
     // Not IPv4: untouched, XDP_PASS.
     let mut arp = frame.clone();
@@ -572,7 +604,8 @@ fn isa_v4_fixture_values() {
     let mut spec = spec("isa_v4.bpf.o");
     for (sdiv_in, overridden) in [(-100i64, false), (50, true)] {
         if overridden {
-            spec.set_variable("sdiv_in", &sdiv_in.to_ne_bytes()).unwrap();
+            spec.set_variable("sdiv_in", &sdiv_in.to_ne_bytes())
+                .unwrap();
         }
         let coll = load_spec(&spec, "isa_v4");
         assert_eq!(run(&coll, "isa_v4", &pkt).retval, XDP_PASS);
@@ -582,14 +615,7 @@ fn isa_v4_fixture_values() {
             .unwrap();
         assert_eq!(
             out[..6],
-            [
-                -2,
-                s16,
-                sdiv_in / -3,
-                sdiv_in % 7,
-                sdiv_in.swap_bytes(),
-                5
-            ],
+            [-2, s16, sdiv_in / -3, sdiv_in % 7, sdiv_in.swap_bytes(), 5],
             "sdiv_in = {sdiv_in}"
         );
     }
@@ -605,7 +631,11 @@ fn sections_and_legacy_fixtures_run() {
     assert_eq!(coll.programs().len(), 25);
     run(&coll, "sec_syscall", &[]);
     let out = run(&coll, "sec_socket", &[0u8; 64]);
-    assert_eq!(out.retval, 64 - 14, "socket filter returns skb->len (after the Ethernet header)");
+    assert_eq!(
+        out.retval,
+        64 - 14,
+        "socket filter returns skb->len (after the Ethernet header)"
+    );
     let hits = u64_array(&coll, "hits");
     assert_eq!((hits[0], hits[16]), (1, 1));
 
@@ -668,7 +698,11 @@ fn pin_by_name_reuses_maps_and_refuses_mismatches() {
     );
     std::fs::remove_file(dir.0.join("hash_map")).unwrap();
     let coll = load_spec_opts(&bad, &opts);
-    assert_ne!(map(&coll, "hash_map").id(), first_id, "fresh map after unpinning");
+    assert_ne!(
+        map(&coll, "hash_map").id(),
+        first_id,
+        "fresh map after unpinning"
+    );
 }
 
 fn load_spec_opts(spec: &CollectionSpec, opts: &CollectionOptions) -> Collection {
@@ -712,11 +746,17 @@ fn rename_all(spec: &mut CollectionSpec, prefix: &str) {
     }
 }
 
-/// Waits (the kernel frees objects asynchronously) until no object of `kind` has the prefix.
-fn wait_gone(kind: ObjKind, prefix: &str) -> Vec<String> {
+/// Waits (the kernel frees objects asynchronously) until none of `ids` is alive; returns
+/// those still alive after the deadline.
+fn wait_gone(kind: ObjKind, ids: &[(u32, String)]) -> Vec<(u32, String)> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let left = kernel_names_with_prefix(kind, prefix);
+        let live = live_ids(kind);
+        let left: Vec<_> = ids
+            .iter()
+            .filter(|(id, _)| live.contains(id))
+            .cloned()
+            .collect();
         if left.is_empty() || Instant::now() > deadline {
             return left;
         }
@@ -730,12 +770,18 @@ fn dropping_a_collection_frees_every_program_and_map() {
         return;
     }
     let prefix = format!("lk{}_", std::process::id() % 100_000);
-    for fixture in ["maps.bpf.o", "calls.bpf.o", "global_data.bpf.o", "bad.bpf.o"] {
+    for fixture in [
+        "maps.bpf.o",
+        "calls.bpf.o",
+        "global_data.bpf.o",
+        "bad.bpf.o",
+    ] {
         let mut spec = spec(fixture);
         rename_all(&mut spec, &prefix);
+        let (progs0, maps0) = (live_ids(ObjKind::Prog), live_ids(ObjKind::Map));
         let report = load_report(&spec, &CollectionOptions::default(), fixture);
-        let progs = kernel_names_with_prefix(ObjKind::Prog, &prefix);
-        let maps = kernel_names_with_prefix(ObjKind::Map, &prefix);
+        let progs = new_named(ObjKind::Prog, &progs0, &prefix);
+        let maps = new_named(ObjKind::Map, &maps0, &prefix);
         assert_eq!(
             progs.len(),
             report.collection.programs().len(),
@@ -748,8 +794,12 @@ fn dropping_a_collection_frees_every_program_and_map() {
             "{fixture}: live maps {maps:?} (a leaked template or probe would show here)"
         );
         drop(report);
-        assert_eq!(wait_gone(ObjKind::Prog, &prefix), Vec::<String>::new(), "{fixture}");
-        assert_eq!(wait_gone(ObjKind::Map, &prefix), Vec::<String>::new(), "{fixture}");
+        assert_eq!(
+            wait_gone(ObjKind::Prog, &progs),
+            [],
+            "{fixture}: programs left"
+        );
+        assert_eq!(wait_gone(ObjKind::Map, &maps), [], "{fixture}: maps left");
     }
 }
 

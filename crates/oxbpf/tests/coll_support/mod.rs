@@ -6,6 +6,8 @@ use oxbpf::collection::{Collection, CollectionOptions, LoadReport};
 use oxbpf::map::Map;
 use oxbpf::spec::{CollectionSpec, MapSpec, MapType};
 use oxbpf::sys::{self, ObjKind};
+use std::collections::BTreeSet;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -52,7 +54,11 @@ pub fn all_fixtures() -> Vec<String> {
     for sub in ["", "elf"] {
         let dir = testdata(sub);
         for e in std::fs::read_dir(&dir).expect("read testdata") {
-            let name = e.expect("dir entry").file_name().into_string().expect("utf-8");
+            let name = e
+                .expect("dir entry")
+                .file_name()
+                .into_string()
+                .expect("utf-8");
             if name.ends_with(".bpf.o") {
                 out.push(if sub.is_empty() {
                     name
@@ -118,23 +124,32 @@ impl Drop for BpffsDir {
     }
 }
 
-/// Kernel names (programs, maps) currently alive of `kind`, starting with `prefix`.
-pub fn kernel_names_with_prefix(kind: ObjKind, prefix: &str) -> Vec<String> {
+/// Ids of every live object of `kind`. Listing takes no reference (unlike opening by id, which
+/// can race with the kernel's deferred release of prog arrays and leak them), so it is safe
+/// to poll while objects are being freed.
+pub fn live_ids(kind: ObjKind) -> BTreeSet<u32> {
+    sys::all_ids(kind).expect("list ids").into_iter().collect()
+}
+
+/// Objects of `kind` created since `before` (ids only grow) whose kernel name starts with
+/// `prefix`, as `(id, name)`. Only opens the new ids, which belong to live, loading objects.
+pub fn new_named(kind: ObjKind, before: &BTreeSet<u32>, prefix: &str) -> Vec<(u32, String)> {
+    let newest_before = before.iter().next_back().copied().unwrap_or(0);
     let mut out = Vec::new();
-    for id in sys::all_ids(kind).expect("list ids") {
+    for id in live_ids(kind).into_iter().filter(|&i| i > newest_before) {
         // Objects may disappear between listing and opening (other tests run concurrently).
         let Ok(fd) = sys::get_fd_by_id(kind, id) else {
             continue;
         };
         let name = match kind {
-            ObjKind::Prog => sys::prog_info(std::os::fd::AsFd::as_fd(&fd)).map(|i| i.name),
-            ObjKind::Map => sys::map_info(std::os::fd::AsFd::as_fd(&fd)).map(|i| i.name),
+            ObjKind::Prog => sys::prog_info(fd.as_fd()).map(|i| i.name),
+            ObjKind::Map => sys::map_info(fd.as_fd()).map(|i| i.name),
             _ => unreachable!("only programs and maps have names"),
         };
         if let Ok(raw) = name {
             let n = sys::name_from_bytes(&raw);
             if n.starts_with(prefix) {
-                out.push(n);
+                out.push((id, n));
             }
         }
     }
