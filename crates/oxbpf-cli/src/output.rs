@@ -28,9 +28,26 @@ impl Output {
     /// Reports a failure on stderr (as `{"error": ...}` on stdout in JSON mode).
     pub fn error(&self, e: &anyhow::Error) {
         if self.json {
-            println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
+            println!("{}", serde_json::json!({ "error": chain_text(e) }));
         } else {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain_text(e));
         }
     }
+}
+
+/// The error and its causes joined by `: `, skipping a cause whose text the message before it
+/// already includes (errors that print their source would otherwise show it twice).
+fn chain_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
