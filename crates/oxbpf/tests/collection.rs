@@ -170,7 +170,13 @@ fn every_fixture_loads_exactly_the_expected_programs() {
         let names: BTreeSet<&str> = spec.programs.keys().map(String::as_str).collect();
         let want: BTreeSet<&str> = progs.iter().map(|p| p.0).collect();
         assert_eq!(names, want, "{fixture}: programs in the object");
-        let report = load_report(&spec, &CollectionOptions::default(), fixture);
+        // Pin-by-name maps go to a private directory, never to the shared /sys/fs/bpf.
+        let pins = BpffsDir::new("oxfix");
+        let opts = CollectionOptions {
+            pin_dir: Some(pins.0.clone()),
+            ..Default::default()
+        };
+        let report = load_report(&spec, &opts, fixture);
         let coll = &report.collection;
         assert_eq!(
             coll.maps().keys().collect::<BTreeSet<_>>(),
