@@ -160,6 +160,20 @@ impl Collection {
                 Err(LoadError::Program(e)) => {
                     failed.insert(p.name.clone(), *e);
                 }
+                // A missing attach target concerns this program only (e.g. fentry/fexit whose
+                // target is chosen at run time): report it, keep loading the others.
+                Err(LoadError::AttachTarget {
+                    program,
+                    target,
+                    reason,
+                }) => {
+                    let e = ProgramError::Invalid {
+                        program,
+                        op: "resolve the attach target of",
+                        reason: format!("{target:?}: {reason}"),
+                    };
+                    failed.insert(p.name.clone(), e);
+                }
                 Err(e) => return Err(e),
             }
         }
