@@ -77,8 +77,12 @@ fn fetch() -> Result<Vec<PathBuf>, String> {
                 .arg(&deb)
                 .arg(work.join("root")),
         )?;
-        let _ = std::fs::remove_dir_all(CACHE);
-        std::fs::rename(&work, CACHE).map_err(|e| format!("rename to {CACHE}: {e}"))
+        match std::fs::rename(&work, CACHE) {
+            Ok(()) => Ok(()),
+            // Another run finished first: its tree is as good as ours.
+            Err(_) if !list_objects().is_empty() => Ok(()),
+            Err(e) => Err(format!("rename to {CACHE}: {e}")),
+        }
     })();
     let _ = std::fs::remove_dir_all(&work);
     result?;

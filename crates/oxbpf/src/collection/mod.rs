@@ -130,8 +130,8 @@ impl Collection {
         spec: &CollectionSpec,
         opts: &CollectionOptions,
     ) -> Result<LoadReport, LoadError> {
-        crate::prog::bump_memlock_rlimit_if_needed()?;
         let wanted = select_programs(spec, opts)?;
+        crate::prog::bump_memlock_rlimit_if_needed()?;
         let mut coll = Collection {
             btf_fd: load_object_btf(spec),
             ..Default::default()
