@@ -28,26 +28,24 @@ impl Output {
     /// Reports a failure on stderr (as `{"error": ...}` on stdout in JSON mode).
     pub fn error(&self, e: &anyhow::Error) {
         if self.json {
-            println!("{}", serde_json::json!({ "error": chain_text(e) }));
+            println!("{}", serde_json::json!({ "error": message(e) }));
         } else {
-            eprintln!("error: {}", chain_text(e));
+            eprintln!("error: {}", message(e));
         }
     }
 }
 
-/// The error and its causes joined by `: `, skipping a cause whose text the message before it
-/// already includes (errors that print their source would otherwise show it twice).
-fn chain_text(e: &anyhow::Error) -> String {
+/// The error chain as one line, without repeating causes that a message already includes.
+fn message(e: &anyhow::Error) -> String {
     let mut out = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
-        if out.contains(&text) {
-            continue;
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
         }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
     }
     out
 }

@@ -3,4 +3,10 @@
 //! Config (TOML) → [`plan::Plan`] (pure, deterministic: Maglev tables depend only on the config)
 //! → datapath maps (pinned under bpffs) read by the XDP program in `bpf/oxlb.bpf.c`.
 
+pub mod config;
+pub mod datapath;
+pub mod health;
+pub mod maglev;
+pub mod metrics;
 pub mod plan;
+pub mod planner;

@@ -3,7 +3,8 @@
 //! The control plane builds a [`Plan`]; the datapath module writes it into the BPF maps
 //! (only the entries that changed since the previous plan).
 
-use std::net::IpAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 /// Transport protocol of a VIP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +25,15 @@ impl Proto {
     }
 }
 
+impl fmt::Display for Proto {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        })
+    }
+}
+
 /// How a VIP forwards packets to its backends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
@@ -32,6 +42,66 @@ pub enum Mode {
     Nat,
     /// Direct server return: only the destination MAC changes; backends own the VIP.
     Dsr,
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Nat => "nat",
+            Mode::Dsr => "dsr",
+        })
+    }
+}
+
+/// Identity of a VIP: what makes two VIPs the same across reloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VipKey {
+    /// VIP address.
+    pub addr: IpAddr,
+    /// VIP port; 0 = any.
+    pub port: u16,
+    /// Protocol.
+    pub proto: Proto,
+}
+
+impl fmt::Display for VipKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            SocketAddr::new(self.addr, self.port),
+            self.proto
+        )
+    }
+}
+
+/// Identity of a backend of one VIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendKey {
+    /// The VIP this backend serves.
+    pub vip: VipKey,
+    /// Backend address.
+    pub addr: IpAddr,
+    /// Backend port; 0 = keep the client's destination port.
+    pub port: u16,
+}
+
+impl BackendKey {
+    /// The stable name used as Maglev hash input: `addr:port` (`[v6]:port` for IPv6).
+    pub fn name(&self) -> String {
+        SocketAddr::new(self.addr, self.port).to_string()
+    }
+}
+
+impl fmt::Display for BackendKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} -> {}",
+            self.vip,
+            SocketAddr::new(self.addr, self.port)
+        )
+    }
 }
 
 /// One virtual service.
@@ -54,6 +124,26 @@ pub struct VipPlan {
     /// Maglev lookup table: each slot holds a global backend id (see [`BackendPlan::id`]).
     /// Empty when no backend is usable (the datapath then drops new flows and counts it).
     pub table: Vec<u32>,
+}
+
+impl VipPlan {
+    /// The identity of this VIP.
+    pub fn key(&self) -> VipKey {
+        VipKey {
+            addr: self.addr,
+            port: self.port,
+            proto: self.proto,
+        }
+    }
+
+    /// The identity of one of this VIP's backends.
+    pub fn backend_key(&self, backend: &BackendPlan) -> BackendKey {
+        BackendKey {
+            vip: self.key(),
+            addr: backend.addr,
+            port: backend.port,
+        }
+    }
 }
 
 /// One backend of a VIP.

@@ -1,27 +1,269 @@
 //! `oxbpf attach|detach|show xdp`.
+//!
+//! An XDP attachment must outlive this process. On the netlink path it does by itself; a
+//! `bpf_link` lives only while an fd or a pin holds it, so `attach` pins the link (at `--pin`,
+//! default `/sys/fs/bpf/oxbpf/xdp-<iface>`), and `detach` removes that pin too.
 
 use crate::output::Output;
+use anyhow::{bail, Context};
+use oxbpf::link::{attach_xdp, query_xdp, AttachPath, XdpInfo, XdpMode, XdpOptions};
+use oxbpf::netlink::{self, xdp::SetXdp};
+use oxbpf::prog::Program;
+use oxbpf::sys::{self, ObjKind};
+use serde_json::json;
+use std::os::fd::AsFd;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Directory of the default link pins.
+const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/oxbpf";
 
 /// `oxbpf attach` kinds.
 #[derive(clap::Subcommand)]
-pub enum AttachKind {}
+pub enum AttachKind {
+    /// Attach an XDP program to a network interface.
+    Xdp(AttachXdp),
+}
+
+/// Arguments of `oxbpf attach xdp`.
+#[derive(clap::Args)]
+pub struct AttachXdp {
+    /// The BPF ELF object.
+    pub object: PathBuf,
+    /// The XDP program in it.
+    pub program: String,
+    /// Interface name.
+    #[arg(long)]
+    pub iface: String,
+    /// XDP mode.
+    #[arg(long, value_enum, default_value_t = Mode::Auto)]
+    pub mode: Mode,
+    /// Pin the bpf_link here (default /sys/fs/bpf/oxbpf/xdp-IFACE); unused on the netlink path.
+    #[arg(long, value_name = "PATH")]
+    pub pin: Option<PathBuf>,
+}
+
+/// XDP mode on the command line.
+#[derive(clap::ValueEnum, Clone, Copy)]
+pub enum Mode {
+    /// Driver mode when the driver supports it, else generic.
+    Auto,
+    /// Generic (skb) mode.
+    Generic,
+    /// Native driver mode.
+    Driver,
+    /// Hardware offload.
+    Offload,
+}
+
+impl From<Mode> for XdpMode {
+    fn from(m: Mode) -> Self {
+        match m {
+            Mode::Auto => XdpMode::Auto,
+            Mode::Generic => XdpMode::Generic,
+            Mode::Driver => XdpMode::Driver,
+            Mode::Offload => XdpMode::Offload,
+        }
+    }
+}
+
 /// `oxbpf detach` kinds.
 #[derive(clap::Subcommand)]
-pub enum DetachKind {}
+pub enum DetachKind {
+    /// Detach the XDP program of an interface (link or netlink attachment).
+    Xdp(IfaceArg),
+}
+
 /// `oxbpf show` kinds.
 #[derive(clap::Subcommand)]
-pub enum ShowKind {}
+pub enum ShowKind {
+    /// Show the XDP program of an interface.
+    Xdp(IfaceArg),
+}
+
+/// `--iface IF`.
+#[derive(clap::Args)]
+pub struct IfaceArg {
+    /// Interface name.
+    #[arg(long)]
+    pub iface: String,
+}
+
+fn path_name(p: AttachPath) -> &'static str {
+    match p {
+        AttachPath::Link => "link",
+        AttachPath::Netlink => "netlink",
+        _ => "other",
+    }
+}
+
+fn default_pin(iface: &str) -> PathBuf {
+    PathBuf::from(DEFAULT_PIN_DIR).join(format!("xdp-{iface}"))
+}
 
 /// Runs `oxbpf attach`.
-pub fn attach(kind: AttachKind, _out: &Output) -> anyhow::Result<ExitCode> {
-    match kind {}
+pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
+    let AttachKind::Xdp(a) = kind;
+    let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let spec = super::read_spec(&a.object)?;
+    let opts = super::load::options(std::slice::from_ref(&a.program), None);
+    let mut report = oxbpf::collection::Collection::load_report(&spec, &opts).context("load")?;
+    if let Some(e) = report.failed.remove(&a.program) {
+        return Err(e).with_context(|| format!("load program {:?}", a.program));
+    }
+    let prog = report.collection.program(&a.program).expect("loaded above");
+    let mut link = match attach_xdp(prog.fd(), ifindex, a.mode.into(), XdpOptions::default()) {
+        Ok(link) => link,
+        Err(e) if matches!(e.errno(), Some(libc::EEXIST) | Some(libc::EBUSY)) => bail!(
+            "attach {:?} to {}: {e}\nhint: another XDP program is attached there; `oxbpf show xdp --iface {}` \
+             says which, `oxbpf detach xdp --iface {}` removes it",
+            a.program,
+            a.iface,
+            a.iface,
+            a.iface
+        ),
+        Err(e) => return Err(e).with_context(|| format!("attach {:?} to {}", a.program, a.iface)),
+    };
+    let path = link.path();
+    let pin = if path == AttachPath::Link {
+        let pin = a.pin.clone().unwrap_or_else(|| default_pin(&a.iface));
+        if let Some(dir) = pin.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        }
+        link.pin(&pin)
+            .with_context(|| format!("pin link at {}", pin.display()))?;
+        Some(pin)
+    } else {
+        None
+    };
+    let info = query_xdp(ifindex)?;
+    let prog_id = prog.id();
+    link.keep();
+    let value = json!({
+        "iface": a.iface, "ifindex": ifindex, "program": a.program, "prog_id": prog_id,
+        "mode": mode_name(&info), "path": path_name(path), "pin": pin,
+    });
+    out.emit(&value, || {
+        let pinned = pin
+            .as_ref()
+            .map(|p| format!(", pinned at {}", p.display()))
+            .unwrap_or_default();
+        format!(
+            "attached {} (id {prog_id}) to {} (ifindex {ifindex}) in {} mode via {}{pinned}\n",
+            a.program,
+            a.iface,
+            mode_name(&info),
+            path_name(path)
+        )
+    });
+    Ok(ExitCode::SUCCESS)
 }
+
+fn mode_name(info: &XdpInfo) -> &'static str {
+    match info.mode() {
+        Some(XdpMode::Generic) => "generic",
+        Some(XdpMode::Driver) => "driver",
+        Some(XdpMode::Offload) => "offload",
+        _ if info.prog_id.is_none()
+            && info.generic_prog_id.is_none()
+            && info.driver_prog_id.is_none() =>
+        {
+            "none"
+        }
+        _ => "multi",
+    }
+}
+
 /// Runs `oxbpf detach`.
-pub fn detach(kind: DetachKind, _out: &Output) -> anyhow::Result<ExitCode> {
-    match kind {}
+pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
+    let DetachKind::Xdp(a) = kind;
+    let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let info = query_xdp(ifindex)?;
+    if mode_name(&info) == "none" {
+        bail!("no XDP program is attached to {}", a.iface);
+    }
+    let path = match info.link_id {
+        Some(id) => {
+            let fd = sys::get_fd_by_id(ObjKind::Link, id).context("open XDP link")?;
+            sys::link_detach(fd.as_fd()).context("detach XDP link")?;
+            "link"
+        }
+        None => {
+            let sock = netlink::Socket::route()?;
+            for mode in [XdpMode::Generic, XdpMode::Driver, XdpMode::Offload] {
+                let attached = match mode {
+                    XdpMode::Generic => info.generic_prog_id,
+                    XdpMode::Driver => info.driver_prog_id,
+                    _ => info.offload_prog_id,
+                };
+                if attached.is_some() {
+                    let req = SetXdp {
+                        fd: -1,
+                        flags: mode.flags(),
+                        expected_fd: None,
+                    };
+                    netlink::xdp::set_xdp(&sock, ifindex, &a.iface, req)?;
+                }
+            }
+            "netlink"
+        }
+    };
+    let pin = default_pin(&a.iface);
+    let removed_pin = pin.exists() && std::fs::remove_file(&pin).is_ok();
+    out.emit(
+        &json!({"iface": a.iface, "ifindex": ifindex, "path": path, "removed_pin": removed_pin}),
+        || format!("detached XDP from {} via {path}\n", a.iface),
+    );
+    Ok(ExitCode::SUCCESS)
 }
+
 /// Runs `oxbpf show`.
-pub fn show(kind: ShowKind, _out: &Output) -> anyhow::Result<ExitCode> {
-    match kind {}
+pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
+    let ShowKind::Xdp(a) = kind;
+    let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let info = query_xdp(ifindex)?;
+    let ids = [
+        info.generic_prog_id,
+        info.driver_prog_id,
+        info.offload_prog_id,
+    ];
+    let progs: Vec<_> = ids
+        .iter()
+        .flatten()
+        .map(|&id| {
+            let name = Program::from_id(id)
+                .map(|p| p.name().to_string())
+                .unwrap_or_default();
+            json!({"id": id, "name": name})
+        })
+        .collect();
+    let path = match (info.link_id, progs.is_empty()) {
+        (_, true) => None,
+        (Some(_), false) => Some("link"),
+        (None, false) => Some("netlink"),
+    };
+    let value = json!({
+        "iface": a.iface, "ifindex": ifindex, "mode": mode_name(&info), "programs": progs,
+        "link_id": info.link_id, "path": path,
+    });
+    out.emit(&value, || {
+        if progs.is_empty() {
+            return format!("{}: no XDP program\n", a.iface);
+        }
+        let list: Vec<String> = progs
+            .iter()
+            .map(|p| format!("{} (id {})", p["name"].as_str().unwrap_or(""), p["id"]))
+            .collect();
+        format!(
+            "{}: {} in {} mode via {}{}\n",
+            a.iface,
+            list.join(", "),
+            mode_name(&info),
+            path.unwrap_or("-"),
+            info.link_id
+                .map(|l| format!(" (link id {l})"))
+                .unwrap_or_default()
+        )
+    });
+    Ok(ExitCode::SUCCESS)
 }

@@ -37,7 +37,7 @@ impl Btf {
     /// Sets the size of DATASEC `id`.
     pub fn set_datasec_size(&mut self, id: u32, size: u32) -> Result<(), BtfError> {
         let (s, _) = self.own_record(id, Some(Kind::Datasec))?;
-        put_u32(&mut self.data, s + 8, size);
+        put_u32(self.data.to_mut(), s + 8, size);
         Ok(())
     }
 
@@ -55,8 +55,8 @@ impl Btf {
             return Err(BtfError::IndexOutOfRange { id, index, vlen });
         }
         let at = s + 12 + 12 * index;
-        put_u32(&mut self.data, at + 4, offset);
-        put_u32(&mut self.data, at + 8, size);
+        put_u32(self.data.to_mut(), at + 4, offset);
+        put_u32(self.data.to_mut(), at + 8, size);
         Ok(())
     }
 
@@ -65,7 +65,7 @@ impl Btf {
         let (s, _) = self.own_record(id, Some(Kind::Func))?;
         let kflag = info_kflag(u32_at(&self.data, s + 4));
         put_u32(
-            &mut self.data,
+            self.data.to_mut(),
             s + 4,
             make_info(Kind::Func, linkage.raw() & 0xffff, kflag),
         );
@@ -81,7 +81,7 @@ impl Btf {
                 strings_len: self.strings_end(),
             });
         }
-        put_u32(&mut self.data, s, name_off);
+        put_u32(self.data.to_mut(), s, name_off);
         self.invalidate_index();
         Ok(())
     }
@@ -100,7 +100,7 @@ impl Btf {
             });
         }
         self.check_record(rec, id)?;
-        self.data[s..e].copy_from_slice(rec);
+        self.data.to_mut()[s..e].copy_from_slice(rec);
         self.invalidate_index();
         Ok(())
     }
@@ -116,8 +116,10 @@ impl Btf {
             .ok_or_else(|| BtfError::BadRecord {
                 reason: "type section would exceed 4 GiB".into(),
             })?;
+        let strs_at = self.strs_at;
         self.data
-            .splice(self.strs_at..self.strs_at, rec.iter().copied());
+            .to_mut()
+            .splice(strs_at..strs_at, rec.iter().copied());
         self.strs_at += rec.len();
         self.offsets.push(off);
         self.invalidate_index();
@@ -156,7 +158,7 @@ impl Btf {
         let s = s.split('\0').next().unwrap_or("");
         if s.is_empty() {
             if self.base.is_none() && self.str_bytes().is_empty() {
-                self.data.push(0);
+                self.data.to_mut().push(0);
             }
             return 0;
         }
@@ -164,11 +166,11 @@ impl Btf {
             return off;
         }
         if self.base.is_none() && self.str_bytes().is_empty() {
-            self.data.push(0);
+            self.data.to_mut().push(0);
         }
         let off = self.strings_end();
-        self.data.extend_from_slice(s.as_bytes());
-        self.data.push(0);
+        self.data.to_mut().extend_from_slice(s.as_bytes());
+        self.data.to_mut().push(0);
         off
     }
 

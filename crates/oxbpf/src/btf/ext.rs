@@ -74,44 +74,47 @@ impl BtfExt {
             })
         };
         let fi = block(8)?;
-        ext.func_info_rec_size = parse_block(fi, 8, "func_info", btf, |name, r| {
-            ext.func_info.entry(name).or_default().push(FuncInfo {
+        ext.func_info_rec_size = parse_block(fi, 8, "func_info", btf, |name, recs| {
+            let v = ext.func_info.entry(name.to_string()).or_default();
+            v.extend(recs.map(|r| FuncInfo {
                 insn_off: u32_at(r, 0),
                 type_id: u32_at(r, 4),
-            })
+            }))
         })?;
         let li = block(16)?;
-        ext.line_info_rec_size = parse_block(li, 16, "line_info", btf, |name, r| {
-            ext.line_info.entry(name).or_default().push(LineInfo {
+        ext.line_info_rec_size = parse_block(li, 16, "line_info", btf, |name, recs| {
+            let v = ext.line_info.entry(name.to_string()).or_default();
+            v.extend(recs.map(|r| LineInfo {
                 insn_off: u32_at(r, 0),
                 file_name_off: u32_at(r, 4),
                 line_off: u32_at(r, 8),
                 line_col: u32_at(r, 12),
-            })
+            }))
         })?;
         if hdr_len >= EXT_HEADER_CORE {
             let cr = block(24)?;
-            ext.core_relo_rec_size = parse_block(cr, 16, "core_relo", btf, |name, r| {
-                ext.core_relos.entry(name).or_default().push(CoreRelo {
+            ext.core_relo_rec_size = parse_block(cr, 16, "core_relo", btf, |name, recs| {
+                let v = ext.core_relos.entry(name.to_string()).or_default();
+                v.extend(recs.map(|r| CoreRelo {
                     insn_off: u32_at(r, 0),
                     type_id: u32_at(r, 4),
                     access_str_off: u32_at(r, 8),
                     kind: u32_at(r, 12),
-                })
+                }))
             })?;
         }
         Ok(ext)
     }
 }
 
-/// Walks one info block, calling `rec` with each record's section name and bytes; returns
-/// the block's record size (0 for an empty block).
+/// Walks one info block, calling `group` with each section name and an iterator over that
+/// section's records; returns the block's record size (0 for an empty block).
 fn parse_block(
     b: &[u8],
     min_rec: usize,
     what: &'static str,
     btf: &Btf,
-    mut rec: impl FnMut(String, &[u8]),
+    mut group: impl FnMut(&str, std::slice::ChunksExact<'_, u8>),
 ) -> Result<u32, BtfError> {
     let bad = |reason: String| BtfError::BadExt {
         reason: format!("{what}: {reason}"),
@@ -150,9 +153,7 @@ fn parse_block(
                     "section {name:?}: {n} records of {rec_size} bytes exceed the block"
                 ))
             })?;
-        for r in b[off..off + bytes].chunks_exact(rec_size) {
-            rec(name.to_string(), r);
-        }
+        group(name, b[off..off + bytes].chunks_exact(rec_size));
         off += bytes;
     }
     Ok(rec_size as u32)

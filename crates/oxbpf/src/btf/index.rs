@@ -29,43 +29,119 @@ pub(crate) struct NameIndex {
     mask: usize,
 }
 
+const SEED: u64 = 0xcbf2_9ce4_8422_2325;
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+#[inline(always)]
+fn mix(h: u64, w: u64) -> u64 {
+    (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29)
+}
+
+#[inline(always)]
+fn finish(h: u64, len: usize) -> u32 {
+    ((h ^ (len as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as u32
+}
+
+/// Hash of `s`: every full 8-byte word mixed, then the zero-padded remainder, then the length.
 #[inline(always)]
 fn hash(s: &[u8]) -> u32 {
-    // FNV-1a variant over 8-byte words; names are short identifiers.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = SEED;
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+        h = mix(
+            h,
+            u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+        );
     }
     let mut tail = [0u8; 8];
     let r = chunks.remainder();
     tail[..r.len()].copy_from_slice(r);
-    h = (h ^ u64::from_le_bytes(tail) ^ (s.len() as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    (h >> 32) as u32
+    finish(mix(h, u64::from_le_bytes(tail)), s.len())
+}
+
+/// [`hash`] of the NUL-terminated string starting `t`, found and hashed a word at a time;
+/// returns the hash and the string's length.
+#[inline(always)]
+fn hash_cstr(t: &[u8]) -> (u32, usize) {
+    let mut h = SEED;
+    let mut i = 0;
+    while let Some(c) = t.get(i..i + 8) {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+        let zero = w.wrapping_sub(ONES) & !w & HIGHS;
+        if zero != 0 {
+            let nb = (zero.trailing_zeros() / 8) as usize;
+            let mask = if nb == 0 {
+                0
+            } else {
+                u64::MAX >> (64 - 8 * nb)
+            };
+            return (finish(mix(h, w & mask), i + nb), i + nb);
+        }
+        h = mix(h, w);
+        i += 8;
+    }
+    let rest = &t[i.min(t.len())..];
+    let n = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    let mut tail = [0u8; 8];
+    tail[..n].copy_from_slice(&rest[..n]);
+    (finish(mix(h, u64::from_le_bytes(tail)), i + n), i + n)
 }
 
 impl NameIndex {
     fn build(btf: &Btf) -> NameIndex {
         let n = btf.offsets.len();
-        let cap = (n * 2).next_power_of_two().max(16);
-        let mask = cap - 1;
-        let mut slots = vec![(0u32, 0u32); cap];
         let mut next = vec![0u32; n];
         let types = btf.type_bytes();
-        // Reverse order + push-front keeps every chain in ascending id order.
+        let strs = btf.str_bytes();
+        let start_str = btf.start_str;
+        // Pass 1: hash every named type, in reverse id order (push-front below then keeps
+        // every chain in ascending id order).
+        let mut items: Vec<(u32, u32, u32)> = Vec::with_capacity(n);
         for i in (0..n).rev() {
             let name_off = u32_at(types, btf.offsets[i] as usize);
-            if name_off == 0 {
-                continue;
-            }
-            let Ok(name) = btf.str_bytes_at(name_off) else {
-                continue;
+            let h = if name_off >= start_str {
+                let Some(t) = strs.get((name_off - start_str) as usize..) else {
+                    continue;
+                };
+                match hash_cstr(t) {
+                    (_, 0) => continue,
+                    (h, _) => h,
+                }
+            } else {
+                // A split BTF's type named by a base string.
+                match btf.str_bytes_opt(name_off) {
+                    Some(s) if !s.is_empty() => hash(s),
+                    _ => continue,
+                }
             };
-            if name.is_empty() {
-                continue;
-            }
-            let h = hash(name);
+            items.push((h, i as u32, name_off));
+        }
+        // Load factor <= 3/4 (duplicate names share a slot, so usually lower).
+        let cap = (items.len() * 4 / 3 + 1).next_power_of_two().max(16);
+        let mask = cap - 1;
+        let mut slots = vec![(0u32, 0u32); cap];
+        // Pass 2: stable counting sort by table region, so pass 3 fills the table one
+        // cache-sized region at a time instead of jumping across megabytes.
+        let shift = cap.trailing_zeros().saturating_sub(8);
+        let region = |h: u32| (h as usize & mask) >> shift;
+        let mut starts = [0usize; 257];
+        for &(h, _, _) in &items {
+            starts[region(h) + 1] += 1;
+        }
+        for r in 1..257 {
+            starts[r] += starts[r - 1];
+        }
+        let mut sorted = vec![(0u32, 0u32, 0u32); items.len()];
+        for &(h, i, o) in &items {
+            let r = region(h);
+            sorted[starts[r]] = (h, i, o);
+            starts[r] += 1;
+        }
+        drop(items);
+        // Pass 3: insert.
+        for (h, i, name_off) in sorted {
+            let i = i as usize;
             let mut s = h as usize & mask;
             loop {
                 let (sh, head) = slots[s];
@@ -75,7 +151,7 @@ impl NameIndex {
                 }
                 if sh == h {
                     let hoff = u32_at(types, btf.offsets[head as usize - 1] as usize);
-                    if hoff == name_off || btf.str_bytes_at(hoff).ok() == Some(name) {
+                    if hoff == name_off || btf.str_bytes_opt(hoff) == btf.str_bytes_opt(name_off) {
                         next[i] = head;
                         slots[s].1 = i as u32 + 1;
                         break;
@@ -100,7 +176,7 @@ impl NameIndex {
             }
             if sh == h {
                 let off = u32_at(types, btf.offsets[hd as usize - 1] as usize);
-                if btf.str_bytes_at(off).ok() == Some(name) {
+                if btf.str_bytes_opt(off) == Some(name) {
                     head = hd;
                     break;
                 }

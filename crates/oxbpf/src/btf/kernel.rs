@@ -48,8 +48,22 @@ pub fn candidate_paths(release: &str) -> Vec<PathBuf> {
 
 /// Finds and parses vmlinux BTF for `release` without the process cache.
 pub fn find_vmlinux(release: &str) -> Result<Btf, BtfError> {
+    find_in(release, candidate_paths(release))
+}
+
+/// Parses the first of `paths` that exists (raw BTF or ELF with `.BTF`).
+pub fn find_in(release: &str, paths: Vec<PathBuf>) -> Result<Btf, BtfError> {
     let mut tried = Vec::new();
-    for p in candidate_paths(release) {
+    for p in paths {
+        if p.starts_with("/sys/kernel/btf") {
+            match Btf::from_file(&p) {
+                Err(BtfError::Io { source, .. }) => {
+                    tried.push(format!("{} ({})", p.display(), short_io(&source)))
+                }
+                r => return r,
+            }
+            continue;
+        }
         match std::fs::read(&p) {
             Ok(raw) => return from_raw_or_elf(&p, raw),
             Err(e) => tried.push(format!("{} ({})", p.display(), short_io(&e))),
@@ -109,4 +123,38 @@ pub fn module(name: &str) -> Result<Btf, BtfError> {
         source,
     })?;
     Btf::parse_vec(raw, Some(vmlinux()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_names_release_and_hint() {
+        let dir = std::env::temp_dir().join(format!("oxbpf-no-btf-{}", std::process::id()));
+        let paths = vec![dir.join("vmlinux"), dir.join("boot/vmlinux-9.9.9")];
+        let e = find_in("9.9.9-test", paths).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("no BTF for kernel 9.9.9-test"), "{msg}");
+        assert!(msg.contains("vmlinux (absent)"), "{msg}");
+        assert!(msg.contains("external BTF"), "{msg}");
+    }
+
+    #[test]
+    fn candidate_paths_follow_libbpf() {
+        let p = candidate_paths("6.1.0");
+        assert_eq!(p[0], Path::new("/sys/kernel/btf/vmlinux"));
+        assert!(p.contains(&PathBuf::from("/boot/vmlinux-6.1.0")));
+        assert!(p.contains(&PathBuf::from("/usr/lib/debug/lib/modules/6.1.0/vmlinux")));
+        assert_eq!(p.len(), 8);
+    }
+
+    #[test]
+    fn elf_without_btf_is_a_clear_error() {
+        // A minimal valid ELF: this test binary has no .BTF section.
+        let exe = std::env::current_exe().unwrap();
+        let raw = std::fs::read(&exe).unwrap();
+        let e = from_raw_or_elf(&exe, raw).unwrap_err();
+        assert!(e.to_string().contains("no .BTF section"), "{e}");
+    }
 }

@@ -1,11 +1,12 @@
 //! BTF: parse, query, edit and marshal the BPF Type Format, plus `.BTF.ext` and kernel BTF.
 //!
-//! * [`Btf`] holds one blob (base or split) as owned bytes plus an id → offset table built in
-//!   a single validating pass; [`Type`] views decode records lazily (see [`parse`] and
-//!   [`types`] for the layout choices). Name lookups scan the string section with `memmem`
-//!   for the first few queries, then build a compact hash index ([`index`]).
+//! * [`Btf`] holds one blob (base or split) as owned bytes (or a read-only mapping of a
+//!   `/sys/kernel/btf` file, copied on first edit) plus an id → offset table built in a single
+//!   validating pass; [`Type`] views decode records lazily (see `parse.rs` and
+//!   `types.rs` for the layout choices). Name lookups scan the string section with `memmem`
+//!   for the first few queries, then build a compact hash index (`index.rs`).
 //! * Edits the loader needs are in-place fixed-size writes, record replacement of equal size
-//!   and appends ([`edit`]); [`sanitize`] rewrites kinds an old kernel lacks like libbpf does.
+//!   and appends (`edit.rs`); [`sanitize`] rewrites kinds an old kernel lacks like libbpf does.
 //! * [`BtfExt`] parses `.BTF.ext`; [`kernel::vmlinux`] finds the running kernel's BTF.
 //!
 //! Written by hand: no maintained crate parses BTF zero-copy with split BTF, in-place edits
@@ -20,6 +21,7 @@ mod parse;
 mod query;
 mod raw;
 pub mod sanitize;
+mod storage;
 mod types;
 
 pub use ext::BtfExt;
@@ -246,3 +248,6 @@ fn log_text(log: &str) -> String {
         format!("\nkernel BTF log:\n{}", log.trim_end())
     }
 }
+
+#[cfg(test)]
+mod tests;

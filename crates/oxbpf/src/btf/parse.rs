@@ -7,13 +7,14 @@
 
 use super::index::NameIndex;
 use super::raw::{info_kind, info_vlen, u32_at, Header, Kind, TYPE_LEN};
+use super::storage::{Bytes, Mapping};
 use super::BtfError;
 use std::sync::{Arc, OnceLock};
 
 /// Parsed BTF: a base (e.g. vmlinux, an object's `.BTF`) or split BTF on top of a base.
 pub struct Btf {
     /// Owned bytes; `data[types_at..strs_at]` is the type section, `data[strs_at..]` strings.
-    pub(crate) data: Vec<u8>,
+    pub(crate) data: Bytes,
     pub(crate) types_at: usize,
     pub(crate) strs_at: usize,
     /// Byte offset (relative to `types_at`) of own type `start_id + i`.
@@ -83,17 +84,33 @@ impl Btf {
         Self::parse_owned(raw, base)
     }
 
-    /// Reads and parses a BTF file (e.g. `/sys/kernel/btf/vmlinux`).
+    /// Reads and parses a BTF file (e.g. `/sys/kernel/btf/vmlinux`). Files under
+    /// `/sys/kernel/btf/` are mapped read-only rather than copied when the kernel allows it.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Btf, BtfError> {
+        Self::from_file_split(path, None)
+    }
+
+    /// Like [`Btf::from_file`], for split BTF on top of `base` (`/sys/kernel/btf/<module>`).
+    pub fn from_file_split(
+        path: impl AsRef<std::path::Path>,
+        base: Option<Arc<Btf>>,
+    ) -> Result<Btf, BtfError> {
         let path = path.as_ref();
+        if let Some(m) = Mapping::kernel_btf(path) {
+            return Self::parse_bytes(Bytes::Mapped(Arc::new(m)), base);
+        }
         let raw = std::fs::read(path).map_err(|source| BtfError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse_owned(raw, None)
+        Self::parse_owned(raw, base)
     }
 
-    fn parse_owned(mut raw: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+    fn parse_owned(raw: Vec<u8>, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
+        Self::parse_bytes(Bytes::Owned(raw), base)
+    }
+
+    fn parse_bytes(mut raw: Bytes, base: Option<Arc<Btf>>) -> Result<Btf, BtfError> {
         let h = Header::parse(&raw)?;
         let hdr = h.hdr_len as usize;
         let t0 = hdr + h.type_off as usize;
@@ -101,7 +118,7 @@ impl Btf {
         let s0 = hdr + h.str_off as usize;
         let s1 = s0 + h.str_len as usize;
         if h.big_endian {
-            for w in raw[t0..t1].chunks_exact_mut(4) {
+            for w in raw.to_mut()[t0..t1].chunks_exact_mut(4) {
                 w.reverse();
             }
         }
@@ -111,7 +128,7 @@ impl Btf {
             let mut d = Vec::with_capacity(h.type_len as usize + h.str_len as usize);
             d.extend_from_slice(&raw[t0..t1]);
             d.extend_from_slice(&raw[s0..s1]);
-            (d, 0, h.type_len as usize)
+            (Bytes::Owned(d), 0, h.type_len as usize)
         };
         let strs = &data[strs_at..];
         let (start_id, start_str) = match &base {
@@ -143,7 +160,12 @@ impl Btf {
         }
         if scan.max_ref as u64 >= types_len {
             return Err(BtfError::BadTypeId {
-                id: scan.max_ref_at,
+                id: ref_culprit(
+                    &data[types_at..strs_at],
+                    start_id,
+                    &scan.offsets,
+                    scan.max_ref,
+                ),
                 refers_to: scan.max_ref,
                 types_len: types_len as u32,
             });
@@ -194,142 +216,192 @@ impl Btf {
 pub(crate) struct Scan {
     pub offsets: Vec<u32>,
     pub max_ref: u32,
-    pub max_ref_at: u32,
+}
+
+/// Id of the first record in `types` referring to type id `max_ref` (error reporting).
+pub(crate) fn ref_culprit(types: &[u8], start_id: u32, offsets: &[u32], max_ref: u32) -> u32 {
+    culprit(types, start_id, offsets, |_, r| r == max_ref).map_or(start_id, |(id, _)| id)
+}
+
+/// Largest valid `vlen` per kind number (FUNC's vlen is its linkage, 0..=2).
+const VLEN_MAX: [u32; 20] = {
+    let mut t = [0u32; 20];
+    t[Kind::Struct as usize] = 0xffff;
+    t[Kind::Union as usize] = 0xffff;
+    t[Kind::Enum as usize] = 0xffff;
+    t[Kind::Enum64 as usize] = 0xffff;
+    t[Kind::FuncProto as usize] = 0xffff;
+    t[Kind::Datasec as usize] = 0xffff;
+    t[Kind::Func as usize] = 2;
+    t
+};
+
+/// Bytes after `struct btf_type` independent of `vlen`, per kind number.
+const FIXED_EXTRA: [u8; 20] = {
+    let mut t = [0u8; 20];
+    t[Kind::Int as usize] = 4;
+    t[Kind::Var as usize] = 4;
+    t[Kind::DeclTag as usize] = 4;
+    t[Kind::Array as usize] = 12;
+    t
+};
+
+/// Bytes per `vlen` entry, per kind number.
+const PER_VLEN: [u8; 20] = {
+    let mut t = [0u8; 20];
+    t[Kind::Struct as usize] = 12;
+    t[Kind::Union as usize] = 12;
+    t[Kind::Datasec as usize] = 12;
+    t[Kind::Enum64 as usize] = 12;
+    t[Kind::Enum as usize] = 8;
+    t[Kind::FuncProto as usize] = 8;
+    t
+};
+
+/// Highest name offset and highest referenced type id in one record: `st` is its third
+/// header word and `rest` its trailing entries (already length-checked for kind and vlen).
+#[inline(always)]
+fn record_maxes(kind: Kind, st: u32, rest: &[u8]) -> (u32, u32) {
+    let (mut n, mut r) = (0u32, 0u32);
+    match kind {
+        Kind::Int | Kind::Float => {}
+        Kind::Ptr
+        | Kind::Fwd
+        | Kind::Typedef
+        | Kind::Volatile
+        | Kind::Const
+        | Kind::Restrict
+        | Kind::TypeTag
+        | Kind::Var
+        | Kind::DeclTag
+        | Kind::Func => r = st,
+        Kind::Array => r = u32_at(rest, 0).max(u32_at(rest, 4)),
+        Kind::Struct | Kind::Union => {
+            for m in rest.chunks_exact(12) {
+                n = n.max(u32_at(m, 0));
+                r = r.max(u32_at(m, 4));
+            }
+        }
+        Kind::Enum => {
+            for e in rest.chunks_exact(8) {
+                n = n.max(u32_at(e, 0));
+            }
+        }
+        Kind::Enum64 => {
+            for e in rest.chunks_exact(12) {
+                n = n.max(u32_at(e, 0));
+            }
+        }
+        Kind::FuncProto => {
+            r = st;
+            for p in rest.chunks_exact(8) {
+                n = n.max(u32_at(p, 0));
+                r = r.max(u32_at(p, 4));
+            }
+        }
+        Kind::Datasec => {
+            for v in rest.chunks_exact(12) {
+                r = r.max(u32_at(v, 0));
+            }
+        }
+    }
+    (n, r)
 }
 
 /// Checks every record of `types` (kind, length, vlen, name offsets) and returns the
 /// id → offset table plus the highest type id referenced, which the caller checks against the
 /// final type count (forward references are legal).
 ///
-/// `start_id` is the id of the first record; `str_end` bounds every name offset.
+/// `start_id` is the id of the first record; `str_end` bounds every name offset. The hot
+/// loop only accumulates maxima; on failure a second pass finds the culprit record.
 pub(crate) fn validate(types: &[u8], start_id: u32, str_end: u32) -> Result<Scan, BtfError> {
     let len = types.len();
     let mut offsets: Vec<u32> = Vec::with_capacity(len / 24 + 1);
     let mut off = 0usize;
-    // Highest referenced id / name offset, and the id of the record that used it.
-    let (mut max_ref, mut max_ref_at) = (0u32, 0u32);
-    let (mut max_name, mut max_name_at) = (0u32, 0u32);
+    let (mut max_ref, mut max_name) = (0u32, 0u32);
     while off < len {
         let id = start_id.wrapping_add(offsets.len() as u32);
-        if off + TYPE_LEN > len {
+        let Some(hdr) = types[off..].first_chunk::<TYPE_LEN>() else {
             return Err(BtfError::TruncatedType {
                 id,
                 offset: off,
                 need: TYPE_LEN,
                 have: len - off,
             });
-        }
-        let name_off = u32_at(types, off);
-        let info = u32_at(types, off + 4);
-        let st = u32_at(types, off + 8);
+        };
+        let (name_off, info, st) = (u32_at(hdr, 0), u32_at(hdr, 4), u32_at(hdr, 8));
         let raw_kind = info_kind(info);
-        let kind = Kind::from_raw(raw_kind).ok_or(BtfError::UnknownKind { id, kind: raw_kind })?;
+        let Some(kind) = Kind::from_raw(raw_kind) else {
+            return Err(BtfError::UnknownKind { id, kind: raw_kind });
+        };
         let vlen = info_vlen(info);
-        let extra = kind.extra_len(vlen);
+        // Table lookups instead of matches: one indirect branch per record (record_maxes).
+        let k = raw_kind as usize;
+        if vlen > VLEN_MAX[k] {
+            return Err(BtfError::BadVlen { id, kind, vlen });
+        }
+        let extra = FIXED_EXTRA[k] as usize + PER_VLEN[k] as usize * vlen as usize;
         let end = off + TYPE_LEN + extra;
-        if end > len {
+        let Some(rest) = types.get(off + TYPE_LEN..end) else {
             return Err(BtfError::TruncatedType {
                 id,
                 offset: off,
                 need: TYPE_LEN + extra,
                 have: len - off,
             });
-        }
-        let rec = &types[off..end];
-        let mut refs = |t: u32| {
-            if t > max_ref {
-                max_ref = t;
-                max_ref_at = id;
-            }
         };
-        let bad_vlen = || BtfError::BadVlen { id, kind, vlen };
-        match kind {
-            Kind::Int | Kind::Float => {
-                if vlen != 0 {
-                    return Err(bad_vlen());
-                }
-            }
-            Kind::Ptr
-            | Kind::Fwd
-            | Kind::Typedef
-            | Kind::Volatile
-            | Kind::Const
-            | Kind::Restrict
-            | Kind::TypeTag
-            | Kind::Var
-            | Kind::DeclTag => {
-                if vlen != 0 {
-                    return Err(bad_vlen());
-                }
-                refs(st);
-            }
-            Kind::Func => {
-                if vlen > 2 {
-                    return Err(bad_vlen());
-                }
-                refs(st);
-            }
-            Kind::Array => {
-                if vlen != 0 {
-                    return Err(bad_vlen());
-                }
-                refs(u32_at(rec, 12));
-                refs(u32_at(rec, 16));
-            }
-            Kind::Struct | Kind::Union => {
-                for m in rec[TYPE_LEN..].chunks_exact(12) {
-                    let n = u32_at(m, 0);
-                    if n > max_name {
-                        max_name = n;
-                        max_name_at = id;
-                    }
-                    refs(u32_at(m, 4));
-                }
-            }
-            Kind::Enum | Kind::Enum64 => {
-                let step = if kind == Kind::Enum { 8 } else { 12 };
-                for e in rec[TYPE_LEN..].chunks_exact(step) {
-                    let n = u32_at(e, 0);
-                    if n > max_name {
-                        max_name = n;
-                        max_name_at = id;
-                    }
-                }
-            }
-            Kind::FuncProto => {
-                refs(st);
-                for p in rec[TYPE_LEN..].chunks_exact(8) {
-                    let n = u32_at(p, 0);
-                    if n > max_name {
-                        max_name = n;
-                        max_name_at = id;
-                    }
-                    refs(u32_at(p, 4));
-                }
-            }
-            Kind::Datasec => {
-                for v in rec[TYPE_LEN..].chunks_exact(12) {
-                    refs(u32_at(v, 0));
-                }
-            }
-        }
-        if name_off > max_name {
-            max_name = name_off;
-            max_name_at = id;
-        }
+        let (n, r) = record_maxes(kind, st, rest);
+        max_name = max_name.max(n).max(name_off);
+        max_ref = max_ref.max(r);
         offsets.push(off as u32);
         off = end;
     }
     if max_name != 0 && max_name >= str_end {
+        let (id, offset) =
+            culprit(types, start_id, &offsets, |n, _| n >= str_end).unwrap_or((start_id, max_name));
         return Err(BtfError::BadNameOffset {
-            id: max_name_at,
-            offset: max_name,
+            id,
+            offset,
             strings_len: str_end,
         });
     }
-    Ok(Scan {
-        offsets,
-        max_ref,
-        max_ref_at,
-    })
+    Ok(Scan { offsets, max_ref })
+}
+
+/// The first record whose (max name offset, max ref) satisfies `bad`, with the name offset.
+/// Only used on the error path (and once for the max-ref holder).
+fn culprit(
+    types: &[u8],
+    start_id: u32,
+    offsets: &[u32],
+    bad: impl Fn(u32, u32) -> bool,
+) -> Option<(u32, u32)> {
+    for (i, &o) in offsets.iter().enumerate() {
+        let o = o as usize;
+        let info = u32_at(types, o + 4);
+        let kind = Kind::from_raw(info_kind(info))?;
+        let end = o + TYPE_LEN + kind.extra_len(info_vlen(info));
+        let (n, r) = record_maxes(kind, u32_at(types, o + 8), &types[o + TYPE_LEN..end]);
+        let n = n.max(u32_at(types, o));
+        if bad(n, r) {
+            return Some((start_id + i as u32, n));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tables {
+    use super::*;
+
+    #[test]
+    fn tables_match_kind_extra_len() {
+        for k in 1..20u32 {
+            let kind = Kind::from_raw(k).unwrap();
+            for vlen in [0, 1, 7] {
+                let t = FIXED_EXTRA[k as usize] as usize + PER_VLEN[k as usize] as usize * vlen;
+                assert_eq!(t, kind.extra_len(vlen as u32), "{kind}");
+            }
+        }
+    }
 }

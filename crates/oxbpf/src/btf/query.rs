@@ -32,10 +32,13 @@ impl Btf {
             };
         }
         let i = (id - self.start_id) as usize;
-        let start = *self.offsets.get(i).ok_or(BtfError::TypeIdOutOfRange {
-            id,
-            types_len: self.types_len(),
-        })? as usize;
+        let start = *self
+            .offsets
+            .get(i)
+            .ok_or_else(|| BtfError::TypeIdOutOfRange {
+                id,
+                types_len: self.types_len(),
+            })? as usize;
         let end = match self.offsets.get(i + 1) {
             Some(&e) => e as usize,
             None => self.strs_at - self.types_at,
@@ -88,32 +91,36 @@ impl Btf {
 
     /// The raw bytes of the string at `off`, without the NUL.
     pub fn str_bytes_at(&self, off: u32) -> Result<&[u8], BtfError> {
+        self.str_bytes_opt(off)
+            .ok_or_else(|| BtfError::StringOffsetOutOfRange {
+                offset: off,
+                strings_len: self.strings_end(),
+            })
+    }
+
+    /// [`Btf::str_bytes_at`] without an error value (hot paths).
+    #[inline]
+    pub(crate) fn str_bytes_opt(&self, off: u32) -> Option<&[u8]> {
         if off < self.start_str {
-            return match &self.base {
-                Some(b) => b.str_bytes_at(off),
-                None => unreachable_base(off),
-            };
+            return self.base.as_ref()?.str_bytes_opt(off);
         }
         let strs = self.str_bytes();
         let local = (off - self.start_str) as usize;
         if local >= strs.len() {
-            if off == 0 {
-                return Ok(&[]);
-            }
-            return Err(BtfError::StringOffsetOutOfRange {
-                offset: off,
-                strings_len: self.strings_end(),
-            });
+            return (off == 0).then_some(&[]);
         }
         let tail = &strs[local..];
         // The section ends with NUL (checked at parse and kept by every edit).
         let n = memchr::memchr(0, tail).unwrap_or(tail.len());
-        Ok(&tail[..n])
+        Some(&tail[..n])
     }
 
     /// A name for views: the string, or [`INVALID_NAME`] if it is not UTF-8.
     pub(crate) fn name_or_invalid(&self, off: u32) -> &str {
-        self.str_at(off).unwrap_or(INVALID_NAME)
+        match self.str_bytes_opt(off).map(std::str::from_utf8) {
+            Some(Ok(s)) => s,
+            _ => INVALID_NAME,
+        }
     }
 
     /// Follows TYPEDEF, VOLATILE, CONST, RESTRICT and TYPE_TAG to the first other type.
@@ -239,11 +246,4 @@ impl Btf {
 pub(crate) fn record_kind(rec: &[u8]) -> Kind {
     // Records were validated: the kind is known. Fall back to Int defensively.
     Kind::from_raw(info_kind(u32_at(rec, 4))).unwrap_or(Kind::Int)
-}
-
-fn unreachable_base(off: u32) -> Result<&'static [u8], BtfError> {
-    Err(BtfError::StringOffsetOutOfRange {
-        offset: off,
-        strings_len: 0,
-    })
 }

@@ -93,7 +93,8 @@ pub struct CollectionOptions {
     pub pin_dir: Option<PathBuf>,
     /// Load only these programs (all when `None`).
     pub programs: Option<BTreeSet<String>>,
-    /// Verifier log level when a load fails and is retried for its log (default 1).
+    /// Verifier log level for every load (0: load without a log, and retry with level 1 only
+    /// to explain a failure).
     pub log_level: u32,
 }
 
@@ -345,7 +346,7 @@ fn load_program(
     req.kernel_version = p.kernel_version;
     req.flags = p.flags;
     req.attach_btf_id = attach_btf::resolve(p)?.unwrap_or(0);
-    req.log_level = opts.log_level.max(1);
+    req.log_level = opts.log_level;
     let func_info = func_info_bytes(&p.func_info);
     let line_info = line_info_bytes(&p.line_info);
     if let Some(fd) = btf_fd {

@@ -1,9 +1,83 @@
-//! (placeholder: being written)
+//! Attachments: [`Link`] (a `bpf_link` fd or a netlink attachment, detached on drop) and the
+//! per-hook attach functions ([`attach_xdp`], ...).
+
+mod base;
+pub mod xdp;
+mod xdp_query;
+
+pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
+pub use xdp::{attach_xdp, xdp_link_supported, XdpLink, XdpMode, XdpOptions, XdpPath};
+pub use xdp_query::{query_xdp, XdpAttached, XdpInfo};
+
+use crate::netlink::NetlinkError;
+use crate::sys::SysError;
+use std::path::PathBuf;
 
 /// Errors from this module.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    /// Placeholder until the module lands.
-    #[error("not implemented")]
-    NotImplemented,
+    /// A `bpf(2)` call failed.
+    #[error("{what}: {source}")]
+    Sys {
+        /// What was being done.
+        what: String,
+        /// The failed call.
+        source: SysError,
+    },
+    /// A netlink request failed (the message includes the kernel's explanation).
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    /// The running kernel lacks the mechanism asked for.
+    #[error("{feature} not supported (requires >= {min_kernel}); hint: {hint}")]
+    NotSupported {
+        /// What is missing (e.g. `"XDP bpf_link"`).
+        feature: &'static str,
+        /// The first kernel release that has it.
+        min_kernel: &'static str,
+        /// What to do instead.
+        hint: &'static str,
+    },
+    /// Netlink attachments have no kernel object to pin.
+    #[error("cannot pin at {path}: attached with netlink (kernel without XDP bpf_link), which has no kernel link object; hint: use keep() to leave it attached")]
+    NotPinnable {
+        /// The requested pin path.
+        path: PathBuf,
+    },
+    /// The pinned object is not a link.
+    #[error("{path} is not a pinned bpf_link (found {found:?})")]
+    NotALink {
+        /// The pin path.
+        path: PathBuf,
+        /// What the fd turned out to be.
+        found: String,
+    },
+    /// No device has that index in the calling thread's network namespace.
+    #[error("no network device with ifindex {ifindex} in this network namespace; hint: attach from a thread in the device's namespace")]
+    NoSuchDevice {
+        /// The index asked for.
+        ifindex: u32,
+    },
+    /// The link was already detached.
+    #[error("link already detached")]
+    Detached,
+    /// A file operation (unpin) or fd duplication failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl LinkError {
+    /// The errno behind the error, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            LinkError::Sys { source, .. } => Some(source.errno),
+            LinkError::Netlink(e) => e.errno(),
+            LinkError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
 }

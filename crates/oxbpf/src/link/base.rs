@@ -1,0 +1,297 @@
+//! [`Link`]: an attachment owned by this process — a kernel `bpf_link` fd, or a netlink XDP
+//! attachment that we remove ourselves — with pinning, explicit detach and `keep`.
+
+use super::LinkError;
+use crate::netlink::xdp::{self as nlxdp, SetXdp, XDP_FLAGS_REPLACE};
+use crate::netlink::{NetlinkError, Socket};
+use crate::spec::LinkType;
+use crate::sys;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// How an attachment was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AttachPath {
+    /// A kernel `bpf_link` (`BPF_LINK_CREATE`): detached when its last fd closes, unless pinned.
+    Link,
+    /// A netlink request (`RTM_SETLINK`, for kernels without XDP links): no kernel object
+    /// owns it, so [`Link`]'s drop removes it explicitly.
+    Netlink,
+}
+
+/// What an attachment is attached to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkTarget {
+    /// A network device (XDP, tcx, netkit).
+    Ifindex(u32),
+    /// A target this library does not decode (yet).
+    Other,
+}
+
+/// A snapshot of an attachment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// The kernel link id; `None` for netlink attachments, which have no link object.
+    pub id: Option<u32>,
+    /// The attached program's id.
+    pub prog_id: u32,
+    /// The kernel link type; `None` for netlink attachments.
+    pub link_type: Option<LinkType>,
+    /// What it is attached to.
+    pub target: LinkTarget,
+}
+
+/// A netlink XDP attachment: everything needed to remove exactly our program later.
+#[derive(Debug)]
+pub(crate) struct NetlinkXdp {
+    /// Opened at attach time, so later requests reach the same network namespace.
+    pub sock: Socket,
+    pub ifindex: u32,
+    pub ifname: String,
+    /// `XDP_FLAGS_*_MODE` used at attach (0 for auto).
+    pub mode_flags: u32,
+    /// Our own reference to the attached program, for `IFLA_XDP_EXPECTED_FD`.
+    pub prog: OwnedFd,
+    pub prog_id: u32,
+}
+
+impl NetlinkXdp {
+    /// Swaps our program for `new` (or removes it when `new` is `None`), only if ours is still
+    /// the attached one. Kernels before v5.7 lack `XDP_FLAGS_REPLACE` (plain `EINVAL`, no
+    /// ext-ack); there we check the attached id first, then act (a small race, documented).
+    pub fn swap(&self, new: Option<BorrowedFd>) -> Result<(), NetlinkError> {
+        let fd = new.map_or(-1, |f| f.as_raw_fd());
+        let guarded = SetXdp {
+            fd,
+            flags: self.mode_flags | XDP_FLAGS_REPLACE,
+            expected_fd: Some(self.prog.as_raw_fd()),
+        };
+        match nlxdp::set_xdp(&self.sock, self.ifindex, &self.ifname, guarded) {
+            Err(e) if e.errno() == Some(libc::EINVAL) && e.ext_ack().is_none() => {
+                if !self.still_attached()? {
+                    return Err(NetlinkError::Request {
+                        what: format!("replace XDP on {}", self.ifname),
+                        errno: libc::EEXIST,
+                        ext_ack: Some("Active program does not match expected".into()),
+                    });
+                }
+                let plain = SetXdp {
+                    fd,
+                    flags: self.mode_flags,
+                    expected_fd: None,
+                };
+                nlxdp::set_xdp(&self.sock, self.ifindex, &self.ifname, plain)
+            }
+            other => other,
+        }
+    }
+
+    /// True if our program is attached in some mode of the device.
+    pub fn still_attached(&self) -> Result<bool, NetlinkError> {
+        let x = nlxdp::get_link(&self.sock, self.ifindex)?.xdp;
+        Ok([x.prog_id, x.skb_prog_id, x.drv_prog_id, x.hw_prog_id].contains(&self.prog_id))
+    }
+}
+
+#[derive(Debug)]
+enum Kind {
+    Fd(OwnedFd),
+    NetlinkXdp(NetlinkXdp),
+}
+
+/// An attachment owned by this process; dropping it detaches it (see [`Link::keep`]).
+///
+/// * `bpf_link` path: the kernel detaches when the last reference goes away — our fd, and
+///   any pin or fd held elsewhere.
+/// * netlink path: drop removes the program with `XDP_FLAGS_REPLACE` and the expected fd set
+///   to ours, so a program someone else attached since is never removed.
+#[derive(Debug)]
+pub struct Link {
+    kind: Option<Kind>,
+    pin: Option<PathBuf>,
+}
+
+impl Link {
+    /// Wraps a `bpf_link` fd (from `BPF_LINK_CREATE`, `BPF_RAW_TRACEPOINT_OPEN`, ...).
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Link {
+            kind: Some(Kind::Fd(fd)),
+            pin: None,
+        }
+    }
+
+    pub(crate) fn from_netlink_xdp(n: NetlinkXdp) -> Self {
+        Link {
+            kind: Some(Kind::NetlinkXdp(n)),
+            pin: None,
+        }
+    }
+
+    /// Opens the link pinned at `path` (dropping it later does not detach: the pin holds it).
+    pub fn from_pin(path: impl AsRef<Path>) -> Result<Self, LinkError> {
+        let path = path.as_ref();
+        let fd = sys::obj_get(path).map_err(|source| LinkError::Sys {
+            what: format!("open pinned link {}", path.display()),
+            source,
+        })?;
+        let kind = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if kind != "anon_inode:bpf-link" {
+            return Err(LinkError::NotALink {
+                path: path.to_path_buf(),
+                found: kind,
+            });
+        }
+        Ok(Link {
+            kind: Some(Kind::Fd(fd)),
+            pin: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Which mechanism holds the attachment.
+    pub fn path(&self) -> AttachPath {
+        match self.kind {
+            Some(Kind::NetlinkXdp(_)) => AttachPath::Netlink,
+            _ => AttachPath::Link,
+        }
+    }
+
+    /// The `bpf_link` fd; `None` for netlink attachments.
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.kind {
+            Some(Kind::Fd(fd)) => Some(fd.as_fd()),
+            _ => None,
+        }
+    }
+
+    /// Where the link is pinned, if [`pin`](Self::pin)ned or opened [`from_pin`](Self::from_pin).
+    pub fn pin_path(&self) -> Option<&Path> {
+        self.pin.as_deref()
+    }
+
+    pub(crate) fn netlink_xdp_mut(&mut self) -> Option<&mut NetlinkXdp> {
+        match &mut self.kind {
+            Some(Kind::NetlinkXdp(n)) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Link id, program id and target, as the kernel reports them now.
+    pub fn info(&self) -> Result<LinkInfo, LinkError> {
+        match &self.kind {
+            Some(Kind::Fd(fd)) => {
+                let i = sys::link_info(fd.as_fd()).map_err(|source| LinkError::Sys {
+                    what: "read link info".into(),
+                    source,
+                })?;
+                let lt = LinkType(i.link_type);
+                let target = match lt {
+                    LinkType::XDP | LinkType::TCX | LinkType::NETKIT => {
+                        LinkTarget::Ifindex(i.extra[0] as u32)
+                    }
+                    _ => LinkTarget::Other,
+                };
+                Ok(LinkInfo {
+                    id: Some(i.id),
+                    prog_id: i.prog_id,
+                    link_type: Some(lt),
+                    target,
+                })
+            }
+            Some(Kind::NetlinkXdp(n)) => Ok(LinkInfo {
+                id: None,
+                prog_id: n.prog_id,
+                link_type: None,
+                target: LinkTarget::Ifindex(n.ifindex),
+            }),
+            None => Err(LinkError::Detached),
+        }
+    }
+
+    /// Pins the link at `path` on a bpffs mount, so it outlives this process.
+    pub fn pin(&mut self, path: impl AsRef<Path>) -> Result<(), LinkError> {
+        let path = path.as_ref();
+        match &self.kind {
+            Some(Kind::Fd(fd)) => {
+                sys::obj_pin(fd.as_fd(), path).map_err(|source| LinkError::Sys {
+                    what: format!("pin link at {}", path.display()),
+                    source,
+                })?;
+                self.pin = Some(path.to_path_buf());
+                Ok(())
+            }
+            Some(Kind::NetlinkXdp(_)) => Err(LinkError::NotPinnable {
+                path: path.to_path_buf(),
+            }),
+            None => Err(LinkError::Detached),
+        }
+    }
+
+    /// Removes the pin made by [`pin`](Self::pin) (or the one opened by
+    /// [`from_pin`](Self::from_pin)); a no-op when not pinned.
+    pub fn unpin(&mut self) -> Result<(), LinkError> {
+        if let Some(path) = self.pin.take() {
+            if let Err(source) = std::fs::remove_file(&path) {
+                let err = LinkError::Io {
+                    what: format!("unpin link at {}", path.display()),
+                    source,
+                };
+                self.pin = Some(path);
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Detaches now. For a `bpf_link` this is `BPF_LINK_DETACH` (the link stays valid but
+    /// empty, even if pinned); kernels before v5.9 lack it, and then closing our fd detaches
+    /// unless the link is pinned.
+    pub fn detach(mut self) -> Result<(), LinkError> {
+        match self.kind.take() {
+            Some(Kind::Fd(fd)) => match sys::link_detach(fd.as_fd()) {
+                Ok(()) => Ok(()),
+                Err(e) if e.is_unsupported() && self.pin.is_none() => Ok(()), // close detaches
+                Err(source) => Err(LinkError::Sys {
+                    what: "detach link".into(),
+                    source,
+                }),
+            },
+            Some(Kind::NetlinkXdp(n)) => n.swap(None).map_err(LinkError::from),
+            None => Ok(()),
+        }
+    }
+
+    /// Leaves the attachment in place when this value is dropped (also known as "forget").
+    ///
+    /// netlink path: the program stays attached until someone removes it. `bpf_link` path:
+    /// our fd is deliberately leaked, so the link lives until this process exits; pin it
+    /// ([`pin`](Self::pin)) to keep it beyond that.
+    pub fn keep(mut self) {
+        match self.kind.take() {
+            Some(Kind::Fd(fd)) => {
+                let _ = fd.into_raw_fd();
+            }
+            Some(Kind::NetlinkXdp(n)) => drop(n),
+            None => {}
+        }
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if let Some(Kind::NetlinkXdp(n)) = self.kind.take() {
+            match n.swap(None) {
+                Ok(()) => {}
+                // Someone else's program is attached now, or the device is gone: not ours to
+                // remove.
+                Err(e) if matches!(e.errno(), Some(libc::EEXIST | libc::ENODEV)) => {
+                    tracing::debug!("XDP on {} not removed on drop: {e}", n.ifname)
+                }
+                Err(e) => tracing::warn!("failed to remove XDP from {} on drop: {e}", n.ifname),
+            }
+        }
+    }
+}

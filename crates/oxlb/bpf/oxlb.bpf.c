@@ -1,0 +1,997 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+/*
+ * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR).
+ *
+ * Map layout and ABI: see oxlb.h.
+ *
+ * Per packet:
+ *   parse Ethernet (+ one 802.1Q/802.1ad tag) -> IPv4 / IPv6 -> TCP / UDP / ICMP too-big
+ *   VIP lookup (dst addr, dst port, proto), then (dst addr, port 0, proto)
+ *     hit:  conntrack (client 5-tuple) -> backend, else Maglev ring slot -> backend
+ *           NAT: allocate a source port (reverse map), rewrite L3/L4 + checksums
+ *           DSR: only the MAC addresses change
+ *           next hop + MACs from bpf_fib_lookup, XDP_TX (same ifindex) / bpf_redirect
+ *     miss: NAT reverse map (reply of a NAT flow) -> translate back, XDP_TX / redirect
+ *           otherwise XDP_PASS untouched (host traffic such as ssh keeps working).
+ *
+ * Verdicts for odd packets (every one counted in oxlb_reasons):
+ *   non-IP ethertype, two or more VLAN tags ......... XDP_PASS (PASS_NOT_IP)
+ *   header shorter than its struct, IP length past
+ *   the frame, L4 header past the IP length,
+ *   TCP doff < 5 .................................... XDP_PASS (TRUNCATED), never rewritten
+ *   IPv4 version != 4 or IHL < 5 .................... XDP_PASS (BAD_IHL)
+ *   IPv4 fragment (MF set or offset != 0) ........... XDP_PASS (FRAGMENT): no ports in
+ *       non-first fragments, so fragmented VIP traffic is not balanced (the kernel
+ *       reassembles or drops it); TCP avoids fragments through PMTU discovery.
+ *   IPv4 options (IHL > 5) .......................... counted (IP_OPTIONS), then handled
+ *       normally: L4 is found at IHL*4 and the options are left untouched.
+ *   IPv6 fragment header ............................ XDP_PASS (FRAGMENT)
+ *   IPv6 extension headers (hop-by-hop, routing,
+ *       destination options, AH, mobility, HIP, shim6, experimental) XDP_PASS (IPV6_EXT)
+ *   other L4 protocols (ESP, SCTP, GRE, ...) ........ XDP_PASS (PASS_NOT_VIP)
+ *   VIP traffic with no usable backend .............. XDP_DROP (DROP_NO_BACKEND)
+ *   NAT with no free source port after 8 probes ..... XDP_DROP (DROP_NAT_PORTS)
+ *   VIP/backend/SNAT family mismatch, table_size 0 .. XDP_DROP (DROP_BAD_CONFIG)
+ *   fib: no neighbour entry ......................... XDP_PASS untouched (FIB_NO_NEIGH)
+ *   fib: larger than the egress MTU ................. XDP_PASS untouched (FIB_FRAG_NEEDED)
+ *   fib: no route / blackhole / prohibited .......... XDP_PASS untouched (FIB_FAIL)
+ *   Map state (conntrack, NAT port) is created before the fib lookup and kept when
+ *   it fails; the packet itself is only modified after a successful lookup. The
+ *   kernel does not resolve a backend's neighbour for a passed VIP packet (it is
+ *   addressed to the VIP), so neighbours must exist: health checks from the LB host
+ *   to each backend keep them resolved.
+ *   Not VIP and not a NAT reply (ssh, ARP, ND, ...) ... XDP_PASS untouched (PASS_NOT_VIP);
+ *       TCP/UDP to a port of the NAT range costs one oxlb_nat lookup more.
+ *
+ * ICMP errors (IPv4 type 3 code 4 "fragmentation needed", IPv6 type 2 "packet too
+ * big") addressed to a VIP: the quoted packet is a reply the LB (NAT) or a backend
+ * (DSR) sent, VIP:port -> client:port. The flow client:port -> VIP:port is looked up
+ * in conntrack (DSR without a conntrack entry: the Maglev ring), then
+ *   DSR: the error goes unchanged to the flow's backend (MAC rewrite only);
+ *   NAT: outer src -> SNAT address, outer dst -> backend, quoted src -> backend:port,
+ *        quoted dst -> SNAT address:NAT port; outer IPv4, quoted IPv4 and ICMP /
+ *        ICMPv6 checksums are updated incrementally. The quoted transport checksum is
+ *        left as is (receivers do not verify it in ICMP errors).
+ * Quoted packets with IPv4 options or IPv6 extension headers, other ICMP types,
+ * and ICMP errors about packets the LB sent towards a backend (NAT forward path)
+ * are passed to the kernel (ICMP_UNTRACKED / PASS_NOT_VIP).
+ *
+ * Checksums: RFC 1624 incremental updates (HC' = ~(~HC + ~m + m')) of the IPv4 header
+ * checksum and of the TCP/UDP checksum (pseudo-header addresses + ports), IPv4 and
+ * IPv6. A zero UDP checksum over IPv4 means "none" and stays zero; a UDP checksum
+ * that computes to zero is sent as 0xffff.
+ *
+ * Next hop: bpf_fib_lookup with BPF_FIB_LOOKUP_OUTPUT on the ingress interface first
+ * (one-armed LB: for IPv4 this works without enabling IP forwarding); if that finds no
+ * route, a forwarding lookup (needs net.ipv4.ip_forward=1) may pick another interface,
+ * reached with bpf_redirect (that device must accept XDP frames: a native-XDP driver, or
+ * a veth whose peer runs an XDP program). IPv6: the kernel answers every bpf_fib_lookup with
+ * FWD_DISABLED unless net.ipv6.conf.<ingress>.forwarding=1 (verified on 6.18), so IPv6
+ * VIPs need IPv6 forwarding enabled on the XDP interface. VLAN-tagged frames keep their tag and always
+ * leave through XDP_TX (one-armed on one VLAN).
+ *
+ * The flow hash is MurmurHash3 (x86, 32-bit) of src | dst | sport | dport | proto,0,0,0
+ * (addresses 4 bytes for IPv4, 16 for IPv6) with oxlb_cfg.hash_seed.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "oxlb.h"
+
+#define IP4_MF 0x2000
+#define IP4_OFFSET 0x1fff
+#define NAT_PROBES 8
+#define ETH_VLAN_LEN 4
+
+struct vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* ---- maps (see oxlb.h for the layout) ---------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, OXLB_DEFAULT_MAX_VIPS);
+	__type(key, struct oxlb_vip_key);
+	__type(value, struct oxlb_vip);
+} oxlb_vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OXLB_DEFAULT_MAX_VIPS * OXLB_DEFAULT_TABLE_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} oxlb_ring SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OXLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct oxlb_backend);
+} oxlb_backends SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, OXLB_DEFAULT_CT_ENTRIES);
+	__type(key, struct oxlb_flow_key);
+	__type(value, struct oxlb_ct);
+} oxlb_ct SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, OXLB_DEFAULT_CT_ENTRIES);
+	__type(key, struct oxlb_flow_key);
+	__type(value, struct oxlb_nat);
+} oxlb_nat SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OXLB_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct oxlb_stats);
+} oxlb_vip_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OXLB_DEFAULT_MAX_BACKENDS);
+	__type(key, __u32);
+	__type(value, struct oxlb_stats);
+} oxlb_be_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OXLB_R_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} oxlb_reasons SEC(".maps");
+
+/* Set by the loader before load; must match the map sizes above. */
+const volatile struct oxlb_config oxlb_cfg = {
+	.table_size = OXLB_DEFAULT_TABLE_SIZE,
+	.max_vips = OXLB_DEFAULT_MAX_VIPS,
+	.hash_seed = 0x6f786c62, /* "oxlb" */
+	.nat_port_min = OXLB_DEFAULT_NAT_PORT_MIN,
+	.nat_port_count = OXLB_DEFAULT_NAT_PORT_COUNT,
+	.ct_enabled = 1,
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* Parsed packet: pointers into the frame plus the client-side 5-tuple. */
+struct pkt {
+	struct ethhdr *eth;
+	__u32 *saddr;	 /* IP source address in the frame */
+	__u32 *daddr;	 /* IP destination address in the frame */
+	__u16 *ip_csum;	 /* IPv4 header checksum (unused for IPv6) */
+	__be16 *sport;	 /* L4 ports in the frame */
+	__be16 *dport;
+	__u16 *l4_csum;	 /* TCP/UDP checksum in the frame */
+	__u32 bytes;	 /* L2 header + IP length, for the byte counters */
+	__u16 l3_len;	 /* IP total length, for the fib MTU check */
+	__u8 vlan;	 /* 1 if the frame carried a VLAN tag */
+	struct oxlb_flow_key key;
+};
+
+static __always_inline void count(__u32 reason)
+{
+	__u64 *c = bpf_map_lookup_elem(&oxlb_reasons, &reason);
+
+	if (c)
+		*c += 1;
+}
+
+static __always_inline int verdict(__u32 reason, int action)
+{
+	count(reason);
+	return action;
+}
+
+static __always_inline void stats_add(void *map, __u32 id, __u32 bytes, int new_flow, int reply)
+{
+	struct oxlb_stats *s = bpf_map_lookup_elem(map, &id);
+
+	if (!s)
+		return;
+	if (reply) {
+		s->reply_packets += 1;
+		s->reply_bytes += bytes;
+	} else {
+		s->packets += 1;
+		s->bytes += bytes;
+		s->new_flows += new_flow;
+	}
+}
+
+static __always_inline int key_eq(const struct oxlb_flow_key *a, const struct oxlb_flow_key *b)
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+	__u32 diff = 0;
+
+#pragma unroll
+	for (int i = 0; i < (int)(sizeof(*a) / 4); i++)
+		diff |= x[i] ^ y[i];
+	return diff == 0;
+}
+
+/* ---- flow hash: MurmurHash3 x86_32 over the tuple bytes ---------------- */
+
+static __always_inline __u32 rotl32(__u32 x, int r)
+{
+	return (x << r) | (x >> (32 - r));
+}
+
+static __always_inline __u32 mm_block(__u32 h, __u32 k)
+{
+	k *= 0xcc9e2d51;
+	k = rotl32(k, 15);
+	k *= 0x1b873593;
+	h ^= k;
+	h = rotl32(h, 13);
+	return h * 5 + 0xe6546b64;
+}
+
+static __always_inline __u32 mm_final(__u32 h)
+{
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+static __always_inline __u32 flow_hash(const struct oxlb_flow_key *k, const int v6)
+{
+	__u32 h = oxlb_cfg.hash_seed;
+	int words = v6 ? 4 : 1;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		if (i < words)
+			h = mm_block(h, k->src[i]);
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		if (i < words)
+			h = mm_block(h, k->dst[i]);
+	/* Memory order: sport bytes then dport bytes, read as a little-endian word. */
+	h = mm_block(h, (__u32)k->sport | ((__u32)k->dport << 16));
+	h = mm_block(h, k->proto);
+	h ^= (__u32)(words * 8 + 8);
+	return mm_final(h);
+}
+
+/* ---- incremental checksums (RFC 1624) ------------------------------------ */
+
+/* Sum contribution of replacing the 32-bit field `from` by `to`. */
+static __always_inline __u64 csum_delta32(__u32 from, __u32 to)
+{
+	__u32 nf = ~from;
+
+	return (__u64)(nf & 0xffff) + (nf >> 16) + (to & 0xffff) + (to >> 16);
+}
+
+/* Sum contribution of replacing the 16-bit field `from` by `to`. */
+static __always_inline __u64 csum_delta16(__u16 from, __u16 to)
+{
+	return (__u64)(__u16)~from + to;
+}
+
+/* HC' = ~(~HC + delta), folded to 16 bits. */
+static __always_inline __u16 csum_apply(__u16 csum, __u64 delta)
+{
+	__u64 s = (__u64)(__u16)~csum + delta;
+
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	return (__u16)~s;
+}
+
+/* Rewrite addresses and ports of the packet in place, fixing the IPv4 header and
+ * TCP/UDP checksums. */
+static __always_inline void rewrite(struct pkt *p, const __u32 *nsrc, const __u32 *ndst,
+				    __be16 nsport, __be16 ndport, const int v6)
+{
+	int words = v6 ? 4 : 1;
+	__u64 d_addr = 0, d_l4;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (i < words) {
+			d_addr += csum_delta32(p->saddr[i], nsrc[i]);
+			d_addr += csum_delta32(p->daddr[i], ndst[i]);
+			p->saddr[i] = nsrc[i];
+			p->daddr[i] = ndst[i];
+		}
+	}
+	d_l4 = d_addr + csum_delta16(*p->sport, nsport) + csum_delta16(*p->dport, ndport);
+	*p->sport = nsport;
+	*p->dport = ndport;
+	if (!v6)
+		*p->ip_csum = csum_apply(*p->ip_csum, d_addr);
+	if (p->key.proto == IPPROTO_UDP) {
+		if (v6 || *p->l4_csum != 0) {
+			__u16 c = csum_apply(*p->l4_csum, d_l4);
+
+			*p->l4_csum = c ? c : 0xffff;
+		}
+	} else {
+		*p->l4_csum = csum_apply(*p->l4_csum, d_l4);
+	}
+}
+
+/* ---- lookups ------------------------------------------------------------- */
+
+static __always_inline struct oxlb_vip *vip_lookup(const __u32 *addr, __be16 port, __u8 proto,
+						   const int v6)
+{
+	struct oxlb_vip_key vk;
+	struct oxlb_vip *vip;
+
+	__builtin_memset(&vk, 0, sizeof(vk));
+	vk.addr[0] = addr[0];
+	if (v6) {
+		vk.addr[1] = addr[1];
+		vk.addr[2] = addr[2];
+		vk.addr[3] = addr[3];
+	}
+	vk.port = port;
+	vk.proto = proto;
+	vk.family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
+	vip = bpf_map_lookup_elem(&oxlb_vips, &vk);
+	if (vip || !port)
+		return vip;
+	vk.port = 0;
+	return bpf_map_lookup_elem(&oxlb_vips, &vk);
+}
+
+/* Maglev: ring slot of (vip, hash) -> backend. Returns 0 or a reason. */
+static __always_inline __u32 pick_backend(__u32 vip_id, __u32 hash, __u32 *bid,
+					  struct oxlb_backend *be)
+{
+	__u32 ts = oxlb_cfg.table_size;
+	struct oxlb_backend *b;
+	__u32 idx, *slot;
+
+	if (ts == 0 || vip_id >= oxlb_cfg.max_vips)
+		return OXLB_R_DROP_BAD_CONFIG;
+	idx = vip_id * ts + hash % ts;
+	slot = bpf_map_lookup_elem(&oxlb_ring, &idx);
+	if (!slot || *slot == OXLB_NO_BACKEND)
+		return OXLB_R_DROP_NO_BACKEND;
+	*bid = *slot;
+	b = bpf_map_lookup_elem(&oxlb_backends, bid);
+	if (!b || !(b->flags & OXLB_BACKEND_VALID))
+		return OXLB_R_DROP_NO_BACKEND;
+	*be = *b;
+	return 0;
+}
+
+/* Conntrack entry of a flow if its backend is still valid. */
+static __always_inline int ct_backend(const struct oxlb_flow_key *key, __u32 vip_id, __u8 mode,
+				      __u32 *bid, struct oxlb_backend *be, __be16 *nat_port)
+{
+	struct oxlb_backend *b;
+	struct oxlb_ct *ct;
+
+	if (!oxlb_cfg.ct_enabled)
+		return 0;
+	ct = bpf_map_lookup_elem(&oxlb_ct, key);
+	if (!ct || ct->vip_id != vip_id || ct->mode != mode)
+		return 0;
+	*bid = ct->backend_id;
+	*nat_port = ct->nat_port;
+	b = bpf_map_lookup_elem(&oxlb_backends, bid);
+	if (!b || !(b->flags & OXLB_BACKEND_VALID))
+		return 0;
+	*be = *b;
+	return 1;
+}
+
+static __always_inline void ct_store(const struct oxlb_flow_key *key, __u32 vip_id, __u8 mode,
+				     __u32 bid, __be16 nat_port)
+{
+	struct oxlb_ct ct = {
+		.backend_id = bid,
+		.vip_id = vip_id,
+		.nat_port = nat_port,
+		.mode = mode,
+	};
+
+	if (oxlb_cfg.ct_enabled)
+		bpf_map_update_elem(&oxlb_ct, key, &ct, BPF_ANY);
+}
+
+/* ---- NAT source ports ----------------------------------------------------- */
+
+/* Key of the reverse map for a reply backend:bport -> snat:nat_port. */
+static __always_inline void nat_rev_key(struct oxlb_flow_key *rk, const struct oxlb_backend *be,
+					const struct oxlb_vip *vip, __be16 bport, __u8 proto,
+					const int v6)
+{
+	__builtin_memset(rk, 0, sizeof(*rk));
+	rk->src[0] = be->addr[0];
+	rk->dst[0] = vip->snat_addr[0];
+	if (v6) {
+#pragma unroll
+		for (int i = 1; i < 4; i++) {
+			rk->src[i] = be->addr[i];
+			rk->dst[i] = vip->snat_addr[i];
+		}
+	}
+	rk->sport = bport;
+	rk->proto = proto;
+	rk->family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
+}
+
+/* Allocate a source port for a new NAT flow: start at hash % count in
+ * [nat_port_min, nat_port_min + count) and probe linearly; a reverse entry that
+ * already belongs to this client tuple is reused (conntrack aged out first).
+ * Returns the port (network order) or 0. */
+static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_vip *vip,
+					const struct oxlb_backend *be, __u32 bid, __be16 bport,
+					__u32 hash, const int v6)
+{
+	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
+	struct oxlb_flow_key rk;
+	struct oxlb_nat nv;
+	__u32 start;
+
+	if (cnt == 0)
+		return 0;
+	nat_rev_key(&rk, be, vip, bport, p->key.proto, v6);
+	__builtin_memset(&nv, 0, sizeof(nv));
+	nv.client = p->key;
+	nv.vip_id = vip->id;
+	nv.backend_id = bid;
+	start = (hash >> 7) % cnt;
+	for (int i = 0; i < NAT_PROBES; i++) {
+		__u32 port = min + (start + i) % cnt;
+		struct oxlb_nat *cur;
+
+		if (port == 0 || port > 0xffff)
+			continue;
+		rk.dport = bpf_htons((__u16)port);
+		if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST) == 0)
+			return rk.dport;
+		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+		if (cur && key_eq(&cur->client, &p->key))
+			return rk.dport;
+	}
+	return 0;
+}
+
+/* Keep the reverse entry of an established NAT flow alive (LRU) and recreate it
+ * if it was evicted. */
+static __always_inline void nat_refresh(const struct pkt *p, const struct oxlb_vip *vip,
+					const struct oxlb_backend *be, __u32 bid, __be16 bport,
+					__be16 nat_port, const int v6)
+{
+	struct oxlb_flow_key rk;
+	struct oxlb_nat nv;
+
+	nat_rev_key(&rk, be, vip, bport, p->key.proto, v6);
+	rk.dport = nat_port;
+	if (bpf_map_lookup_elem(&oxlb_nat, &rk))
+		return;
+	__builtin_memset(&nv, 0, sizeof(nv));
+	nv.client = p->key;
+	nv.vip_id = vip->id;
+	nv.backend_id = bid;
+	bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST);
+}
+
+/* ---- next hop ------------------------------------------------------------ */
+
+static __always_inline void fib_fill(struct bpf_fib_lookup *f, struct xdp_md *ctx, __u8 family,
+				     const __u32 *src, const __u32 *dst, __u8 proto, __be16 sport,
+				     __be16 dport, __u16 tot_len)
+{
+	__builtin_memset(f, 0, sizeof(*f));
+	f->family = family;
+	f->l4_protocol = proto;
+	f->sport = sport;
+	f->dport = dport;
+	f->tot_len = tot_len;
+	f->ifindex = ctx->ingress_ifindex;
+	if (family == OXLB_AF_INET) {
+		f->ipv4_src = src[0];
+		f->ipv4_dst = dst[0];
+	} else {
+#pragma unroll
+		for (int i = 0; i < 4; i++) {
+			f->ipv6_src[i] = src[i];
+			f->ipv6_dst[i] = dst[i];
+		}
+	}
+}
+
+/* Next hop of dst: 0 with f filled (dmac, smac, ifindex), or a reason. */
+static __always_inline __u32 fib_resolve(struct xdp_md *ctx, struct bpf_fib_lookup *f,
+					 __u8 family, const __u32 *src, const __u32 *dst,
+					 __u8 proto, __be16 sport, __be16 dport, __u16 tot_len)
+{
+	long rc;
+
+	fib_fill(f, ctx, family, src, dst, proto, sport, dport, tot_len);
+	rc = bpf_fib_lookup(ctx, f, sizeof(*f), BPF_FIB_LOOKUP_OUTPUT);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH &&
+	    rc != BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		fib_fill(f, ctx, family, src, dst, proto, sport, dport, tot_len);
+		rc = bpf_fib_lookup(ctx, f, sizeof(*f), 0);
+	}
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS)
+		return 0;
+	if (rc == BPF_FIB_LKUP_RET_NO_NEIGH)
+		return OXLB_R_FIB_NO_NEIGH;
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		return OXLB_R_FIB_FRAG_NEEDED;
+	return OXLB_R_FIB_FAIL;
+}
+
+/* Set the MACs from a resolved next hop and send the frame. */
+static __always_inline int emit(struct xdp_md *ctx, struct ethhdr *eth, const struct bpf_fib_lookup *f,
+				__u8 vlan)
+{
+	__builtin_memcpy(eth->h_dest, f->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, f->smac, ETH_ALEN);
+	if (vlan || f->ifindex == ctx->ingress_ifindex)
+		return verdict(OXLB_R_TX, XDP_TX);
+	count(OXLB_R_REDIRECT);
+	return bpf_redirect(f->ifindex, 0);
+}
+
+/* ---- forward path: client -> VIP ----------------------------------------- */
+
+static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const struct oxlb_vip *vipp,
+				   const int v6)
+{
+	__u8 fam = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
+	struct oxlb_vip vip = *vipp;
+	struct oxlb_backend be;
+	struct bpf_fib_lookup f;
+	__be16 nat_port = 0, bport;
+	__u32 bid = 0, hash = 0, r;
+	int new_flow = 0;
+
+	if (ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port)) {
+		count(OXLB_R_CT_HIT);
+	} else {
+		hash = flow_hash(&p->key, v6);
+		r = pick_backend(vip.id, hash, &bid, &be);
+		if (r)
+			return verdict(r, XDP_DROP);
+		new_flow = 1;
+		nat_port = 0;
+		count(OXLB_R_CT_MISS);
+	}
+
+	if (vip.mode == OXLB_MODE_DSR) {
+		__u32 any[4] = {};
+
+		if (new_flow)
+			ct_store(&p->key, vip.id, vip.mode, bid, 0);
+		/* DSR: only the MACs change; the backend's MAC is its next hop's. */
+		r = fib_resolve(ctx, &f, be.family, any, be.addr, p->key.proto, p->key.sport,
+				p->key.dport, p->l3_len);
+		if (r)
+			return verdict(r, XDP_PASS);
+		stats_add(&oxlb_vip_stats, vip.id, p->bytes, new_flow, 0);
+		stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
+		return emit(ctx, p->eth, &f, p->vlan);
+	}
+
+	if (vip.mode != OXLB_MODE_NAT || vip.snat_family != fam || be.family != fam)
+		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
+	bport = be.port ? be.port : p->key.dport;
+	if (new_flow) {
+		nat_port = nat_alloc(p, &vip, &be, bid, bport, hash, v6);
+		if (!nat_port)
+			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
+		ct_store(&p->key, vip.id, vip.mode, bid, nat_port);
+	} else {
+		nat_refresh(p, &vip, &be, bid, bport, nat_port, v6);
+	}
+	r = fib_resolve(ctx, &f, fam, vip.snat_addr, be.addr, p->key.proto, nat_port, bport,
+			p->l3_len);
+	if (r)
+		return verdict(r, XDP_PASS);
+	rewrite(p, vip.snat_addr, be.addr, nat_port, bport, v6);
+	stats_add(&oxlb_vip_stats, vip.id, p->bytes, new_flow, 0);
+	stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
+	return emit(ctx, p->eth, &f, p->vlan);
+}
+
+/* ---- reply path: backend -> LB (NAT) -------------------------------------- */
+
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6)
+{
+	__u32 dport = bpf_ntohs(p->key.dport);
+	struct bpf_fib_lookup f;
+	struct oxlb_flow_key c;
+	struct oxlb_nat *n;
+	__u32 vip_id, bid, r;
+
+	/* Replies of NAT flows always target a port of the NAT range: host traffic
+	 * outside it (ssh, ...) skips the map lookup. */
+	if (dport < oxlb_cfg.nat_port_min || dport >= oxlb_cfg.nat_port_min + oxlb_cfg.nat_port_count)
+		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
+	n = bpf_map_lookup_elem(&oxlb_nat, &p->key);
+	if (!n)
+		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
+	c = n->client;
+	vip_id = n->vip_id;
+	bid = n->backend_id;
+	/* src -> VIP:port, dst -> client:port */
+	r = fib_resolve(ctx, &f, c.family, c.dst, c.src, c.proto, c.dport, c.sport, p->l3_len);
+	if (r)
+		return verdict(r, XDP_PASS);
+	rewrite(p, c.dst, c.src, c.dport, c.sport, v6);
+	stats_add(&oxlb_vip_stats, vip_id, p->bytes, 0, 1);
+	stats_add(&oxlb_be_stats, bid, p->bytes, 0, 1);
+	count(OXLB_R_NAT_REPLY);
+	return emit(ctx, p->eth, &f, p->vlan);
+}
+
+/* ---- ICMP too-big about a flow ------------------------------------------- */
+
+/* The flow that a quoted reply (VIP:vport -> client:cport) belongs to. */
+struct icmp_flow {
+	struct oxlb_vip vip;
+	struct oxlb_backend be;
+	__u32 bid;
+	__be16 nat_port;
+	__be16 bport;
+};
+
+/* qsrc/qdst/qsport/qdport: the quoted packet's tuple. Returns 0 or a reason. */
+static __always_inline __u32 icmp_flow(struct icmp_flow *fl, const __u32 *qsrc, const __u32 *qdst,
+				       __be16 qsport, __be16 qdport, __u8 proto, const int v6)
+{
+	struct oxlb_flow_key k;
+	struct oxlb_vip *vip;
+
+	vip = vip_lookup(qsrc, qsport, proto, v6);
+	if (!vip)
+		return OXLB_R_ICMP_UNTRACKED;
+	fl->vip = *vip;
+	__builtin_memset(&k, 0, sizeof(k));
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		if (i == 0 || v6) {
+			k.src[i] = qdst[i];
+			k.dst[i] = qsrc[i];
+		}
+	}
+	k.sport = qdport;
+	k.dport = qsport;
+	k.proto = proto;
+	k.family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
+	fl->nat_port = 0;
+	if (!ct_backend(&k, fl->vip.id, fl->vip.mode, &fl->bid, &fl->be, &fl->nat_port)) {
+		/* Without conntrack only DSR can find the backend (Maglev). */
+		if (fl->vip.mode != OXLB_MODE_DSR)
+			return OXLB_R_ICMP_UNTRACKED;
+		if (pick_backend(fl->vip.id, flow_hash(&k, v6), &fl->bid, &fl->be))
+			return OXLB_R_ICMP_UNTRACKED;
+	}
+	fl->bport = fl->be.port ? fl->be.port : qsport;
+	return 0;
+}
+
+static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iphdr *iph, void *l4,
+				   void *data_end, __u32 hl)
+{
+	struct icmphdr *ic = l4;
+	struct bpf_fib_lookup f;
+	struct icmp_flow fl;
+	struct iphdr *q;
+	__be16 *qp;
+	__u64 d_outer, d_icmp;
+	__u16 old_qcsum;
+	__u32 r;
+
+	if ((void *)(ic + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (ic->type != ICMP_DEST_UNREACH || ic->code != ICMP_FRAG_NEEDED)
+		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
+	q = (void *)(ic + 1);
+	if ((void *)(q + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (q->version != 4 || q->ihl != 5 ||
+	    (q->protocol != IPPROTO_TCP && q->protocol != IPPROTO_UDP))
+		return verdict(OXLB_R_ICMP_UNTRACKED, XDP_PASS);
+	qp = (void *)(q + 1);
+	/* The quote (IPv4 header + 8 bytes) must lie inside the IP packet, not padding. */
+	if ((void *)(qp + 4) > data_end || hl + sizeof(*ic) + sizeof(*q) + 8 > p->l3_len)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	r = icmp_flow(&fl, &q->saddr, &q->daddr, qp[0], qp[1], q->protocol, 0);
+	if (r)
+		return verdict(r, XDP_PASS);
+
+	if (fl.vip.mode == OXLB_MODE_DSR) {
+		__u32 any[4] = {};
+
+		r = fib_resolve(ctx, &f, fl.be.family, any, fl.be.addr, IPPROTO_ICMP, 0, 0,
+				p->l3_len);
+		if (r)
+			return verdict(r, XDP_PASS);
+		count(OXLB_R_ICMP_FORWARDED);
+		return emit(ctx, p->eth, &f, p->vlan);
+	}
+	if (fl.vip.snat_family != OXLB_AF_INET || fl.be.family != OXLB_AF_INET)
+		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
+	r = fib_resolve(ctx, &f, OXLB_AF_INET, fl.vip.snat_addr, fl.be.addr, IPPROTO_ICMP, 0, 0,
+			p->l3_len);
+	if (r)
+		return verdict(r, XDP_PASS);
+
+	/* Outer: router -> VIP becomes SNAT -> backend. */
+	d_outer = csum_delta32(iph->saddr, fl.vip.snat_addr[0]) +
+		  csum_delta32(iph->daddr, fl.be.addr[0]);
+	iph->saddr = fl.vip.snat_addr[0];
+	iph->daddr = fl.be.addr[0];
+	iph->check = csum_apply(iph->check, d_outer);
+
+	/* Quoted: VIP:vport -> client:cport becomes backend:bport -> SNAT:nat_port. */
+	d_icmp = csum_delta32(q->saddr, fl.be.addr[0]) + csum_delta32(q->daddr, fl.vip.snat_addr[0]);
+	old_qcsum = q->check;
+	q->check = csum_apply(q->check, d_icmp);
+	d_icmp += csum_delta16(old_qcsum, q->check);
+	q->saddr = fl.be.addr[0];
+	q->daddr = fl.vip.snat_addr[0];
+	d_icmp += csum_delta16(qp[0], fl.bport) + csum_delta16(qp[1], fl.nat_port);
+	qp[0] = fl.bport;
+	qp[1] = fl.nat_port;
+	ic->checksum = csum_apply(ic->checksum, d_icmp);
+	count(OXLB_R_ICMP_FORWARDED);
+	return emit(ctx, p->eth, &f, p->vlan);
+}
+
+static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv6hdr *ip6, void *l4,
+				   void *data_end)
+{
+	struct icmp6hdr *ic = l4;
+	struct bpf_fib_lookup f;
+	struct icmp_flow fl;
+	struct ipv6hdr *q;
+	__u32 *os, *od, *qs, *qd;
+	__be16 *qp;
+	__u64 d = 0;
+	__u32 r;
+
+	if ((void *)(ic + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (ic->icmp6_type != ICMPV6_PKT_TOOBIG)
+		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
+	q = (void *)(ic + 1);
+	if ((void *)(q + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (q->nexthdr != IPPROTO_TCP && q->nexthdr != IPPROTO_UDP)
+		return verdict(OXLB_R_ICMP_UNTRACKED, XDP_PASS);
+	qp = (void *)(q + 1);
+	if ((void *)(qp + 4) > data_end || sizeof(*ip6) + sizeof(*ic) + sizeof(*q) + 8 > p->l3_len)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	qs = q->saddr.in6_u.u6_addr32;
+	qd = q->daddr.in6_u.u6_addr32;
+	r = icmp_flow(&fl, qs, qd, qp[0], qp[1], q->nexthdr, 1);
+	if (r)
+		return verdict(r, XDP_PASS);
+
+	if (fl.vip.mode == OXLB_MODE_DSR) {
+		__u32 any[4] = {};
+
+		r = fib_resolve(ctx, &f, fl.be.family, any, fl.be.addr, IPPROTO_ICMPV6, 0, 0,
+				p->l3_len);
+		if (r)
+			return verdict(r, XDP_PASS);
+		count(OXLB_R_ICMP_FORWARDED);
+		return emit(ctx, p->eth, &f, p->vlan);
+	}
+	if (fl.vip.snat_family != OXLB_AF_INET6 || fl.be.family != OXLB_AF_INET6)
+		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
+	r = fib_resolve(ctx, &f, OXLB_AF_INET6, fl.vip.snat_addr, fl.be.addr, IPPROTO_ICMPV6, 0, 0,
+			p->l3_len);
+	if (r)
+		return verdict(r, XDP_PASS);
+
+	/* ICMPv6 checksum covers the pseudo-header (outer addresses) and the quote. */
+	os = ip6->saddr.in6_u.u6_addr32;
+	od = ip6->daddr.in6_u.u6_addr32;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		d += csum_delta32(os[i], fl.vip.snat_addr[i]) + csum_delta32(od[i], fl.be.addr[i]);
+		d += csum_delta32(qs[i], fl.be.addr[i]) + csum_delta32(qd[i], fl.vip.snat_addr[i]);
+		os[i] = fl.vip.snat_addr[i];
+		od[i] = fl.be.addr[i];
+		qs[i] = fl.be.addr[i];
+		qd[i] = fl.vip.snat_addr[i];
+	}
+	d += csum_delta16(qp[0], fl.bport) + csum_delta16(qp[1], fl.nat_port);
+	qp[0] = fl.bport;
+	qp[1] = fl.nat_port;
+	ic->icmp6_cksum = csum_apply(ic->icmp6_cksum, d);
+	count(OXLB_R_ICMP_FORWARDED);
+	return emit(ctx, p->eth, &f, p->vlan);
+}
+
+/* ---- L3/L4 parsing --------------------------------------------------------- */
+
+/* TCP/UDP header at l4 (l4_off bytes into an IP packet of ip_len bytes). */
+static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, __u32 l4_off,
+				      __u32 ip_len)
+{
+	/* Hide l4's relation to the checked IP length from the compiler: otherwise it
+	 * drops the data_end checks below as implied, and the verifier cannot follow. */
+	asm volatile("" : "+r"(l4));
+	if (p->key.proto == IPPROTO_TCP) {
+		struct tcphdr *t = l4;
+
+		if ((void *)(t + 1) > data_end || l4_off + sizeof(*t) > ip_len || t->doff < 5)
+			return OXLB_R_TRUNCATED;
+		p->sport = &t->source;
+		p->dport = &t->dest;
+		p->l4_csum = &t->check;
+	} else if (p->key.proto == IPPROTO_UDP) {
+		struct udphdr *u = l4;
+
+		if ((void *)(u + 1) > data_end || l4_off + sizeof(*u) > ip_len)
+			return OXLB_R_TRUNCATED;
+		p->sport = &u->source;
+		p->dport = &u->dest;
+		p->l4_csum = &u->check;
+	} else {
+		return OXLB_R_PASS_NOT_VIP;
+	}
+	p->key.sport = *p->sport;
+	p->key.dport = *p->dport;
+	return 0;
+}
+
+static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int v6)
+{
+	struct oxlb_vip *vip = vip_lookup(p->key.dst, p->key.dport, p->key.proto, v6);
+
+	if (vip)
+		return forward(ctx, p, vip, v6);
+	return reply(ctx, p, v6);
+}
+
+static __always_inline int handle_v4(struct xdp_md *ctx, struct pkt *p, void *l3, void *data_end,
+				     __u32 l2_len)
+{
+	struct iphdr *iph = l3;
+	__u32 hl, tot, r;
+	void *l4;
+
+	if ((void *)(iph + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (iph->version != 4 || iph->ihl < 5)
+		return verdict(OXLB_R_BAD_IHL, XDP_PASS);
+	hl = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < hl || l3 + tot > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (iph->frag_off & bpf_htons(IP4_MF | IP4_OFFSET))
+		return verdict(OXLB_R_FRAGMENT, XDP_PASS);
+	if (hl > sizeof(*iph))
+		count(OXLB_R_IP_OPTIONS);
+	l4 = l3 + hl;
+	p->saddr = &iph->saddr;
+	p->daddr = &iph->daddr;
+	p->ip_csum = &iph->check;
+	p->l3_len = tot;
+	p->bytes = l2_len + tot;
+	p->key.src[0] = iph->saddr;
+	p->key.dst[0] = iph->daddr;
+	p->key.proto = iph->protocol;
+	p->key.family = OXLB_AF_INET;
+	if (iph->protocol == IPPROTO_ICMP)
+		return icmp_v4(ctx, p, iph, l4, data_end, hl);
+	r = parse_l4(p, l4, data_end, hl, tot);
+	if (r)
+		return verdict(r, XDP_PASS);
+	return dispatch(ctx, p, 0);
+}
+
+static __always_inline int is_v6_ext(__u8 nh)
+{
+	switch (nh) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_AH:
+	case IPPROTO_MH:
+	case 139: /* HIP */
+	case 140: /* shim6 */
+	case 253: /* experimental */
+	case 254:
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline int handle_v6(struct xdp_md *ctx, struct pkt *p, void *l3, void *data_end,
+				     __u32 l2_len)
+{
+	struct ipv6hdr *ip6 = l3;
+	__u32 tot, r;
+	void *l4;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (ip6->version != 6)
+		return verdict(OXLB_R_BAD_IHL, XDP_PASS);
+	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	if (l3 + tot > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	if (ip6->nexthdr == IPPROTO_FRAGMENT)
+		return verdict(OXLB_R_FRAGMENT, XDP_PASS);
+	if (is_v6_ext(ip6->nexthdr))
+		return verdict(OXLB_R_IPV6_EXT, XDP_PASS);
+	l4 = ip6 + 1;
+	p->saddr = ip6->saddr.in6_u.u6_addr32;
+	p->daddr = ip6->daddr.in6_u.u6_addr32;
+	p->l3_len = tot;
+	p->bytes = l2_len + tot;
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		p->key.src[i] = p->saddr[i];
+		p->key.dst[i] = p->daddr[i];
+	}
+	p->key.proto = ip6->nexthdr;
+	p->key.family = OXLB_AF_INET6;
+	if (ip6->nexthdr == IPPROTO_ICMPV6)
+		return icmp_v6(ctx, p, ip6, l4, data_end);
+	r = parse_l4(p, l4, data_end, sizeof(*ip6), tot);
+	if (r)
+		return verdict(r, XDP_PASS);
+	return dispatch(ctx, p, 1);
+}
+
+SEC("xdp")
+int oxlb_xdp(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	__u32 l2_len = sizeof(*eth);
+	__be16 proto;
+	struct pkt p;
+	void *l3;
+
+	if ((void *)(eth + 1) > data_end)
+		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+	__builtin_memset(&p, 0, sizeof(p));
+	p.eth = eth;
+	proto = eth->h_proto;
+	l3 = eth + 1;
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD)) {
+		struct vlan_hdr *vh = l3;
+
+		if ((void *)(vh + 1) > data_end)
+			return verdict(OXLB_R_TRUNCATED, XDP_PASS);
+		proto = vh->encap_proto;
+		l3 = vh + 1;
+		l2_len += ETH_VLAN_LEN;
+		p.vlan = 1;
+		count(OXLB_R_VLAN);
+	}
+	if (proto == bpf_htons(ETH_P_IP))
+		return handle_v4(ctx, &p, l3, data_end, l2_len);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return handle_v6(ctx, &p, l3, data_end, l2_len);
+	return verdict(OXLB_R_PASS_NOT_IP, XDP_PASS);
+}
+
+char _license[] SEC("license") = "Dual MIT/GPL";

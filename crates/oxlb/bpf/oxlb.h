@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * oxlb datapath ABI: the key/value layouts of every map of oxlb.bpf.c and the
+ * read-only config. The Rust mirror lives in crates/oxlb/src/datapath/abi.rs and
+ * must stay byte-identical (both sides assert the sizes).
+ *
+ * Conventions
+ *  - Addresses are 16 bytes in network byte order. IPv4 uses the first 4 bytes,
+ *    the other 12 are zero; `family` says which (OXLB_AF_INET / OXLB_AF_INET6).
+ *  - Ports are in network byte order (__be16).
+ *  - Every struct has explicit padding (named `_pad*`, always written as zero) so
+ *    that hash keys compare byte-for-byte and the Rust side can build them.
+ *
+ * Map layout (all sizes are load-time parameters: the loader sets max_entries
+ * and the matching fields of `oxlb_cfg` before loading):
+ *
+ *  oxlb_vips      HASH   vip_key -> vip          max_vips entries (VIP ids < max_vips)
+ *  oxlb_ring      ARRAY  u32 -> u32 backend id   max_vips * table_size entries
+ *  oxlb_backends  ARRAY  u32 backend id -> backend   max_backends entries
+ *  oxlb_ct        LRU_HASH flow_key (client->VIP) -> ct
+ *  oxlb_nat       LRU_HASH flow_key (backend->LB, as the reply arrives) -> nat
+ *  oxlb_vip_stats PERCPU_ARRAY vip id -> stats
+ *  oxlb_be_stats  PERCPU_ARRAY backend id -> stats
+ *  oxlb_reasons   PERCPU_ARRAY reason -> u64 packets
+ *
+ * Maglev tables: ONE flat ARRAY, slot `vip_id * table_size + (hash % table_size)`.
+ * Why: one array lookup per new flow (no map-in-map indirection, no per-VIP map
+ * fds to manage), memory is max_vips * table_size * 4 bytes (10,000 VIPs with a
+ * 65,537-slot table = 2.6 GB, with a 4,099-slot table = 164 MB; the table size is
+ * the knob), and updates are plain element writes. A table update is not atomic
+ * across slots: while it is being rewritten a new flow may land on either the old
+ * or the new backend of its slot, both of which are valid choices; established
+ * flows are pinned by conntrack. Slot value OXLB_NO_BACKEND means "no backend".
+ */
+#ifndef OXLB_H
+#define OXLB_H
+
+#include <linux/types.h>
+
+#define OXLB_AF_INET 2
+#define OXLB_AF_INET6 10
+
+/* VIP forwarding modes (oxlb_vip.mode). */
+#define OXLB_MODE_NAT 1
+#define OXLB_MODE_DSR 2
+
+/* oxlb_backend.flags */
+#define OXLB_BACKEND_VALID 1
+
+/* Ring slot value meaning "no usable backend" (new flows are dropped). */
+#define OXLB_NO_BACKEND 0xffffffffu
+
+/* Defaults of the object file; the loader overrides them (maps + oxlb_cfg). */
+#define OXLB_DEFAULT_MAX_VIPS 512
+#define OXLB_DEFAULT_TABLE_SIZE 4099
+#define OXLB_DEFAULT_MAX_BACKENDS 4096
+#define OXLB_DEFAULT_CT_ENTRIES 262144
+#define OXLB_DEFAULT_NAT_PORT_MIN 16384
+#define OXLB_DEFAULT_NAT_PORT_COUNT 16384
+
+/* Key of oxlb_vips: destination of the client packet. port 0 = any port. */
+struct oxlb_vip_key {
+	__u32 addr[4];
+	__be16 port;
+	__u8 proto; /* IPPROTO_TCP / IPPROTO_UDP */
+	__u8 family;
+};
+_Static_assert(sizeof(struct oxlb_vip_key) == 20, "oxlb_vip_key size");
+
+/* Value of oxlb_vips. */
+struct oxlb_vip {
+	__u32 id;	    /* index into oxlb_ring / oxlb_vip_stats, < max_vips */
+	__u8 mode;	    /* OXLB_MODE_* */
+	__u8 snat_family;   /* family of snat_addr (NAT only; 0 for DSR) */
+	__u16 _pad;
+	__u32 snat_addr[4]; /* NAT: the LB's source address towards backends */
+};
+_Static_assert(sizeof(struct oxlb_vip) == 24, "oxlb_vip size");
+
+/* Value of oxlb_backends. An all-zero entry (flags without VALID) is "no backend". */
+struct oxlb_backend {
+	__u32 addr[4];
+	__be16 port; /* NAT destination port; 0 = keep the client's destination port */
+	__u8 family;
+	__u8 flags; /* OXLB_BACKEND_* */
+};
+_Static_assert(sizeof(struct oxlb_backend) == 20, "oxlb_backend size");
+
+/* A transport 5-tuple as seen in a packet (src -> dst). */
+struct oxlb_flow_key {
+	__u32 src[4];
+	__u32 dst[4];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 family;
+	__u16 _pad;
+};
+_Static_assert(sizeof(struct oxlb_flow_key) == 40, "oxlb_flow_key size");
+
+/* Value of oxlb_ct (key: client -> VIP tuple). */
+struct oxlb_ct {
+	__u32 backend_id;
+	__u32 vip_id;
+	__be16 nat_port; /* NAT: the LB source port of this flow; 0 for DSR */
+	__u8 mode;	 /* OXLB_MODE_* at flow creation */
+	__u8 _pad;
+};
+_Static_assert(sizeof(struct oxlb_ct) == 12, "oxlb_ct size");
+
+/* Value of oxlb_nat (key: backend:port -> snat_addr:nat_port tuple of a reply). */
+struct oxlb_nat {
+	struct oxlb_flow_key client; /* the original client -> VIP tuple */
+	__u32 vip_id;
+	__u32 backend_id;
+};
+_Static_assert(sizeof(struct oxlb_nat) == 48, "oxlb_nat size");
+
+/* Value of oxlb_vip_stats and oxlb_be_stats (per CPU; sum over CPUs). */
+struct oxlb_stats {
+	__u64 packets;	     /* client -> backend packets forwarded */
+	__u64 bytes;	     /* their frame bytes */
+	__u64 new_flows;     /* conntrack misses that picked a backend */
+	__u64 reply_packets; /* NAT replies translated back */
+	__u64 reply_bytes;
+};
+_Static_assert(sizeof(struct oxlb_stats) == 40, "oxlb_stats size");
+
+/* Indices of oxlb_reasons: why a packet got its verdict. */
+enum oxlb_reason {
+	OXLB_R_PASS_NOT_IP = 0,	     /* non-IP ethertype, stacked VLANs: XDP_PASS */
+	OXLB_R_PASS_NOT_VIP = 1,     /* IP but neither VIP nor tracked NAT reply: XDP_PASS */
+	OXLB_R_TRUNCATED = 2,	     /* header runs past the frame / bad lengths: XDP_PASS */
+	OXLB_R_FRAGMENT = 3,	     /* IPv4 fragment or IPv6 fragment header: XDP_PASS */
+	OXLB_R_IP_OPTIONS = 4,	     /* IPv4 IHL > 5: counted, then handled normally */
+	OXLB_R_IPV6_EXT = 5,	     /* IPv6 extension header: XDP_PASS */
+	OXLB_R_BAD_IHL = 6,	     /* IPv4 IHL < 5 or version mismatch: XDP_PASS */
+	OXLB_R_DROP_NO_BACKEND = 7,  /* VIP with an empty ring slot / invalid backend: XDP_DROP */
+	OXLB_R_DROP_NAT_PORTS = 8,   /* no free NAT source port after probing: XDP_DROP */
+	OXLB_R_DROP_BAD_CONFIG = 9,  /* VIP/backend family mismatch, table_size 0: XDP_DROP */
+	OXLB_R_FIB_NO_NEIGH = 10,    /* next hop MAC unknown: XDP_PASS (kernel resolves) */
+	OXLB_R_FIB_FAIL = 11,	     /* no route / blackhole / not forwarded: XDP_PASS */
+	OXLB_R_FIB_FRAG_NEEDED = 12, /* packet larger than egress MTU: XDP_PASS */
+	OXLB_R_ICMP_FORWARDED = 13,  /* ICMP too-big about a tracked flow sent to its backend */
+	OXLB_R_ICMP_UNTRACKED = 14,  /* ICMP too-big about no tracked flow: XDP_PASS */
+	OXLB_R_TX = 15,		     /* XDP_TX verdicts */
+	OXLB_R_REDIRECT = 16,	     /* bpf_redirect to another interface */
+	OXLB_R_CT_HIT = 17,	     /* established flow found in conntrack */
+	OXLB_R_CT_MISS = 18,	     /* new flow scheduled through the Maglev ring */
+	OXLB_R_NAT_REPLY = 19,	     /* reply translated back to the client */
+	OXLB_R_VLAN = 20,	     /* frame carried one 802.1Q/802.1ad tag (handled) */
+	OXLB_R_MAX = 21,
+};
+
+/* Read-only config (.rodata, set by the loader before load). */
+struct oxlb_config {
+	__u32 table_size;     /* Maglev table size (prime); oxlb_ring has max_vips * table_size */
+	__u32 max_vips;	      /* VIP ids must be < max_vips */
+	__u32 hash_seed;      /* seed of the flow hash */
+	__u16 nat_port_min;   /* first NAT source port (host order) */
+	__u16 nat_port_count; /* number of NAT source ports */
+	__u8 ct_enabled;      /* 1: pin flows to backends in oxlb_ct; 0: stateless Maglev */
+	__u8 _pad[3];
+};
+_Static_assert(sizeof(struct oxlb_config) == 20, "oxlb_config size");
+
+#endif /* OXLB_H */

@@ -1,0 +1,599 @@
+//! Raw (as written) config structures with spans, and their validation into [`super::Config`].
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    is_prime, parse_duration, Backend, CheckKind, Config, Diagnostic, Global, HealthCheck,
+    Interface, Vip, XdpMode, MAX_CONNTRACK_SIZE, MAX_IFNAME, MAX_TABLE_SIZE,
+};
+use crate::plan::{Mode, Proto, VipKey};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    global: Option<Spanned<RawGlobal>>,
+    #[serde(default, rename = "interface")]
+    interfaces: Vec<Spanned<RawInterface>>,
+    #[serde(default, rename = "vip")]
+    vips: Vec<Spanned<RawVip>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGlobal {
+    maglev_table_size: Option<Spanned<i64>>,
+    conntrack_size: Option<Spanned<i64>>,
+    metrics_listen: Option<Spanned<String>>,
+    pin_dir: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInterface {
+    name: Spanned<String>,
+    xdp_mode: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVip {
+    address: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    protocol: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    snat: Option<Spanned<String>>,
+    health: Option<Spanned<RawHealth>>,
+    #[serde(default)]
+    backend: Vec<Spanned<RawBackend>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBackend {
+    address: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    weight: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    #[serde(rename = "type")]
+    kind: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    path: Option<Spanned<String>>,
+    interval: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    rise: Option<Spanned<i64>>,
+    fall: Option<Spanned<i64>>,
+}
+
+/// Turns raw structures into a [`Config`], collecting diagnostics instead of stopping at the first.
+pub(super) struct Validator<'a> {
+    src: &'a str,
+    file: &'a str,
+    pub(super) diags: Vec<Diagnostic>,
+}
+
+impl<'a> Validator<'a> {
+    pub(super) fn new(src: &'a str, file: &'a str) -> Self {
+        Validator {
+            src,
+            file,
+            diags: Vec::new(),
+        }
+    }
+
+    pub(super) fn diag(&self, span: &Range<usize>, message: String) -> Diagnostic {
+        let (line, column) = line_col(self.src, span.start);
+        Diagnostic {
+            file: self.file.to_string(),
+            line,
+            column,
+            message,
+        }
+    }
+
+    fn err(&mut self, span: &Range<usize>, message: impl Into<String>) {
+        let d = self.diag(span, message.into());
+        self.diags.push(d);
+    }
+
+    fn line(&self, span: &Range<usize>) -> usize {
+        line_col(self.src, span.start).0
+    }
+
+    pub(super) fn config(&mut self, raw: RawConfig) -> Config {
+        let global = raw
+            .global
+            .map(|g| self.global(g.into_inner()))
+            .unwrap_or_default();
+        let mut interfaces = Vec::new();
+        let mut if_names = HashSet::new();
+        if raw.interfaces.is_empty() {
+            self.err(
+                &(0..0),
+                "no [[interface]] configured: add one with name = \"eth0\"",
+            );
+        }
+        for item in raw.interfaces {
+            let span = item.span();
+            if let Some(iface) = self.interface(item.into_inner()) {
+                if !if_names.insert(iface.name.clone()) {
+                    self.err(&span, format!("interface {:?} is listed twice", iface.name));
+                }
+                interfaces.push(iface);
+            }
+        }
+        let mut vips = Vec::new();
+        let mut seen: HashMap<VipKey, usize> = HashMap::new();
+        for item in raw.vips {
+            let span = item.span();
+            if let Some(vip) = self.vip(item.into_inner(), &span) {
+                if let Some(first) = seen.insert(vip.key(), vip.line) {
+                    self.err(
+                        &span,
+                        format!("vip {} is already defined at line {first}", vip.key()),
+                    );
+                }
+                vips.push(vip);
+            }
+        }
+        let config = Config {
+            global,
+            interfaces,
+            vips,
+        };
+        self.cross_checks(&config);
+        config
+    }
+
+    fn global(&mut self, raw: RawGlobal) -> Global {
+        let mut g = Global::default();
+        if let Some(size) = raw.maglev_table_size {
+            match u32::try_from(*size.get_ref()) {
+                Ok(n) if (11..=MAX_TABLE_SIZE).contains(&n) && is_prime(n) => g.maglev_table_size = n,
+                _ => self.err(
+                    &size.span(),
+                    format!(
+                        "maglev_table_size {} must be a prime in 11..={MAX_TABLE_SIZE} (e.g. 65537 or 655373)",
+                        size.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(size) = raw.conntrack_size {
+            match u32::try_from(*size.get_ref()) {
+                Ok(n) if (1..=MAX_CONNTRACK_SIZE).contains(&n) => g.conntrack_size = n,
+                _ => self.err(
+                    &size.span(),
+                    format!(
+                        "conntrack_size {} must be in 1..={MAX_CONNTRACK_SIZE}",
+                        size.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(listen) = raw.metrics_listen {
+            let text = listen.get_ref().trim();
+            if text == "off" {
+                g.metrics_listen = None;
+            } else {
+                match text.parse::<SocketAddr>() {
+                    Ok(addr) => g.metrics_listen = Some(addr),
+                    Err(_) => self.err(
+                        &listen.span(),
+                        format!(
+                            "metrics_listen {text:?} is not an ip:port address (e.g. \"127.0.0.1:9100\", \"[::1]:9100\") or \"off\""
+                        ),
+                    ),
+                }
+            }
+        }
+        if let Some(dir) = raw.pin_dir {
+            let path = PathBuf::from(dir.get_ref());
+            if path.is_absolute() {
+                g.pin_dir = path;
+            } else {
+                self.err(
+                    &dir.span(),
+                    format!(
+                        "pin_dir {:?} must be an absolute path under a bpffs mount",
+                        dir.get_ref()
+                    ),
+                );
+            }
+        }
+        g
+    }
+
+    fn interface(&mut self, raw: RawInterface) -> Option<Interface> {
+        let name = raw.name.get_ref().clone();
+        let mut ok = true;
+        if name.is_empty() || name.len() > MAX_IFNAME || name.contains(['/', ' ', '\0']) {
+            self.err(
+                &raw.name.span(),
+                format!(
+                    "interface name {name:?} is invalid: 1..={MAX_IFNAME} bytes, no '/' or spaces"
+                ),
+            );
+            ok = false;
+        }
+        let xdp_mode = match raw
+            .xdp_mode
+            .as_ref()
+            .map(|m| (m.get_ref().as_str(), m.span()))
+        {
+            None | Some(("auto", _)) => XdpMode::Auto,
+            Some(("generic", _)) => XdpMode::Generic,
+            Some(("driver", _)) => XdpMode::Driver,
+            Some((other, span)) => {
+                self.err(
+                    &span,
+                    format!("xdp_mode {other:?} is not one of auto, generic, driver"),
+                );
+                return None;
+            }
+        };
+        ok.then_some(Interface { name, xdp_mode })
+    }
+
+    fn addr(&mut self, what: &str, raw: &Spanned<String>) -> Option<IpAddr> {
+        match raw.get_ref().trim().parse::<IpAddr>() {
+            Ok(a) if a.is_unspecified() || a.is_multicast() => {
+                self.err(&raw.span(), format!("{what} {a} must be a unicast address"));
+                None
+            }
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.err(
+                    &raw.span(),
+                    format!("{what} {:?} is not an IP address (write \"10.0.0.1\" or \"fd00::1\", no port)", raw.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    fn port(&mut self, what: &str, raw: Option<&Spanned<i64>>) -> Option<u16> {
+        match raw {
+            None => Some(0),
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(port) => Some(port),
+                Err(_) => {
+                    self.err(
+                        &p.span(),
+                        format!("{what} {} must be 0..=65535", p.get_ref()),
+                    );
+                    None
+                }
+            },
+        }
+    }
+
+    fn vip(&mut self, raw: RawVip, span: &Range<usize>) -> Option<Vip> {
+        let line = self.line(span);
+        let addr = self.addr("vip address", &raw.address);
+        let port = self.port("vip port", raw.port.as_ref());
+        let proto = match raw
+            .protocol
+            .as_ref()
+            .map(|p| (p.get_ref().as_str(), p.span()))
+        {
+            None | Some(("tcp", _)) => Some(Proto::Tcp),
+            Some(("udp", _)) => Some(Proto::Udp),
+            Some((other, s)) => {
+                self.err(&s, format!("vip protocol {other:?} is not one of tcp, udp"));
+                None
+            }
+        };
+        let mode = match raw.mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
+            None | Some(("nat", _)) => Some(Mode::Nat),
+            Some(("dsr", _)) => Some(Mode::Dsr),
+            Some((other, s)) => {
+                self.err(&s, format!("vip mode {other:?} is not one of nat, dsr"));
+                None
+            }
+        };
+        let (addr, port, proto, mode) = (addr?, port?, proto?, mode?);
+        let key = VipKey { addr, port, proto };
+        let snat_addr = match (mode, &raw.snat) {
+            (Mode::Nat, None) => {
+                self.err(span, format!("vip {key}: mode = \"nat\" needs snat = \"<LB address>\" (the source towards backends)"));
+                None
+            }
+            (Mode::Dsr, Some(s)) => {
+                self.err(
+                    &s.span(),
+                    format!("vip {key}: snat only applies to mode = \"nat\""),
+                );
+                None
+            }
+            (Mode::Dsr, None) => None,
+            (Mode::Nat, Some(s)) => {
+                let a = self.addr("snat address", s);
+                if let Some(a) = a {
+                    if a.is_ipv4() != addr.is_ipv4() {
+                        self.err(
+                            &s.span(),
+                            format!("vip {key}: snat {a} is not the same IP family as the VIP"),
+                        );
+                    }
+                    if a == addr {
+                        self.err(
+                            &s.span(),
+                            format!("vip {key}: snat must differ from the VIP address"),
+                        );
+                    }
+                }
+                a
+            }
+        };
+        let health = raw
+            .health
+            .as_ref()
+            .and_then(|h| self.health(&key, h.get_ref()));
+        let mut backends = Vec::new();
+        let mut seen: HashMap<(IpAddr, u16), usize> = HashMap::new();
+        for b in &raw.backend {
+            let Some(backend) = self.backend(&key, mode, b) else {
+                continue;
+            };
+            if let Some(first) = seen.insert((backend.addr, backend.port), backend.line) {
+                self.err(
+                    &b.span(),
+                    format!(
+                        "vip {key}: backend {} is already listed at line {first}",
+                        SocketAddr::new(backend.addr, backend.port)
+                    ),
+                );
+            }
+            if let Some(h) = &health {
+                if h.port.is_none() && backend.port == 0 && port == 0 {
+                    self.err(
+                        &b.span(),
+                        format!("vip {key}: health check needs a port: set health.port, the backend port or the VIP port"),
+                    );
+                }
+            }
+            backends.push(backend);
+        }
+        if raw.backend.is_empty() {
+            self.err(
+                span,
+                format!("vip {key} has no backends: add at least one [[vip.backend]]"),
+            );
+        }
+        Some(Vip {
+            addr,
+            port,
+            proto,
+            mode,
+            snat_addr,
+            health,
+            backends,
+            line,
+        })
+    }
+
+    fn backend(&mut self, vip: &VipKey, mode: Mode, raw: &Spanned<RawBackend>) -> Option<Backend> {
+        let line = self.line(&raw.span());
+        let b = raw.get_ref();
+        let addr = self.addr(&format!("vip {vip}: backend address"), &b.address);
+        let port = self.port(&format!("vip {vip}: backend port"), b.port.as_ref());
+        let weight = match &b.weight {
+            None => Some(1),
+            Some(w) => match u16::try_from(*w.get_ref()) {
+                Ok(w) => Some(u32::from(w)),
+                Err(_) => {
+                    self.err(
+                        &w.span(),
+                        format!(
+                            "vip {vip}: backend weight must be 0..=65535 (got {})",
+                            w.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+        let (addr, port, weight) = (addr?, port?, weight?);
+        if mode == Mode::Nat && addr.is_ipv4() != vip.addr.is_ipv4() {
+            self.err(
+                &b.address.span(),
+                format!("vip {vip}: NAT backend {addr} is not the same IP family as the VIP (use mode = \"dsr\" to mix)"),
+            );
+        }
+        if mode == Mode::Dsr && port != 0 && port != vip.port {
+            let span = b.port.as_ref().map(|p| p.span()).unwrap_or(raw.span());
+            self.err(
+                &span,
+                format!("vip {vip}: DSR cannot rewrite ports: backend port must be 0 or the VIP port {}", vip.port),
+            );
+        }
+        Some(Backend {
+            addr,
+            port,
+            weight,
+            line,
+        })
+    }
+
+    fn health(&mut self, vip: &VipKey, raw: &RawHealth) -> Option<HealthCheck> {
+        let before = self.diags.len();
+        let kind = match raw.kind.get_ref().as_str() {
+            "tcp" => {
+                if let Some(p) = &raw.path {
+                    self.err(
+                        &p.span(),
+                        format!("vip {vip}: health path only applies to type = \"http\""),
+                    );
+                }
+                CheckKind::Tcp
+            }
+            "http" => {
+                let path = raw
+                    .path
+                    .as_ref()
+                    .map(|p| p.get_ref().clone())
+                    .unwrap_or_else(|| "/".into());
+                if !path.starts_with('/')
+                    || path.chars().any(|c| c.is_whitespace() || c.is_control())
+                {
+                    let span = raw
+                        .path
+                        .as_ref()
+                        .map(|p| p.span())
+                        .unwrap_or(raw.kind.span());
+                    self.err(&span, format!("vip {vip}: health path {path:?} must start with '/' and have no spaces"));
+                }
+                CheckKind::Http { path }
+            }
+            other => {
+                self.err(
+                    &raw.kind.span(),
+                    format!("vip {vip}: health type {other:?} is not one of tcp, http"),
+                );
+                CheckKind::Tcp
+            }
+        };
+        let port = match &raw.port {
+            None => None,
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(port) if port != 0 => Some(port),
+                _ => {
+                    self.err(
+                        &p.span(),
+                        format!("vip {vip}: health port {} must be 1..=65535", p.get_ref()),
+                    );
+                    None
+                }
+            },
+        };
+        let interval = self.duration(
+            vip,
+            "interval",
+            raw.interval.as_ref(),
+            Duration::from_secs(2),
+        );
+        let timeout = self.duration(vip, "timeout", raw.timeout.as_ref(), Duration::from_secs(1));
+        if timeout > interval {
+            let span = raw
+                .timeout
+                .as_ref()
+                .or(raw.interval.as_ref())
+                .map(|s| s.span())
+                .unwrap_or(raw.kind.span());
+            self.err(
+                &span,
+                format!(
+                    "vip {vip}: health timeout {timeout:?} must not exceed interval {interval:?}"
+                ),
+            );
+        }
+        let rise = self.threshold(vip, "rise", raw.rise.as_ref(), 2);
+        let fall = self.threshold(vip, "fall", raw.fall.as_ref(), 3);
+        (self.diags.len() == before).then_some(HealthCheck {
+            kind,
+            port,
+            interval,
+            timeout,
+            rise,
+            fall,
+        })
+    }
+
+    fn duration(
+        &mut self,
+        vip: &VipKey,
+        what: &str,
+        raw: Option<&Spanned<String>>,
+        default: Duration,
+    ) -> Duration {
+        let Some(raw) = raw else { return default };
+        match parse_duration(raw.get_ref()) {
+            Some(d) if d >= Duration::from_millis(10) && d <= Duration::from_secs(3600) => d,
+            _ => {
+                self.err(
+                    &raw.span(),
+                    format!("vip {vip}: health {what} {:?} must be like \"500ms\", \"2s\" or \"1m\", within 10ms..=1h", raw.get_ref()),
+                );
+                default
+            }
+        }
+    }
+
+    fn threshold(
+        &mut self,
+        vip: &VipKey,
+        what: &str,
+        raw: Option<&Spanned<i64>>,
+        default: u32,
+    ) -> u32 {
+        let Some(raw) = raw else { return default };
+        match u32::try_from(*raw.get_ref()) {
+            Ok(n) if (1..=100).contains(&n) => n,
+            _ => {
+                self.err(
+                    &raw.span(),
+                    format!("vip {vip}: health {what} {} must be 1..=100", raw.get_ref()),
+                );
+                default
+            }
+        }
+    }
+
+    /// Checks that need the whole config.
+    fn cross_checks(&mut self, config: &Config) {
+        let size = config.global.maglev_table_size as usize;
+        for vip in &config.vips {
+            if size <= 10 * vip.backends.len() {
+                let (line, column) = (vip.line, 1);
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line,
+                    column,
+                    message: format!(
+                        "vip {}: {} backends need maglev_table_size > {} (10 × backends) for an even spread; it is {size}",
+                        vip.key(),
+                        vip.backends.len(),
+                        10 * vip.backends.len()
+                    ),
+                });
+            }
+        }
+        let vip_addrs: HashSet<IpAddr> = config.vips.iter().map(|v| v.addr).collect();
+        for vip in &config.vips {
+            if let Some(snat) = vip
+                .snat_addr
+                .filter(|a| *a != vip.addr && vip_addrs.contains(a))
+            {
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line: vip.line,
+                    column: 1,
+                    message: format!("vip {}: snat {snat} is also a VIP address; replies would be taken for VIP traffic", vip.key()),
+                });
+            }
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `src`.
+pub(super) fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(src.len());
+    while !src.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    (line, before[line_start..].chars().count() + 1)
+}

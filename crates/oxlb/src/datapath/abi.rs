@@ -1,0 +1,531 @@
+//! Byte-exact Rust mirrors of the structs in `bpf/oxlb.h` (the datapath ABI).
+//!
+//! Every struct is `#[repr(C)]` with the same explicit padding as the C side and a
+//! compile-time size assertion; `tests` re-checks the sizes and the reason numbers
+//! against the header text so the two cannot drift apart silently. Serialisation is
+//! written out field by field (`to_bytes`/`from_bytes`) rather than transmuted, so
+//! padding is always zero and no `unsafe` is needed. Host-order fields use the native
+//! byte order (the kernel runs on this host); ports are stored in network order.
+
+use std::net::IpAddr;
+
+/// `OXLB_AF_INET`.
+pub const AF_INET: u8 = 2;
+/// `OXLB_AF_INET6`.
+pub const AF_INET6: u8 = 10;
+/// `OXLB_MODE_NAT`.
+pub const MODE_NAT: u8 = 1;
+/// `OXLB_MODE_DSR`.
+pub const MODE_DSR: u8 = 2;
+/// `OXLB_BACKEND_VALID`.
+pub const BACKEND_VALID: u8 = 1;
+/// `OXLB_NO_BACKEND`: ring slot value meaning "no usable backend".
+pub const NO_BACKEND: u32 = 0xffff_ffff;
+
+/// An address as the datapath stores it: 16 bytes (IPv4 in the first 4) and a family.
+pub fn addr_bytes(addr: IpAddr) -> ([u8; 16], u8) {
+    let mut out = [0u8; 16];
+    match addr {
+        IpAddr::V4(a) => {
+            out[..4].copy_from_slice(&a.octets());
+            (out, AF_INET)
+        }
+        IpAddr::V6(a) => (a.octets(), AF_INET6),
+    }
+}
+
+/// Inverse of [`addr_bytes`]; `None` for an unknown family.
+pub fn addr_from_bytes(bytes: [u8; 16], family: u8) -> Option<IpAddr> {
+    match family {
+        AF_INET => Some(IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]])),
+        AF_INET6 => Some(IpAddr::from(bytes)),
+        _ => None,
+    }
+}
+
+fn u32_at(b: &[u8], off: usize) -> u32 {
+    u32::from_ne_bytes([b[off], b[off + 1], b[off + 2], b[off + 3]])
+}
+
+fn u64_at(b: &[u8], off: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(w)
+}
+
+fn arr16(b: &[u8]) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a.copy_from_slice(&b[..16]);
+    a
+}
+
+/// `struct oxlb_vip_key`: key of `oxlb_vips`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RawVipKey {
+    /// Address bytes (network order).
+    pub addr: [u8; 16],
+    /// Port in network byte order as bytes; 0 = any port.
+    pub port: [u8; 2],
+    /// IP protocol number.
+    pub proto: u8,
+    /// [`AF_INET`] or [`AF_INET6`].
+    pub family: u8,
+}
+const _: () = assert!(std::mem::size_of::<RawVipKey>() == 20);
+
+impl RawVipKey {
+    /// Size in bytes.
+    pub const SIZE: usize = 20;
+
+    /// Key of a VIP.
+    pub fn new(addr: IpAddr, port: u16, proto: u8) -> Self {
+        let (addr, family) = addr_bytes(addr);
+        RawVipKey {
+            addr,
+            port: port.to_be_bytes(),
+            proto,
+            family,
+        }
+    }
+
+    /// The bytes the kernel map sees.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.addr);
+        v.extend_from_slice(&self.port);
+        v.push(self.proto);
+        v.push(self.family);
+        v
+    }
+}
+
+/// `struct oxlb_vip`: value of `oxlb_vips`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawVip {
+    /// VIP id (ring row, stats index).
+    pub id: u32,
+    /// [`MODE_NAT`] or [`MODE_DSR`].
+    pub mode: u8,
+    /// Family of `snat_addr` (0 for DSR).
+    pub snat_family: u8,
+    /// Zero.
+    pub _pad: u16,
+    /// NAT source address.
+    pub snat_addr: [u8; 16],
+}
+const _: () = assert!(std::mem::size_of::<RawVip>() == 24);
+
+impl RawVip {
+    /// Size in bytes.
+    pub const SIZE: usize = 24;
+
+    /// The bytes the kernel map sees.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.id.to_ne_bytes());
+        v.push(self.mode);
+        v.push(self.snat_family);
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(&self.snat_addr);
+        v
+    }
+}
+
+/// `struct oxlb_backend`: value of `oxlb_backends`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawBackend {
+    /// Backend address.
+    pub addr: [u8; 16],
+    /// NAT destination port (network order bytes); 0 = keep the client's.
+    pub port: [u8; 2],
+    /// Address family.
+    pub family: u8,
+    /// [`BACKEND_VALID`] for a live entry; an all-zero entry is "no backend".
+    pub flags: u8,
+}
+const _: () = assert!(std::mem::size_of::<RawBackend>() == 20);
+
+impl RawBackend {
+    /// Size in bytes.
+    pub const SIZE: usize = 20;
+
+    /// A valid backend entry.
+    pub fn new(addr: IpAddr, port: u16) -> Self {
+        let (addr, family) = addr_bytes(addr);
+        RawBackend {
+            addr,
+            port: port.to_be_bytes(),
+            family,
+            flags: BACKEND_VALID,
+        }
+    }
+
+    /// The bytes the kernel map sees.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.addr);
+        v.extend_from_slice(&self.port);
+        v.push(self.family);
+        v.push(self.flags);
+        v
+    }
+}
+
+/// `struct oxlb_flow_key`: key of `oxlb_ct` (client → VIP) and `oxlb_nat` (backend → LB).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RawFlowKey {
+    /// Source address.
+    pub src: [u8; 16],
+    /// Destination address.
+    pub dst: [u8; 16],
+    /// Source port, network order bytes.
+    pub sport: [u8; 2],
+    /// Destination port, network order bytes.
+    pub dport: [u8; 2],
+    /// IP protocol.
+    pub proto: u8,
+    /// Address family.
+    pub family: u8,
+    /// Zero.
+    pub _pad: u16,
+}
+const _: () = assert!(std::mem::size_of::<RawFlowKey>() == 40);
+
+impl RawFlowKey {
+    /// Size in bytes.
+    pub const SIZE: usize = 40;
+
+    /// Key of a flow `src:sport -> dst:dport` (both addresses of the same family).
+    pub fn new(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> Self {
+        let (s, family) = addr_bytes(src);
+        let (d, _) = addr_bytes(dst);
+        RawFlowKey {
+            src: s,
+            dst: d,
+            sport: sport.to_be_bytes(),
+            dport: dport.to_be_bytes(),
+            proto,
+            family,
+            _pad: 0,
+        }
+    }
+
+    /// The bytes the kernel map sees.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.src);
+        v.extend_from_slice(&self.dst);
+        v.extend_from_slice(&self.sport);
+        v.extend_from_slice(&self.dport);
+        v.extend_from_slice(&[self.proto, self.family, 0, 0]);
+        v
+    }
+
+    /// Parse map bytes; `None` when the length is wrong.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::SIZE {
+            return None;
+        }
+        Some(RawFlowKey {
+            src: arr16(&b[0..]),
+            dst: arr16(&b[16..]),
+            sport: [b[32], b[33]],
+            dport: [b[34], b[35]],
+            proto: b[36],
+            family: b[37],
+            _pad: 0,
+        })
+    }
+
+    /// The datapath's flow hash (MurmurHash3 x86_32 of the tuple bytes), used to pick
+    /// the Maglev slot (`hash % table_size`) and the first NAT port probe.
+    pub fn hash(&self, seed: u32) -> u32 {
+        let alen = if self.family == AF_INET6 { 16 } else { 4 };
+        let mut data = Vec::with_capacity(40);
+        data.extend_from_slice(&self.src[..alen]);
+        data.extend_from_slice(&self.dst[..alen]);
+        data.extend_from_slice(&self.sport);
+        data.extend_from_slice(&self.dport);
+        data.extend_from_slice(&[self.proto, 0, 0, 0]);
+        murmur3_32(&data, seed)
+    }
+}
+
+/// MurmurHash3 x86_32 over whole 4-byte blocks (the datapath never hashes a tail).
+fn murmur3_32(data: &[u8], seed: u32) -> u32 {
+    let mut h = seed;
+    for block in data.chunks_exact(4) {
+        let mut k = u32::from_le_bytes([block[0], block[1], block[2], block[3]]);
+        k = k
+            .wrapping_mul(0xcc9e_2d51)
+            .rotate_left(15)
+            .wrapping_mul(0x1b87_3593);
+        h = (h ^ k)
+            .rotate_left(13)
+            .wrapping_mul(5)
+            .wrapping_add(0xe654_6b64);
+    }
+    h ^= data.len() as u32;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// `struct oxlb_ct`: value of `oxlb_ct`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawCt {
+    /// Backend id of the flow.
+    pub backend_id: u32,
+    /// VIP id of the flow.
+    pub vip_id: u32,
+    /// NAT source port (network order bytes); zero for DSR.
+    pub nat_port: [u8; 2],
+    /// Mode at flow creation.
+    pub mode: u8,
+    /// Zero.
+    pub _pad: u8,
+}
+const _: () = assert!(std::mem::size_of::<RawCt>() == 12);
+
+impl RawCt {
+    /// Size in bytes.
+    pub const SIZE: usize = 12;
+
+    /// Parse map bytes; `None` when the length is wrong.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() == Self::SIZE).then(|| RawCt {
+            backend_id: u32_at(b, 0),
+            vip_id: u32_at(b, 4),
+            nat_port: [b[8], b[9]],
+            mode: b[10],
+            _pad: 0,
+        })
+    }
+}
+
+/// `struct oxlb_nat`: value of `oxlb_nat`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawNat {
+    /// The original client → VIP tuple.
+    pub client: RawFlowKey,
+    /// VIP id.
+    pub vip_id: u32,
+    /// Backend id.
+    pub backend_id: u32,
+}
+const _: () = assert!(std::mem::size_of::<RawNat>() == 48);
+
+impl RawNat {
+    /// Size in bytes.
+    pub const SIZE: usize = 48;
+
+    /// Parse map bytes; `None` when the length is wrong.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::SIZE {
+            return None;
+        }
+        Some(RawNat {
+            client: RawFlowKey::from_bytes(&b[..40])?,
+            vip_id: u32_at(b, 40),
+            backend_id: u32_at(b, 44),
+        })
+    }
+}
+
+/// `struct oxlb_stats`: one CPU's counters of a VIP or backend.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawStats {
+    /// Client → backend packets forwarded.
+    pub packets: u64,
+    /// Their frame bytes.
+    pub bytes: u64,
+    /// New flows scheduled.
+    pub new_flows: u64,
+    /// NAT replies translated back.
+    pub reply_packets: u64,
+    /// Their frame bytes.
+    pub reply_bytes: u64,
+}
+const _: () = assert!(std::mem::size_of::<RawStats>() == 40);
+
+impl RawStats {
+    /// Size in bytes.
+    pub const SIZE: usize = 40;
+
+    /// Parse one CPU's value; `None` when the length is wrong.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() == Self::SIZE).then(|| RawStats {
+            packets: u64_at(b, 0),
+            bytes: u64_at(b, 8),
+            new_flows: u64_at(b, 16),
+            reply_packets: u64_at(b, 24),
+            reply_bytes: u64_at(b, 32),
+        })
+    }
+
+    /// Sum of per-CPU values.
+    pub fn sum<'a>(per_cpu: impl IntoIterator<Item = &'a RawStats>) -> RawStats {
+        per_cpu
+            .into_iter()
+            .fold(RawStats::default(), |a, s| RawStats {
+                packets: a.packets + s.packets,
+                bytes: a.bytes + s.bytes,
+                new_flows: a.new_flows + s.new_flows,
+                reply_packets: a.reply_packets + s.reply_packets,
+                reply_bytes: a.reply_bytes + s.reply_bytes,
+            })
+    }
+}
+
+/// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawConfig {
+    /// Maglev table size.
+    pub table_size: u32,
+    /// Number of VIP ids (rows of the ring).
+    pub max_vips: u32,
+    /// Flow hash seed.
+    pub hash_seed: u32,
+    /// First NAT source port.
+    pub nat_port_min: u16,
+    /// Number of NAT source ports.
+    pub nat_port_count: u16,
+    /// 1 = conntrack on.
+    pub ct_enabled: u8,
+    /// Zero.
+    pub _pad: [u8; 3],
+}
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 20);
+
+impl RawConfig {
+    /// Size in bytes.
+    pub const SIZE: usize = 20;
+    /// Name of the `.rodata` variable.
+    pub const VAR_NAME: &'static str = "oxlb_cfg";
+
+    /// The bytes of the variable.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.table_size.to_ne_bytes());
+        v.extend_from_slice(&self.max_vips.to_ne_bytes());
+        v.extend_from_slice(&self.hash_seed.to_ne_bytes());
+        v.extend_from_slice(&self.nat_port_min.to_ne_bytes());
+        v.extend_from_slice(&self.nat_port_count.to_ne_bytes());
+        v.extend_from_slice(&[self.ct_enabled, 0, 0, 0]);
+        v
+    }
+}
+
+/// `enum oxlb_reason`: index into `oxlb_reasons` (per-CPU packet counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u32)]
+pub enum Reason {
+    /// Non-IP ethertype or stacked VLANs (XDP_PASS).
+    PassNotIp = 0,
+    /// Neither VIP nor tracked NAT reply (XDP_PASS).
+    PassNotVip = 1,
+    /// Header past the frame or bad lengths (XDP_PASS).
+    Truncated = 2,
+    /// IPv4 fragment or IPv6 fragment header (XDP_PASS).
+    Fragment = 3,
+    /// IPv4 options present (counted, handled).
+    IpOptions = 4,
+    /// IPv6 extension header (XDP_PASS).
+    Ipv6Ext = 5,
+    /// IPv4 IHL < 5 or wrong version (XDP_PASS).
+    BadIhl = 6,
+    /// VIP without a usable backend (XDP_DROP).
+    DropNoBackend = 7,
+    /// No free NAT source port (XDP_DROP).
+    DropNatPorts = 8,
+    /// Family mismatch or table size 0 (XDP_DROP).
+    DropBadConfig = 9,
+    /// Next hop has no neighbour entry (XDP_PASS).
+    FibNoNeigh = 10,
+    /// No route (XDP_PASS).
+    FibFail = 11,
+    /// Larger than the egress MTU (XDP_PASS).
+    FibFragNeeded = 12,
+    /// ICMP too-big sent to a flow's backend.
+    IcmpForwarded = 13,
+    /// ICMP too-big about an unknown flow (XDP_PASS).
+    IcmpUntracked = 14,
+    /// XDP_TX verdicts.
+    Tx = 15,
+    /// Redirects to another interface.
+    Redirect = 16,
+    /// Conntrack hits.
+    CtHit = 17,
+    /// New flows scheduled through the ring.
+    CtMiss = 18,
+    /// NAT replies translated back.
+    NatReply = 19,
+    /// Frames with one VLAN tag.
+    Vlan = 20,
+}
+
+impl Reason {
+    /// Number of reasons (`OXLB_R_MAX`).
+    pub const COUNT: u32 = 21;
+    /// Every reason in index order.
+    pub const ALL: [Reason; 21] = [
+        Reason::PassNotIp,
+        Reason::PassNotVip,
+        Reason::Truncated,
+        Reason::Fragment,
+        Reason::IpOptions,
+        Reason::Ipv6Ext,
+        Reason::BadIhl,
+        Reason::DropNoBackend,
+        Reason::DropNatPorts,
+        Reason::DropBadConfig,
+        Reason::FibNoNeigh,
+        Reason::FibFail,
+        Reason::FibFragNeeded,
+        Reason::IcmpForwarded,
+        Reason::IcmpUntracked,
+        Reason::Tx,
+        Reason::Redirect,
+        Reason::CtHit,
+        Reason::CtMiss,
+        Reason::NatReply,
+        Reason::Vlan,
+    ];
+
+    /// Metric-style name, e.g. `pass_not_vip`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::PassNotIp => "pass_not_ip",
+            Reason::PassNotVip => "pass_not_vip",
+            Reason::Truncated => "truncated",
+            Reason::Fragment => "fragment",
+            Reason::IpOptions => "ip_options",
+            Reason::Ipv6Ext => "ipv6_ext",
+            Reason::BadIhl => "bad_ihl",
+            Reason::DropNoBackend => "drop_no_backend",
+            Reason::DropNatPorts => "drop_nat_ports",
+            Reason::DropBadConfig => "drop_bad_config",
+            Reason::FibNoNeigh => "fib_no_neigh",
+            Reason::FibFail => "fib_fail",
+            Reason::FibFragNeeded => "fib_frag_needed",
+            Reason::IcmpForwarded => "icmp_forwarded",
+            Reason::IcmpUntracked => "icmp_untracked",
+            Reason::Tx => "tx",
+            Reason::Redirect => "redirect",
+            Reason::CtHit => "ct_hit",
+            Reason::CtMiss => "ct_miss",
+            Reason::NatReply => "nat_reply",
+            Reason::Vlan => "vlan",
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Load-time sizes of the datapath: map `max_entries` and the `.rodata` config.
+//!
+//! The object file carries defaults ([`Layout::default`]); the loader applies a
+//! [`Layout`] by setting every map's `max_entries` from [`Layout::max_entries`] and
+//! rewriting the `oxlb_cfg` variable with [`Layout::config`] before loading.
+
+use super::abi::RawConfig;
+use super::DatapathError;
+
+/// The maps of `oxlb.bpf.o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MapId {
+    /// `oxlb_vips`: HASH [`RawVipKey`](super::abi::RawVipKey) → [`RawVip`](super::abi::RawVip).
+    Vips,
+    /// `oxlb_ring`: ARRAY `vip_id * table_size + slot` → backend id.
+    Ring,
+    /// `oxlb_backends`: ARRAY backend id → [`RawBackend`](super::abi::RawBackend).
+    Backends,
+    /// `oxlb_ct`: LRU_HASH client tuple → [`RawCt`](super::abi::RawCt) (datapath-owned).
+    Ct,
+    /// `oxlb_nat`: LRU_HASH reply tuple → [`RawNat`](super::abi::RawNat) (datapath-owned).
+    Nat,
+    /// `oxlb_vip_stats`: PERCPU_ARRAY vip id → [`RawStats`](super::abi::RawStats).
+    VipStats,
+    /// `oxlb_be_stats`: PERCPU_ARRAY backend id → [`RawStats`](super::abi::RawStats).
+    BackendStats,
+    /// `oxlb_reasons`: PERCPU_ARRAY [`Reason`](super::abi::Reason) → u64.
+    Reasons,
+}
+
+impl MapId {
+    /// Every map.
+    pub const ALL: [MapId; 8] = [
+        MapId::Vips,
+        MapId::Ring,
+        MapId::Backends,
+        MapId::Ct,
+        MapId::Nat,
+        MapId::VipStats,
+        MapId::BackendStats,
+        MapId::Reasons,
+    ];
+
+    /// The map's name in the object file.
+    pub fn name(self) -> &'static str {
+        match self {
+            MapId::Vips => "oxlb_vips",
+            MapId::Ring => "oxlb_ring",
+            MapId::Backends => "oxlb_backends",
+            MapId::Ct => "oxlb_ct",
+            MapId::Nat => "oxlb_nat",
+            MapId::VipStats => "oxlb_vip_stats",
+            MapId::BackendStats => "oxlb_be_stats",
+            MapId::Reasons => "oxlb_reasons",
+        }
+    }
+
+    /// True for array maps: entries cannot be deleted, only overwritten.
+    pub fn is_array(self) -> bool {
+        !matches!(self, MapId::Vips | MapId::Ct | MapId::Nat)
+    }
+}
+
+/// Sizes and knobs fixed at load time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    /// VIP ids must be below this (rows of the ring, size of the VIP maps).
+    pub max_vips: u32,
+    /// Backend ids must be below this.
+    pub max_backends: u32,
+    /// Maglev table size; must equal [`Plan::table_size`](crate::plan::Plan).
+    pub table_size: u32,
+    /// Entries of the conntrack and NAT LRU maps.
+    pub ct_entries: u32,
+    /// First NAT source port (keep the range out of `net.ipv4.ip_local_port_range`
+    /// when the SNAT address is also the host's own address).
+    pub nat_port_min: u16,
+    /// Number of NAT source ports per (backend, SNAT address).
+    pub nat_port_count: u16,
+    /// Seed of the flow hash.
+    pub hash_seed: u32,
+    /// Pin flows to backends (conntrack); off = stateless Maglev.
+    pub conntrack: bool,
+}
+
+impl Default for Layout {
+    /// The defaults compiled into `oxlb.bpf.o` (see `oxlb.h`).
+    fn default() -> Self {
+        Layout {
+            max_vips: 512,
+            max_backends: 4096,
+            table_size: 4099,
+            ct_entries: 262_144,
+            nat_port_min: 16384,
+            nat_port_count: 16384,
+            hash_seed: 0x6f78_6c62,
+            conntrack: true,
+        }
+    }
+}
+
+/// Largest ring the layout accepts (entries); an ARRAY this size is 4 GiB.
+pub const MAX_RING_ENTRIES: u64 = 1 << 30;
+
+impl Layout {
+    /// Check the sizes against each other and the kernel's limits.
+    pub fn validate(&self) -> Result<(), DatapathError> {
+        let bad = |why: String| Err(DatapathError::BadLayout(why));
+        if self.max_vips == 0 || self.max_backends == 0 || self.ct_entries == 0 {
+            return bad("max_vips, max_backends and ct_entries must be > 0".into());
+        }
+        if self.table_size == 0 {
+            return bad("table_size must be > 0 (a prime such as 4099 or 65537)".into());
+        }
+        if self.ring_entries() > MAX_RING_ENTRIES {
+            return bad(format!(
+                "max_vips * table_size = {} exceeds {MAX_RING_ENTRIES}: lower one of them",
+                self.ring_entries()
+            ));
+        }
+        if self.nat_port_min == 0 || self.nat_port_count == 0 {
+            return bad("nat_port_min and nat_port_count must be > 0".into());
+        }
+        if u32::from(self.nat_port_min) + u32::from(self.nat_port_count) > 65536 {
+            return bad(format!(
+                "NAT ports {}..{} run past 65535",
+                self.nat_port_min,
+                u32::from(self.nat_port_min) + u32::from(self.nat_port_count)
+            ));
+        }
+        Ok(())
+    }
+
+    /// Entries of the Maglev ring array.
+    pub fn ring_entries(&self) -> u64 {
+        u64::from(self.max_vips) * u64::from(self.table_size)
+    }
+
+    /// `max_entries` to give each map before loading.
+    pub fn max_entries(&self, map: MapId) -> u32 {
+        match map {
+            MapId::Vips | MapId::VipStats => self.max_vips,
+            MapId::Ring => self.ring_entries().min(u64::from(u32::MAX)) as u32,
+            MapId::Backends | MapId::BackendStats => self.max_backends,
+            MapId::Ct | MapId::Nat => self.ct_entries,
+            MapId::Reasons => super::abi::Reason::COUNT,
+        }
+    }
+
+    /// The `oxlb_cfg` value matching this layout.
+    pub fn config(&self) -> RawConfig {
+        RawConfig {
+            table_size: self.table_size,
+            max_vips: self.max_vips,
+            hash_seed: self.hash_seed,
+            nat_port_min: self.nat_port_min,
+            nat_port_count: self.nat_port_count,
+            ct_enabled: u8::from(self.conntrack),
+            _pad: [0; 3],
+        }
+    }
+
+    /// Index of a ring slot in `oxlb_ring`.
+    pub fn ring_index(&self, vip_id: u32, slot: u32) -> u32 {
+        vip_id * self.table_size + slot
+    }
+}
