@@ -58,7 +58,8 @@ fn pin_all(coll: &Collection, dir: &std::path::Path) -> anyhow::Result<()> {
             .with_context(|| format!("pin program {name:?}"))?;
     }
     for (name, map) in coll.maps() {
-        let path = dir.join(name.trim_start_matches('.'));
+        // bpffs refuses dots in names: `.data.foo` is pinned as `data_foo`.
+        let path = dir.join(name.trim_start_matches('.').replace('.', "_"));
         if !path.exists() {
             oxbpf::sys::obj_pin(map.fd(), &path).with_context(|| format!("pin map {name:?}"))?;
         }

@@ -74,12 +74,22 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let opts = TestRunOpts {
         data_in: &data,
         ctx_in: &ctx,
-        repeat: args.repeat,
+        // Syscall programs refuse a repeat count (they run exactly once).
+        repeat: if prog.prog_type() == oxbpf::spec::ProgramType::SYSCALL && args.repeat <= 1 {
+            0
+        } else {
+            args.repeat
+        },
         ..Default::default()
     };
-    let res = prog
-        .test_run(&opts)
-        .with_context(|| format!("run program {:?}", args.program))?;
+    let res = prog.test_run(&opts).with_context(|| {
+        let hint = if data.is_empty() && prog.prog_type() != oxbpf::spec::ProgramType::SYSCALL {
+            " (hint: packet programs need --data FILE with at least a 14-byte Ethernet frame)"
+        } else {
+            ""
+        };
+        format!("run program {:?}{hint}", args.program)
+    })?;
     let mut maps = JsonMap::new();
     for name in &args.map_out {
         let map = coll

@@ -131,8 +131,8 @@ impl Collection {
         spec: &CollectionSpec,
         opts: &CollectionOptions,
     ) -> Result<LoadReport, LoadError> {
-        crate::prog::bump_memlock_rlimit_if_needed()?;
         let wanted = select_programs(spec, opts)?;
+        crate::prog::bump_memlock_rlimit_if_needed()?;
         let mut coll = Collection {
             btf_fd: load_object_btf(spec),
             ..Default::default()
@@ -160,6 +160,20 @@ impl Collection {
                 }
                 Err(LoadError::Program(e)) => {
                     failed.insert(p.name.clone(), *e);
+                }
+                // A missing attach target concerns this program only (e.g. fentry/fexit whose
+                // target is chosen at run time): report it, keep loading the others.
+                Err(LoadError::AttachTarget {
+                    program,
+                    target,
+                    reason,
+                }) => {
+                    let e = ProgramError::Invalid {
+                        program,
+                        op: "resolve the attach target of",
+                        reason: format!("{target:?}: {reason}"),
+                    };
+                    failed.insert(p.name.clone(), e);
                 }
                 Err(e) => return Err(e),
             }
@@ -378,6 +392,8 @@ fn source_lookup<'a>(
             .filter(|l| l.insn_off <= insn)
             .max_by_key(|l| l.insn_off)?;
         let file = btf.str_at(li.file_name_off).ok()?;
+        // Objects built with `-fdebug-compilation-dir=.` record `./file.c`.
+        let file = file.strip_prefix("./").unwrap_or(file);
         let text = btf.str_at(li.line_off).unwrap_or("");
         Some(format!("{file}:{}: {}", li.line(), text.trim()))
     }
