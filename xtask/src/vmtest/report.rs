@@ -1,0 +1,370 @@
+//! Parses what `/init` wrote to ttyS1 (`@@VM-` markers around libtest's human output run with
+//! `--show-output`) and prints per-binary, per-test results.
+//!
+//! A passing test counts as skipped when its captured output has a line containing "skip"
+//! (case-insensitive): the project's kernel tests return early after such an `eprintln!`.
+
+use super::build::TestBinary;
+
+/// Outcome of one test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Passed.
+    Passed,
+    /// Failed (panicked).
+    Failed,
+    /// `#[ignore]`d, or passed after printing a skip reason.
+    Skipped,
+}
+
+/// One `#[test]`.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Test path, e.g. `sys::tests::foo`.
+    pub name: String,
+    /// Result.
+    pub outcome: Outcome,
+    /// Skip reason or the ignore message.
+    pub reason: Option<String>,
+}
+
+/// One test executable's run.
+#[derive(Debug, Default)]
+pub struct Binary {
+    /// Display name (as in the test list).
+    pub name: String,
+    /// Exit status; `None` if the VM stopped before it finished.
+    pub rc: Option<i32>,
+    /// Tests in the order they ran.
+    pub cases: Vec<Case>,
+    /// libtest's "test result:" line.
+    pub summary: Option<String>,
+    /// Captured output per test name (from `---- name stdout ----` blocks).
+    captured: Vec<(String, Vec<String>)>,
+}
+
+/// Everything parsed from the results log.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    /// `uname -r` in the VM.
+    pub release: Option<String>,
+    /// Upstream version from `/proc/version` (`Debian 6.1.192-2` → `6.1.192`).
+    pub version: Option<String>,
+    /// Modules `insmod` refused.
+    pub module_failures: Vec<String>,
+    /// Test executables in run order.
+    pub binaries: Vec<Binary>,
+    /// `/init` reached its end.
+    pub done: bool,
+}
+
+/// Parses the ttyS1 log.
+pub fn parse(log: &str) -> Parsed {
+    let mut p = Parsed::default();
+    let mut cur: Option<Binary> = None;
+    let mut block: Option<(String, Vec<String>)> = None;
+    for raw in log.lines() {
+        let line = raw.trim_end_matches('\r');
+        if let Some(r) = line.strip_prefix("@@VM-UNAME ") {
+            p.release = Some(r.trim().to_string());
+        } else if let Some(v) = line.strip_prefix("@@VM-VERSION ") {
+            p.version = debian_version(v);
+        } else if let Some(m) = line.strip_prefix("@@VM-MODULE-FAILED ") {
+            p.module_failures.push(m.trim().to_string());
+        } else if let Some(name) = line.strip_prefix("@@VM-BEGIN ") {
+            if let Some(b) = cur.take() {
+                p.binaries.push(b);
+            }
+            cur = Some(Binary {
+                name: name.trim().to_string(),
+                ..Binary::default()
+            });
+        } else if let Some(rest) = line.strip_prefix("@@VM-END ") {
+            if let Some(mut b) = cur.take() {
+                flush(&mut b, &mut block);
+                b.rc = rest
+                    .rsplit_once("rc=")
+                    .and_then(|(_, rc)| rc.trim().parse().ok());
+                p.binaries.push(finish(b));
+            }
+        } else if line.starts_with("@@VM-DONE") {
+            p.done = true;
+        } else if let Some(b) = cur.as_mut() {
+            libtest_line(b, &mut block, line);
+        }
+    }
+    if let Some(mut b) = cur.take() {
+        flush(&mut b, &mut block);
+        p.binaries.push(finish(b));
+    }
+    p
+}
+
+/// `Linux version ... Debian 6.1.192-2 (2025-...)` → `6.1.192`.
+fn debian_version(proc_version: &str) -> Option<String> {
+    let words: Vec<&str> = proc_version.split_whitespace().collect();
+    let i = words.iter().position(|w| *w == "Debian")?;
+    let v = words.get(i + 1)?;
+    Some(v.split('-').next().unwrap_or(v).to_string())
+}
+
+fn flush(b: &mut Binary, block: &mut Option<(String, Vec<String>)>) {
+    if let Some((name, mut lines)) = block.take() {
+        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+            lines.pop();
+        }
+        b.captured.push((name, lines));
+    }
+}
+
+/// One line of libtest output.
+fn libtest_line(b: &mut Binary, block: &mut Option<(String, Vec<String>)>, line: &str) {
+    if let Some(name) = line
+        .strip_prefix("---- ")
+        .and_then(|r| r.strip_suffix(" stdout ----"))
+    {
+        flush(b, block);
+        *block = Some((name.to_string(), Vec::new()));
+        return;
+    }
+    if line == "successes:" || line == "failures:" || line.starts_with("test result: ") {
+        flush(b, block);
+        if line.starts_with("test result: ") {
+            b.summary = Some(line.to_string());
+        }
+        return;
+    }
+    if let Some((_, lines)) = block.as_mut() {
+        lines.push(line.to_string());
+        return;
+    }
+    let Some((name, result)) = line
+        .strip_prefix("test ")
+        .and_then(|r| r.split_once(" ... "))
+    else {
+        return;
+    };
+    let (outcome, reason) = match result.trim() {
+        "ok" => (Outcome::Passed, None),
+        "FAILED" => (Outcome::Failed, None),
+        r if r.starts_with("ignored") => {
+            let why = r
+                .strip_prefix("ignored")
+                .unwrap_or("")
+                .trim_start_matches(", ");
+            let why = if why.is_empty() { "#[ignore]" } else { why };
+            (Outcome::Skipped, Some(format!("ignored: {why}")))
+        }
+        _ => return,
+    };
+    b.cases.push(Case {
+        name: name.to_string(),
+        outcome,
+        reason,
+    });
+}
+
+/// Turns passes that printed a skip line into skips.
+fn finish(mut b: Binary) -> Binary {
+    for case in &mut b.cases {
+        if case.outcome != Outcome::Passed {
+            continue;
+        }
+        let skip = b
+            .captured
+            .iter()
+            .filter(|(n, _)| *n == case.name)
+            .flat_map(|(_, lines)| lines)
+            .find(|l| l.to_ascii_lowercase().contains("skip"));
+        if let Some(line) = skip {
+            case.outcome = Outcome::Skipped;
+            case.reason = Some(line.trim().to_string());
+        }
+    }
+    b
+}
+
+impl Binary {
+    /// Captured output of `test`.
+    fn output_of(&self, test: &str) -> Vec<&str> {
+        self.captured
+            .iter()
+            .filter(|(n, _)| n == test)
+            .flat_map(|(_, l)| l.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// Why the binary itself failed, if it did beyond its tests (crash, kill, not finished).
+    fn trouble(&self) -> Option<String> {
+        let any_failed = self.cases.iter().any(|c| c.outcome == Outcome::Failed);
+        match self.rc {
+            None => Some("did not finish (VM stopped or timed out)".into()),
+            Some(0) => None,
+            Some(137) => Some("killed after --test-timeout (rc=137)".into()),
+            Some(rc) if !any_failed => Some(format!("exited with rc={rc} without a failed test")),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Prints the results; returns `true` when nothing failed and every binary ran.
+pub fn print(p: &Parsed, expected: &[TestBinary], verbose: bool, log: &str) -> bool {
+    if verbose {
+        println!("----- test output -----\n{log}-----------------------");
+    }
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for m in &p.module_failures {
+        println!("vm-test: insmod failed: {m}");
+    }
+    for b in &p.binaries {
+        let count = |o| b.cases.iter().filter(|c| c.outcome == o).count();
+        let (bp, bf, bs) = (
+            count(Outcome::Passed),
+            count(Outcome::Failed),
+            count(Outcome::Skipped),
+        );
+        passed += bp;
+        failed += bf;
+        skipped += bs;
+        println!("== {}: {bp} passed, {bf} failed, {bs} skipped", b.name);
+        for c in &b.cases {
+            match c.outcome {
+                Outcome::Passed => println!("   pass {}", c.name),
+                Outcome::Skipped => {
+                    println!("   SKIP {} — {}", c.name, c.reason.as_deref().unwrap_or(""))
+                }
+                Outcome::Failed => {
+                    println!("   FAIL {}", c.name);
+                    for l in b.output_of(&c.name) {
+                        println!("        | {l}");
+                    }
+                }
+            }
+        }
+        if let Some(t) = b.trouble() {
+            failed += 1;
+            println!("   FAIL (binary) {t}");
+        }
+    }
+    for e in expected {
+        if !p.binaries.iter().any(|b| b.name == e.name) {
+            failed += 1;
+            println!("== {}: FAIL never started", e.name);
+        }
+    }
+    let release = p
+        .release
+        .as_deref()
+        .unwrap_or("kernel unknown: VM did not boot");
+    let version = p.version.as_deref().unwrap_or("6.1.x");
+    println!("vm-test ({version}, {release}): {passed} passed, {failed} failed, {skipped} skipped");
+    failed == 0 && p.release.is_some()
+}
+
+/// Prints kernel oopses, warnings and panics from the console log.
+pub fn print_kernel_trouble(console: &str) {
+    const MARKS: &[&str] = &[
+        "BUG:",
+        "WARNING:",
+        "Oops",
+        "Kernel panic",
+        "Call Trace",
+        "RIP:",
+    ];
+    let lines: Vec<&str> = console
+        .lines()
+        .filter(|l| MARKS.iter().any(|m| l.contains(m)))
+        .take(40)
+        .collect();
+    if !lines.is_empty() {
+        println!("vm-test: kernel reported problems (see console log):");
+        for l in lines {
+            println!("   {}", l.trim_end());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &str = "\
+@@VM-UNAME 6.1.0-56-cloud-amd64\r
+@@VM-VERSION Linux version 6.1.0-56-cloud-amd64 (x@y) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2025-01-01)
+@@VM-BEGIN oxbpf test maps
+\r
+running 4 tests\r
+test maps::create ... ok\r
+test maps::needs_clang ... ok
+test maps::slow ... ignored, takes an hour
+test maps::broken ... FAILED
+
+successes:
+
+---- maps::needs_clang stdout ----
+SKIP maps::needs_clang: clang-19 not installed
+
+
+successes:
+    maps::create
+    maps::needs_clang
+
+failures:
+
+---- maps::broken stdout ----
+thread 'maps::broken' panicked at tests/maps.rs:3:5:
+boom
+
+failures:
+    maps::broken
+
+test result: FAILED. 2 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s
+
+@@VM-END oxbpf test maps rc=101
+@@VM-BEGIN oxbpf lib
+running 1 test
+";
+
+    #[test]
+    fn parses_markers_and_outcomes() {
+        let p = parse(LOG);
+        assert_eq!(p.release.as_deref(), Some("6.1.0-56-cloud-amd64"));
+        assert_eq!(p.version.as_deref(), Some("6.1.192"));
+        assert!(!p.done);
+        assert_eq!(p.binaries.len(), 2);
+        let b = &p.binaries[0];
+        assert_eq!(b.rc, Some(101));
+        let got: Vec<_> = b
+            .cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.outcome))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("maps::create", Outcome::Passed),
+                ("maps::needs_clang", Outcome::Skipped),
+                ("maps::slow", Outcome::Skipped),
+                ("maps::broken", Outcome::Failed),
+            ]
+        );
+        assert_eq!(
+            b.cases[1].reason.as_deref(),
+            Some("SKIP maps::needs_clang: clang-19 not installed")
+        );
+        assert_eq!(b.cases[2].reason.as_deref(), Some("ignored: takes an hour"));
+        assert_eq!(b.output_of("maps::broken")[1], "boom");
+        assert!(b.trouble().is_none());
+        assert_eq!(p.binaries[1].rc, None);
+        assert!(p.binaries[1].trouble().is_some());
+    }
+
+    #[test]
+    fn crash_without_failed_test_is_trouble() {
+        let p = parse("@@VM-BEGIN x\ntest a ... ok\n@@VM-END x rc=139\n@@VM-DONE\n");
+        assert!(p.done);
+        assert!(p.binaries[0].trouble().unwrap().contains("139"));
+        let p = parse("@@VM-BEGIN x\n@@VM-END x rc=137\n");
+        assert!(p.binaries[0].trouble().unwrap().contains("timeout"));
+    }
+}
