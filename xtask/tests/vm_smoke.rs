@@ -88,3 +88,73 @@ fn array_map_roundtrip_and_xdp_test_run() {
         run.retval
     );
 }
+
+/// Runs `ip` with `args`, panicking with its stderr on failure.
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running ip {args:?}: {e} (install iproute2)"));
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Two network namespaces, removed on drop (which also removes the veth pair between them).
+struct Netns([String; 2]);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", ns])
+                .output();
+        }
+    }
+}
+
+#[test]
+fn veth_pair_between_namespaces_pings() {
+    if unsafe { libc::geteuid() } != 0 {
+        if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
+            panic!("OXBPF_REQUIRE_KERNEL=1 but not root: cannot create network namespaces");
+        }
+        eprintln!("SKIP veth_pair_between_namespaces_pings: needs root for netns/veth");
+        return;
+    }
+    let pid = std::process::id();
+    let ns = Netns([format!("vmsmoke{pid}a"), format!("vmsmoke{pid}b")]);
+    let (a, b) = (format!("vsa{pid}"), format!("vsb{pid}"));
+    for n in &ns.0 {
+        ip(&["netns", "add", n]);
+    }
+    ip(&[
+        "-n", &ns.0[0], "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &ns.0[1],
+    ]);
+    ip(&["-n", &ns.0[0], "addr", "add", "10.99.0.1/24", "dev", &a]);
+    ip(&["-n", &ns.0[1], "addr", "add", "10.99.0.2/24", "dev", &b]);
+    ip(&["-n", &ns.0[0], "link", "set", &a, "up"]);
+    ip(&["-n", &ns.0[1], "link", "set", &b, "up"]);
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns.0[0],
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "5",
+            "10.99.0.2",
+        ])
+        .output()
+        .expect("running ip netns exec ... ping (install iputils-ping)");
+    assert!(
+        out.status.success(),
+        "ping over the veth pair failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
