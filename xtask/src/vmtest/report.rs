@@ -1,8 +1,9 @@
 //! Parses what `/init` wrote to ttyS1 (`@@VM-` markers around libtest's human output run with
 //! `--show-output`) and prints per-binary, per-test results.
 //!
-//! A passing test counts as skipped when its captured output has a line containing "skip"
-//! (case-insensitive): the project's kernel tests return early after such an `eprintln!`.
+//! A passing test counts as skipped when its captured output has a line starting with "skip"
+//! (any case) or containing "SKIP": the project's kernel tests return early after such an
+//! `eprintln!` (`SKIPPED: needs root ...`).
 
 use super::build::TestBinary;
 
@@ -41,7 +42,14 @@ pub struct Binary {
     pub summary: Option<String>,
     /// Captured output per test name (from `---- name stdout ----` blocks).
     captured: Vec<(String, Vec<String>)>,
+    /// Last lines outside captured blocks, shown when the binary itself failed.
+    tail: Vec<String>,
+    /// Index of a case whose result line was incomplete.
+    pending: Option<usize>,
 }
+
+/// How many trailing output lines of a crashed binary are kept.
+const TAIL_LINES: usize = 20;
 
 /// Everything parsed from the results log.
 #[derive(Debug, Default)]
@@ -64,7 +72,14 @@ pub fn parse(log: &str) -> Parsed {
     let mut cur: Option<Binary> = None;
     let mut block: Option<(String, Vec<String>)> = None;
     for raw in log.lines() {
-        let line = raw.trim_end_matches('\r');
+        let mut line = raw.trim_end_matches('\r');
+        // A marker can follow output that lacked a final newline (e.g. a killed test).
+        if let Some(i) = line.find("@@VM-").filter(|&i| i > 0) {
+            if let Some(b) = cur.as_mut() {
+                libtest_line(b, &mut block, &line[..i]);
+            }
+            line = &line[i..];
+        }
         if let Some(r) = line.strip_prefix("@@VM-UNAME ") {
             p.release = Some(r.trim().to_string());
         } else if let Some(v) = line.strip_prefix("@@VM-VERSION ") {
@@ -138,30 +153,51 @@ fn libtest_line(b: &mut Binary, block: &mut Option<(String, Vec<String>)>, line:
         lines.push(line.to_string());
         return;
     }
+    b.tail.push(line.to_string());
+    if b.tail.len() > TAIL_LINES {
+        b.tail.remove(0);
+    }
+    if let Some(result) = outcome(line.trim()) {
+        // The result of a test whose "test name ... " line was broken by other output.
+        if let Some(case) = b.pending.take().and_then(|i| b.cases.get_mut(i)) {
+            (case.outcome, case.reason) = result;
+        }
+        return;
+    }
     let Some((name, result)) = line
         .strip_prefix("test ")
-        .and_then(|r| r.split_once(" ... "))
+        .and_then(|r| r.split_once(" ..."))
     else {
         return;
     };
-    let (outcome, reason) = match result.trim() {
-        "ok" => (Outcome::Passed, None),
-        "FAILED" => (Outcome::Failed, None),
+    let (outcome, reason) = outcome(result.trim()).unwrap_or_else(|| {
+        b.pending = Some(b.cases.len());
+        let seen = result.trim();
+        let seen = if seen.is_empty() { "nothing" } else { seen };
+        (Outcome::Failed, Some(format!("no result (saw {seen:?})")))
+    });
+    b.cases.push(Case {
+        name: name.to_string(),
+        outcome,
+        reason,
+    });
+}
+
+/// libtest's result word(s) after `test name ... `.
+fn outcome(result: &str) -> Option<(Outcome, Option<String>)> {
+    match result {
+        "ok" => Some((Outcome::Passed, None)),
+        "FAILED" => Some((Outcome::Failed, None)),
         r if r.starts_with("ignored") => {
             let why = r
                 .strip_prefix("ignored")
                 .unwrap_or("")
                 .trim_start_matches(", ");
             let why = if why.is_empty() { "#[ignore]" } else { why };
-            (Outcome::Skipped, Some(format!("ignored: {why}")))
+            Some((Outcome::Skipped, Some(format!("ignored: {why}"))))
         }
-        _ => return,
-    };
-    b.cases.push(Case {
-        name: name.to_string(),
-        outcome,
-        reason,
-    });
+        _ => None,
+    }
 }
 
 /// Turns passes that printed a skip line into skips.
@@ -175,13 +211,19 @@ fn finish(mut b: Binary) -> Binary {
             .iter()
             .filter(|(n, _)| *n == case.name)
             .flat_map(|(_, lines)| lines)
-            .find(|l| l.to_ascii_lowercase().contains("skip"));
+            .find(|l| is_skip_line(l));
         if let Some(line) = skip {
             case.outcome = Outcome::Skipped;
             case.reason = Some(line.trim().to_string());
         }
     }
     b
+}
+
+/// A skip message: starts with "skip" (any case) or contains "SKIP".
+fn is_skip_line(line: &str) -> bool {
+    let t = line.trim_start();
+    t.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("skip")) || t.contains("SKIP")
 }
 
 impl Binary {
@@ -234,7 +276,10 @@ pub fn print(p: &Parsed, expected: &[TestBinary], verbose: bool, log: &str) -> b
                     println!("   SKIP {} — {}", c.name, c.reason.as_deref().unwrap_or(""))
                 }
                 Outcome::Failed => {
-                    println!("   FAIL {}", c.name);
+                    match &c.reason {
+                        Some(r) => println!("   FAIL {} — {r}", c.name),
+                        None => println!("   FAIL {}", c.name),
+                    }
                     for l in b.output_of(&c.name) {
                         println!("        | {l}");
                     }
@@ -242,8 +287,12 @@ pub fn print(p: &Parsed, expected: &[TestBinary], verbose: bool, log: &str) -> b
             }
         }
         if let Some(t) = b.trouble() {
-            failed += 1;
-            println!("   FAIL (binary) {t}");
+            // Counted once when no test of the binary was seen failing.
+            failed += usize::from(bf == 0);
+            println!("   FAIL (binary) {t}; its last output:");
+            for l in &b.tail {
+                println!("        | {l}");
+            }
         }
     }
     for e in expected {
@@ -364,7 +413,33 @@ running 1 test
         let p = parse("@@VM-BEGIN x\ntest a ... ok\n@@VM-END x rc=139\n@@VM-DONE\n");
         assert!(p.done);
         assert!(p.binaries[0].trouble().unwrap().contains("139"));
-        let p = parse("@@VM-BEGIN x\n@@VM-END x rc=137\n");
-        assert!(p.binaries[0].trouble().unwrap().contains("timeout"));
+        let p = parse("@@VM-BEGIN x\ntest a ... ok\ntest b ... @@VM-END x rc=137\n");
+        let b = &p.binaries[0];
+        assert!(b.trouble().unwrap().contains("timeout"));
+        assert_eq!(b.cases[1].outcome, Outcome::Failed);
+        assert_eq!(
+            b.cases[1].reason.as_deref(),
+            Some("no result (saw \"nothing\")")
+        );
+    }
+
+    #[test]
+    fn skip_lines() {
+        assert!(is_skip_line("SKIPPED: no kernel BTF"));
+        assert!(is_skip_line("  skipping: not root"));
+        assert!(is_skip_line("maps::pin: SKIP (not root)"));
+        assert!(!is_skip_line("relocated 3 insns, skipped 0"));
+    }
+
+    #[test]
+    fn result_after_interleaved_output() {
+        let p = parse("@@VM-BEGIN x\ntest a ... child says hi\nok\ntest b ... Killed\n");
+        let b = &p.binaries[0];
+        assert_eq!(b.cases[0].outcome, Outcome::Passed);
+        assert_eq!(b.cases[1].outcome, Outcome::Failed);
+        assert_eq!(
+            b.cases[1].reason.as_deref(),
+            Some("no result (saw \"Killed\")")
+        );
     }
 }
