@@ -14,7 +14,8 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
 mkdir -p /run/netns
-mount -t tmpfs tmpfs /tmp
+# /tmp stays on the initramfs root (already RAM-backed): the checkout may live under it.
+chmod 1777 /tmp
 mount -t bpf bpf /sys/fs/bpf
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
@@ -41,12 +42,14 @@ while IFS="$TAB" read -r name bin dir; do
   i=$((i + 1))
   say "[$i/$n] $name"
   echo "@@VM-BEGIN $name" > $OUT
+  start=$(cut -d' ' -f1 /proc/uptime)
   cd "$dir"
   CARGO_MANIFEST_DIR="$dir" timeout -s KILL "$TEST_TIMEOUT" \
     "$bin" --test-threads=1 --show-output $FILTER < /dev/null > $OUT 2>&1
   rc=$?
   cd /
-  echo "@@VM-END $name rc=$rc" > $OUT
+  # A leading newline ends a line the test left open (e.g. when it was killed).
+  printf '\n@@VM-END %s rc=%s start=%s end=%s\n' "$name" "$rc" "$start" "$(cut -d' ' -f1 /proc/uptime)" > $OUT
 done < /vmtest/tests.list
 echo "@@VM-DONE" > $OUT
 say "done"

@@ -84,7 +84,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         ));
     }
     let root = crate::workspace_root();
-    let work = root.join("target").join("vm");
+    // `$CARGO_TARGET_DIR/vm`, else `<workspace>/target/vm`.
+    let work = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .map(|t| if t.is_absolute() { t } else { root.join(t) })
+        .unwrap_or_else(|| root.join("target"))
+        .join("vm");
     std::fs::create_dir_all(&work).map_err(|e| format!("creating {}: {e}", work.display()))?;
     let mut timings = Timings::default();
 

@@ -40,6 +40,8 @@ pub struct Binary {
     pub cases: Vec<Case>,
     /// libtest's "test result:" line.
     pub summary: Option<String>,
+    /// Wall-clock seconds inside the VM.
+    pub secs: Option<f64>,
     /// Captured output per test name (from `---- name stdout ----` blocks).
     captured: Vec<(String, Vec<String>)>,
     /// Last lines outside captured blocks, shown when the binary itself failed.
@@ -97,9 +99,15 @@ pub fn parse(log: &str) -> Parsed {
         } else if let Some(rest) = line.strip_prefix("@@VM-END ") {
             if let Some(mut b) = cur.take() {
                 flush(&mut b, &mut block);
-                b.rc = rest
-                    .rsplit_once("rc=")
-                    .and_then(|(_, rc)| rc.trim().parse().ok());
+                let field = |key: &str| {
+                    rest.split_whitespace()
+                        .rev()
+                        .find_map(|w| w.strip_prefix(key))
+                        .map(str::to_string)
+                };
+                b.rc = field("rc=").and_then(|v| v.parse().ok());
+                let up = |key| field(key).and_then(|v| v.parse::<f64>().ok());
+                b.secs = up("end=").zip(up("start=")).map(|(e, s)| e - s);
                 p.binaries.push(finish(b));
             }
         } else if line.starts_with("@@VM-DONE") {
@@ -243,9 +251,25 @@ impl Binary {
             None => Some("did not finish (VM stopped or timed out)".into()),
             Some(0) => None,
             Some(137) => Some("killed after --test-timeout (rc=137)".into()),
+            Some(rc) if self.summary.is_none() => Some(format!(
+                "died (rc={rc}{}) before libtest's summary: later tests did not run",
+                signal_name(rc)
+            )),
             Some(rc) if !any_failed => Some(format!("exited with rc={rc} without a failed test")),
             Some(_) => None,
         }
+    }
+}
+
+/// `, SIGABRT` for a shell exit status of 128 + signal.
+fn signal_name(rc: i32) -> &'static str {
+    match rc - 128 {
+        4 => ", SIGILL",
+        6 => ", SIGABRT",
+        7 => ", SIGBUS",
+        9 => ", SIGKILL",
+        11 => ", SIGSEGV",
+        _ => "",
     }
 }
 
@@ -268,7 +292,11 @@ pub fn print(p: &Parsed, expected: &[TestBinary], verbose: bool, log: &str) -> b
         passed += bp;
         failed += bf;
         skipped += bs;
-        println!("== {}: {bp} passed, {bf} failed, {bs} skipped", b.name);
+        let secs = b.secs.map(|s| format!(" ({s:.1}s)")).unwrap_or_default();
+        println!(
+            "== {}{secs}: {bp} passed, {bf} failed, {bs} skipped",
+            b.name
+        );
         for c in &b.cases {
             match c.outcome {
                 Outcome::Passed => println!("   pass {}", c.name),
@@ -369,7 +397,7 @@ failures:
 
 test result: FAILED. 2 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s
 
-@@VM-END oxbpf test maps rc=101
+@@VM-END oxbpf test maps rc=101 start=3.50 end=5.75
 @@VM-BEGIN oxbpf lib
 running 1 test
 ";
@@ -383,6 +411,7 @@ running 1 test
         assert_eq!(p.binaries.len(), 2);
         let b = &p.binaries[0];
         assert_eq!(b.rc, Some(101));
+        assert_eq!(b.secs, Some(2.25));
         let got: Vec<_> = b
             .cases
             .iter()
@@ -413,6 +442,8 @@ running 1 test
         let p = parse("@@VM-BEGIN x\ntest a ... ok\n@@VM-END x rc=139\n@@VM-DONE\n");
         assert!(p.done);
         assert!(p.binaries[0].trouble().unwrap().contains("139"));
+        let p = parse("@@VM-BEGIN x\ntest a ... ok\n@@VM-END x rc=134\n");
+        assert!(p.binaries[0].trouble().unwrap().contains("SIGABRT"));
         let p = parse("@@VM-BEGIN x\ntest a ... ok\ntest b ... @@VM-END x rc=137\n");
         let b = &p.binaries[0];
         assert!(b.trouble().unwrap().contains("timeout"));
