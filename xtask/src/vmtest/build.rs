@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// Packages whose every test executable runs in the VM.
-const PACKAGES: &[&str] = &["oxbpf"];
+/// Packages whose every test executable runs in the VM, unless `--package` says otherwise.
+pub const DEFAULT_PACKAGES: &[&str] = &["oxbpf"];
 /// xtask's canary test (`xtask/tests/vm_smoke.rs`); xtask's own unit tests do not run in the VM.
 const CANARY: &str = "vm_smoke";
 
@@ -19,17 +19,16 @@ pub struct TestBinary {
     pub manifest_dir: PathBuf,
 }
 
-/// Builds and returns the test executables of [`PACKAGES`] plus the canary.
-pub fn test_executables(root: &Path) -> Result<Vec<TestBinary>, String> {
+/// Builds the workspace's test executables and returns those of `packages` plus the canary.
+///
+/// The build is CI's own (`cargo test --workspace --features oxbpf/fault-injection`), so after
+/// CI's test step nothing is recompiled: a `-p` subset would resolve features differently.
+pub fn test_executables(root: &Path, packages: &[String]) -> Result<Vec<TestBinary>, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(&cargo);
     cmd.current_dir(root).args(["test", "--no-run"]);
-    for p in PACKAGES {
-        cmd.args(["-p", p]);
-    }
     cmd.args([
-        "-p",
-        "xtask",
+        "--workspace",
         "--features",
         "oxbpf/fault-injection",
         "--message-format=json-render-diagnostics",
@@ -44,7 +43,7 @@ pub fn test_executables(root: &Path) -> Result<Vec<TestBinary>, String> {
     let mut bins = parse_artifacts(&String::from_utf8_lossy(&out.stdout))?;
     bins.retain(|b| {
         let pkg = b.name.split(' ').next().unwrap_or("");
-        PACKAGES.contains(&pkg) || b.name == format!("xtask test {CANARY}")
+        packages.iter().any(|p| p == pkg) || b.name == format!("xtask test {CANARY}")
     });
     bins.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(bins)

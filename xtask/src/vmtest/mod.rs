@@ -26,6 +26,8 @@ struct Options {
     kernel: Option<String>,
     /// libtest name filter passed to every test binary.
     filter: Option<String>,
+    /// Packages (directory names) whose test executables run.
+    packages: Vec<String>,
     /// Run only test binaries whose name contains one of these.
     only: Vec<String>,
     /// Extra kernel modules to load besides [`kernel::DEFAULT_MODULES`].
@@ -52,7 +54,9 @@ usage: cargo xtask vm-test [options]
   executables (and xtask's vm_smoke canary) inside it as root.
   --kernel ABI         kernel ABI, e.g. 6.1.0-56 (default: newest in apt's lists)
   --filter PATTERN     libtest filter passed to every test binary
-  --only NAME          run only test binaries whose name contains NAME (repeatable)
+  --package DIR        test executables of crate directory DIR (repeatable; default oxbpf)
+  --only NAME          run only test binaries whose name contains NAME (repeatable),
+                       e.g. --only maps --only \"oxbpf lib\"
   --module NAME        also load kernel module NAME (repeatable)
   --timeout SECS       kill qemu after SECS (default 480)
   --test-timeout SECS  kill one test binary after SECS inside the VM (default 300)
@@ -103,7 +107,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     );
 
     let t = Instant::now();
-    let mut tests = build::test_executables(&root)?;
+    let mut tests = build::test_executables(&root, &opts.packages)?;
     timings.push("build", t);
     if !opts.only.is_empty() {
         tests.retain(|b| opts.only.iter().any(|o| b.name.contains(o.as_str())));
@@ -177,6 +181,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         kernel: None,
         filter: None,
+        packages: Vec::new(),
         only: Vec::new(),
         modules: Vec::new(),
         timeout: Duration::from_secs(480),
@@ -203,6 +208,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--kernel" => o.kernel = Some(value("--kernel")?),
             "--filter" => o.filter = Some(value("--filter")?),
             "--only" => o.only.push(value("--only")?),
+            "--package" | "-p" => o.packages.push(value("--package")?),
             "--module" => o.modules.push(value("--module")?),
             "--timeout" => o.timeout = secs(value("--timeout")?, "--timeout")?,
             "--test-timeout" => o.test_timeout = secs(value("--test-timeout")?, "--test-timeout")?,
@@ -222,6 +228,12 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
+    }
+    if o.packages.is_empty() {
+        o.packages = build::DEFAULT_PACKAGES
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
     }
     Ok(o)
 }
