@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # /init of the vm-test initramfs (written by xtask/src/vmtest/initramfs.rs).
 # Progress goes to the console (ttyS0); test output and @@VM- markers go to ttyS1, which the
-# host parses. /vmtest/config sets TEST_TIMEOUT, FILTER and REQUIRE_KERNEL.
+# host parses. /vmtest/config sets TEST_TIMEOUT, REQUIRE_KERNEL and the extra libtest
+# arguments as "$@".
 /bin/busybox mkdir -p /proc /sys /dev /run /tmp
 /bin/busybox mount -t proc proc /proc
 /bin/busybox --install -s /bin
@@ -45,7 +46,7 @@ while IFS="$TAB" read -r name bin dir; do
   start=$(cut -d' ' -f1 /proc/uptime)
   cd "$dir"
   CARGO_MANIFEST_DIR="$dir" timeout -s KILL "$TEST_TIMEOUT" \
-    "$bin" --test-threads=1 --show-output $FILTER < /dev/null > $OUT 2>&1
+    "$bin" --test-threads=1 --show-output "$@" < /dev/null > $OUT 2>&1
   rc=$?
   cd /
   # A leading newline ends a line the test left open (e.g. when it was killed).

@@ -27,8 +27,8 @@ pub struct Contents<'a> {
     pub modules: &'a [Module],
     /// Kernel release (for `/lib/modules/<release>`).
     pub release: &'a str,
-    /// libtest filter for every binary.
-    pub filter: Option<&'a str>,
+    /// Extra libtest arguments for every binary (filter, `--skip NAME`).
+    pub test_args: &'a [String],
     /// Export `OXBPF_REQUIRE_KERNEL=1`.
     pub require_kernel: bool,
     /// Per-binary time limit.
@@ -90,9 +90,13 @@ pub fn build(work: &Path, c: &Contents) -> Result<PathBuf, String> {
     s.write("vmtest/modules.list", &mods, false)?;
 
     let config = format!(
-        "TEST_TIMEOUT={}\nFILTER={}\nREQUIRE_KERNEL={}\n",
+        "TEST_TIMEOUT={}\nset -- {}\nREQUIRE_KERNEL={}\n",
         c.test_timeout.as_secs().max(1),
-        c.filter.map(shell_quote).unwrap_or_default(),
+        c.test_args
+            .iter()
+            .map(|a| shell_quote(a))
+            .collect::<Vec<_>>()
+            .join(" "),
         u8::from(c.require_kernel)
     );
     s.write("vmtest/config", &config, false)?;

@@ -26,6 +26,8 @@ struct Options {
     kernel: Option<String>,
     /// libtest name filter passed to every test binary.
     filter: Option<String>,
+    /// libtest `--skip` patterns.
+    skip: Vec<String>,
     /// Packages (directory names) whose test executables run.
     packages: Vec<String>,
     /// Run only test binaries whose name contains one of these.
@@ -54,6 +56,7 @@ usage: cargo xtask vm-test [options]
   executables (and xtask's vm_smoke canary) inside it as root.
   --kernel ABI         kernel ABI, e.g. 6.1.0-56 (default: newest in apt's lists)
   --filter PATTERN     libtest filter passed to every test binary
+  --skip PATTERN       libtest --skip passed to every test binary (repeatable)
   --package DIR        test executables of crate directory DIR (repeatable; default oxbpf)
   --only NAME          run only test binaries whose name contains NAME (repeatable),
                        e.g. --only maps --only \"oxbpf lib\"
@@ -119,13 +122,23 @@ pub fn run(args: &[String]) -> Result<(), String> {
 
     let t = Instant::now();
     let modules = kern.modules(&opts.modules)?;
+    let test_args: Vec<String> = opts
+        .filter
+        .iter()
+        .cloned()
+        .chain(
+            opts.skip
+                .iter()
+                .flat_map(|s| ["--skip".to_string(), s.clone()]),
+        )
+        .collect();
     let image = initramfs::build(
         &work,
         &initramfs::Contents {
             tests: &tests,
             modules: &modules,
             release: &kern.release,
-            filter: opts.filter.as_deref(),
+            test_args: &test_args,
             require_kernel: opts.require_kernel,
             test_timeout: opts.test_timeout,
         },
@@ -181,6 +194,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut o = Options {
         kernel: None,
         filter: None,
+        skip: Vec::new(),
         packages: Vec::new(),
         only: Vec::new(),
         modules: Vec::new(),
@@ -207,6 +221,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         match arg.as_str() {
             "--kernel" => o.kernel = Some(value("--kernel")?),
             "--filter" => o.filter = Some(value("--filter")?),
+            "--skip" => o.skip.push(value("--skip")?),
             "--only" => o.only.push(value("--only")?),
             "--package" | "-p" => o.packages.push(value("--package")?),
             "--module" => o.modules.push(value("--module")?),
