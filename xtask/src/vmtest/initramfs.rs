@@ -60,6 +60,13 @@ pub fn build(work: &Path, c: &Contents) -> Result<PathBuf, String> {
             s.copy_elf(&path, &rel(&path), false)?;
         }
     }
+    // busybox's ash runs its own applets (a tiny `ip`, `tc`, `ping`) before $PATH: tests'
+    // `sh -c` get dash, as on the host, when it is there.
+    for (link, tool) in [("bin/sh", "dash"), ("bin/bash", "bash")] {
+        if let Some(path) = tools::find(tool) {
+            std::os::unix::fs::symlink(&path, stage.join(link)).map_err(io(link))?;
+        }
+    }
 
     let mut list = String::new();
     for t in c.tests {

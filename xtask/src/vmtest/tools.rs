@@ -17,7 +17,7 @@ const REQUIRED: &[(&str, &str)] = &[
 ];
 
 /// Programs copied into the VM (with their libraries) when the host has them.
-pub const GUEST_TOOLS: &[&str] = &["ip", "tc", "ping", "bpftool", "ethtool"];
+pub const GUEST_TOOLS: &[&str] = &["ip", "tc", "ping", "bpftool", "ethtool", "dash", "bash"];
 
 /// Directories searched for programs, in order (not `$PATH`: `ip` lives in sbin).
 const BIN_DIRS: &[&str] = &[
