@@ -149,7 +149,8 @@ fn download(work: &Path, package: &str) -> Result<PathBuf, String> {
     println!("vm-test: apt-get download {package}");
     run(Command::new("apt-get")
         .current_dir(&debs)
-        .args(["download", "-q", package]))?;
+        .args(["download", "-q", package]))
+    .map_err(|e| format!("{e} (stale apt lists? run `apt-get update`, or pin --kernel)"))?;
     find().ok_or_else(|| {
         format!(
             "apt-get download {package} left no .deb in {}",

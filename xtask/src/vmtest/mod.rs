@@ -9,6 +9,12 @@
 //! Test binaries stay dynamically linked: their glibc and loader are copied from the host (the
 //! same `ldd` walk `ip`/`ping` need anyway), so the normal `cargo test` build is reused instead
 //! of a second, static build for an explicit `--target`.
+//!
+//! Host packages: `qemu-system-x86 busybox-static cpio` (+ `iproute2 iputils-ping`, already in
+//! CI's setup); `--check-tools` lists what is missing. Everything it downloads or generates is
+//! under `target/vm/`. In the VM the tests run as root, one binary at a time, each with
+//! `--test-threads=1 --show-output`, from their package directory, with the same absolute
+//! paths as on the host.
 
 mod build;
 mod initramfs;
@@ -71,6 +77,10 @@ usage: cargo xtask vm-test [options]
 
 /// Entry point of `cargo xtask vm-test`.
 pub fn run(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let opts = parse_args(args)?;
     let missing = tools::missing_packages();
     if opts.check_tools {
@@ -240,7 +250,6 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--require-kernel" => o.require_kernel = true,
             "--verbose" | "-v" => o.verbose = true,
             "--check-tools" => o.check_tools = true,
-            "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unexpected argument {other:?}\n{USAGE}")),
         }
     }
@@ -270,5 +279,34 @@ impl Timings {
             .map(|(s, d)| format!("{s} {:.1}s", d.as_secs_f64()))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn options() {
+        let o = parse_args(&args(&[
+            "--filter",
+            "maps",
+            "--skip",
+            "slow",
+            "--timeout",
+            "60",
+        ]))
+        .unwrap();
+        assert_eq!(o.filter.as_deref(), Some("maps"));
+        assert_eq!(o.skip, ["slow"]);
+        assert_eq!(o.timeout, Duration::from_secs(60));
+        assert_eq!(o.packages, ["oxbpf"]);
+        assert!(parse_args(&args(&["--timeout", "soon"])).is_err());
+        assert!(parse_args(&args(&["--only"])).is_err());
+        assert!(parse_args(&args(&["--bogus"])).is_err());
     }
 }
