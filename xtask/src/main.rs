@@ -1,4 +1,5 @@
-//! Developer tasks. `cargo xtask build-bpf [--check]` compiles every `*.bpf.c` fixture.
+//! Developer tasks. `cargo xtask build-bpf [--check]` compiles every `*.bpf.c` fixture;
+//! `cargo xtask vm-test` runs the test executables on Debian's 6.1 kernel under qemu.
 //!
 //! Sources are found recursively under `crates/*/testdata` and `crates/*/bpf`. Each is compiled
 //! from its own directory with a relative path and `-fdebug-compilation-dir=.`, so the object
@@ -9,6 +10,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod vmtest;
 
 /// Flags every fixture is compiled with, before per-file extras.
 const BASE_CFLAGS: &[&str] = &[
@@ -29,10 +32,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("build-bpf") => build_bpf(&args[1..]),
+        Some("vm-test") => vmtest::run(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask build-bpf [--check]");
             eprintln!("  build-bpf          compile every *.bpf.c under crates/*/{{testdata,bpf}} to *.bpf.o beside it");
             eprintln!("  build-bpf --check  rebuild into a temp dir and fail if a committed object differs");
+            eprintln!("  vm-test [--help]   run the tests on Debian's 6.1 kernel under qemu");
             return ExitCode::from(2);
         }
     };
