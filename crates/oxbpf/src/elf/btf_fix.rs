@@ -167,6 +167,11 @@ pub(super) fn layout_kconfig(
         off = start.checked_add(*size).ok_or_else(too_big)?;
     }
     let total = off.div_ceil(8).checked_mul(8).ok_or_else(too_big)?;
+    if total > super::data::MAX_VALUE_SIZE {
+        return Err(ElfError::Unsupported(format!(
+            "kconfig externs need {total} bytes, more than a map value can hold (corrupt BTF?)"
+        )));
+    }
     if let Some(id) = btf.find_by_name_kind(KCONFIG, Kind::Datasec) {
         let Type::Datasec(ds) = btf.type_by_id(id)? else {
             return Ok(total);

@@ -37,15 +37,22 @@ pub(super) fn data_kind(sec: &Section<'_>) -> Option<DataKind> {
     }
 }
 
+/// Largest map value a section may ask for. The kernel caps array values at `KMALLOC_MAX_SIZE`
+/// (a few MiB); anything far above that is a corrupt object, and must not make us allocate it.
+pub(super) const MAX_VALUE_SIZE: u32 = 64 << 20;
+
 /// The array map holding a global-data section (one value, key 0).
 pub(super) fn data_map(sec: &Section<'_>, kind: DataKind) -> Result<MapSpec, ElfError> {
-    let size = u32::try_from(sec.size).map_err(|_| ElfError::Map {
-        name: sec.name.to_string(),
-        reason: format!(
-            "data section of {} bytes does not fit a map value",
-            sec.size
-        ),
-    })?;
+    let size = u32::try_from(sec.size)
+        .ok()
+        .filter(|&s| s <= MAX_VALUE_SIZE)
+        .ok_or_else(|| ElfError::Map {
+            name: sec.name.to_string(),
+            reason: format!(
+                "data section of {} bytes does not fit a map value (at most {MAX_VALUE_SIZE} bytes)",
+                sec.size
+            ),
+        })?;
     let bytes = match kind {
         DataKind::Bss => vec![0; size as usize],
         _ => sec.data.to_vec(),
