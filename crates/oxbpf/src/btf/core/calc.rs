@@ -51,7 +51,8 @@ pub fn side(kind: CoreKind, spec: Option<&Spec<'_>>) -> Result<Side, CalcErr> {
                 s.val = spec
                     .btf
                     .resolve_size(spec.root_id)
-                    .map_err(|e| CalcErr::Fail(format!("type size: {e}")))? as u64
+                    .map_err(|e| CalcErr::Fail(format!("type size: {e}")))?
+                    as u64
             }
             _ => unreachable!("type-based kinds only"),
         }

@@ -46,7 +46,9 @@ pub fn fields_are_compat(
             }
             Type::Int(_) => int_offset(&lt) == 0 && int_offset(&tt) == 0,
             Type::Array(la) => {
-                let Type::Array(ta) = tt else { return Ok(false) };
+                let Type::Array(ta) = tt else {
+                    return Ok(false);
+                };
                 lid = la.elem_type;
                 tid = ta.elem_type;
                 continue;
@@ -206,7 +208,14 @@ fn types_match_lvl(
                         if !names_match(lm.name, tm.name) {
                             continue;
                         }
-                        if types_match_lvl(local, lm.type_id, targ, tm.type_id, behind_ptr, level - 1)? {
+                        if types_match_lvl(
+                            local,
+                            lm.type_id,
+                            targ,
+                            tm.type_id,
+                            behind_ptr,
+                            level - 1,
+                        )? {
                             matched = true;
                             break;
                         }

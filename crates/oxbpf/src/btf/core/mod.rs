@@ -199,11 +199,12 @@ pub fn relocate(
             let cands = cache
                 .entry(r.type_id)
                 .or_insert_with(|| find_cands(local, r.type_id, name, target));
-            resolve(kind, &lspec, cands, target, prog_name, r.insn_off, &desc)
-                .map_err(|e| match e {
+            resolve(kind, &lspec, cands, target, prog_name, r.insn_off, &desc).map_err(
+                |e| match e {
                     Resolve::Invalid(reason) => invalid(&local_spec, reason),
                     Resolve::Core(e) => e,
-                })?
+                },
+            )?
         };
         let slots = match insns.get(r.insn_off as usize) {
             Some(i) if i.is_ld_imm64() => 2,
@@ -255,10 +256,7 @@ fn resolve(
     for &c in cands.iter() {
         let tbtf = &target.btfs[c.btf];
         let Some(ts) = spec::match_spec(lspec, kind, tbtf, c.id).map_err(|e| {
-            Resolve::Invalid(format!(
-                "matching candidate {}: {e}",
-                cand_label(target, c)
-            ))
+            Resolve::Invalid(format!("matching candidate {}: {e}", cand_label(target, c)))
         })?
         else {
             continue;
@@ -304,9 +302,15 @@ fn resolve(
             let mut res = combine(kind, lspec, &local_side, None).map_err(Resolve::Invalid)?;
             if let Some(p) = &mut res.poison {
                 *p = if cands.is_empty() {
-                    format!("no type named like {} in the target BTF", spec::type_label(lspec.btf, lspec.root_id))
+                    format!(
+                        "no type named like {} in the target BTF",
+                        spec::type_label(lspec.btf, lspec.root_id)
+                    )
                 } else {
-                    format!("{p} ({} candidate type(s) checked, none has it)", cands.len())
+                    format!(
+                        "{p} ({} candidate type(s) checked, none has it)",
+                        cands.len()
+                    )
                 };
             }
             Ok((res, None))
@@ -397,9 +401,10 @@ pub fn explain_poison(results: &[CoreResult], insn: u32) -> Option<String> {
 pub fn explain_verifier_log(results: &[CoreResult], log: &str) -> Option<String> {
     let marker = format!("unknown#{POISON_HELPER_ID}");
     log.lines()
+        .rev()
         .filter(|l| l.contains(&marker))
         .filter_map(|l| l.trim_start().split(':').next()?.trim().parse::<u32>().ok())
-        .last()
+        .next()
         .and_then(|insn| explain_poison(results, insn))
         .or_else(|| {
             // No numbered line (log level too low): any poisoned relocation is the culprit
@@ -414,5 +419,3 @@ pub fn explain_verifier_log(results: &[CoreResult], log: &str) -> Option<String>
         })
 }
 
-#[cfg(test)]
-mod tests;

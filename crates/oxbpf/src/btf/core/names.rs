@@ -12,7 +12,11 @@ pub fn essential_len(name: &str) -> usize {
         return n;
     }
     for i in (0..=n - 5).rev() {
-        if b[i] != b'_' && b[i + 1] == b'_' && b[i + 2] == b'_' && b[i + 3] == b'_' && b[i + 4] != b'_'
+        if b[i] != b'_'
+            && b[i + 1] == b'_'
+            && b[i + 2] == b'_'
+            && b[i + 3] == b'_'
+            && b[i + 4] != b'_'
         {
             return i + 1;
         }

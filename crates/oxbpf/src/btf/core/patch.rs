@@ -100,7 +100,9 @@ pub fn patch(insns: &mut [Insn], i: usize, res: &Res) -> Result<Option<String>, 
                 && ins.off == 0
                 && next.is_some_and(|n| n.code == 0 && n.regs == 0 && n.off == 0);
             if !ok {
-                return Err(format!("ld_imm64 at instruction {i} has an unexpected form"));
+                return Err(format!(
+                    "ld_imm64 at instruction {i} has an unexpected form"
+                ));
             }
             if let Some(r) = &res.poison {
                 poison(insns, i);

@@ -200,7 +200,8 @@ pub fn match_spec<'a>(
             _ => return Ok(None),
         };
         for (i, v) in e.values().enumerate() {
-            if essential_len(v.name) == llen && v.name.as_bytes()[..llen] == lname.as_bytes()[..llen]
+            if essential_len(v.name) == llen
+                && v.name.as_bytes()[..llen] == lname.as_bytes()[..llen]
             {
                 ts.acc.push(Acc {
                     type_id: id,
@@ -263,7 +264,12 @@ fn match_member<'a>(
         .ok()
         .and_then(|t| t.as_composite().and_then(|c| c.member(lacc.idx as usize)))
         .map(|m| m.type_id)
-        .ok_or_else(|| format!("local accessor [{}] #{} is not a member", lacc.type_id, lacc.idx))?;
+        .ok_or_else(|| {
+            format!(
+                "local accessor [{}] #{} is not a member",
+                lacc.type_id, lacc.idx
+            )
+        })?;
     let targ_id = targ.skip_mods_and_typedefs(targ_id).map_err(btf_err)?;
     let t = targ.type_by_id(targ_id).map_err(btf_err)?;
     let Some(c) = t.as_composite() else {
