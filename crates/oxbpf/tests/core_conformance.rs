@@ -130,7 +130,10 @@ fn build_objects(cache: &Path, root: &Path) -> Result<PathBuf, String> {
         ]))?;
         std::fs::write(&vmlinux_h, h).map_err(|e| e.to_string())?;
     }
-    for e in std::fs::read_dir(&progs).map_err(|e| e.to_string())?.flatten() {
+    for e in std::fs::read_dir(&progs)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
         let name = e.file_name().to_string_lossy().to_string();
         let Some(stem) = name.strip_suffix(".c") else {
             continue;
@@ -143,7 +146,14 @@ fn build_objects(cache: &Path, root: &Path) -> Result<PathBuf, String> {
             continue;
         }
         let r = run(Command::new("clang-19")
-            .args(["-g", "-O2", "-target", "bpf", "-mcpu=v3", "-D__TARGET_ARCH_x86"])
+            .args([
+                "-g",
+                "-O2",
+                "-target",
+                "bpf",
+                "-mcpu=v3",
+                "-D__TARGET_ARCH_x86",
+            ])
             .arg("-I.")
             .arg(format!("-I{}", obj.display()))
             .arg("-I/usr/include/x86_64-linux-gnu")
@@ -198,9 +208,12 @@ const TYPE_ID_FIELDS: &[&str] = &[
 ];
 
 /// Builds and runs a host program made of core_reloc.c's macros, case struct and table.
-fn expectations(cache: &Path, root: &Path) -> Result<(Vec<Case>, Vec<(String, usize)>), String> {
-    let src = std::fs::read_to_string(root.join("prog_tests/core_reloc.c"))
-        .map_err(|e| e.to_string())?;
+/// Offsets of `struct core_reloc_type_id_output` fields by name.
+type Fields = Vec<(String, usize)>;
+
+fn expectations(cache: &Path, root: &Path) -> Result<(Vec<Case>, Fields), String> {
+    let src =
+        std::fs::read_to_string(root.join("prog_tests/core_reloc.c")).map_err(|e| e.to_string())?;
     let lines: Vec<&str> = src.lines().collect();
     let find = |from: usize, pred: &dyn Fn(&str) -> bool| {
         (from..lines.len())
@@ -210,7 +223,9 @@ fn expectations(cache: &Path, root: &Path) -> Result<(Vec<Case>, Vec<(String, us
     let a = find(0, &|l| l.starts_with("#define STRUCT_TO_CHAR_PTR"))?;
     let b = find(a, &|l| l.starts_with("struct core_reloc_test_case {"))?;
     let b_end = find(b, &|l| l.starts_with("};"))?;
-    let c = find(b_end, &|l| l.contains("core_reloc_test_case test_cases[] = {"))?;
+    let c = find(b_end, &|l| {
+        l.contains("core_reloc_test_case test_cases[] = {")
+    })?;
     let c_end = find(c, &|l| l.starts_with("};"))?;
     let mut prog = String::from(
         "#include <stdio.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <stdbool.h>\n\
@@ -308,12 +323,19 @@ fn type_id_expectation(
         match t {
             Type::Struct(_) if first_member(&t) == "marker_field" => set("local_anon_struct", id),
             Type::Union(_) if first_member(&t) == "marker_field" => set("local_anon_union", id),
-            Type::Enum(e) if e.values().next().is_some_and(|v| v.name == "MARKER_ENUM_VAL") => {
+            Type::Enum(e)
+                if e.values()
+                    .next()
+                    .is_some_and(|v| v.name == "MARKER_ENUM_VAL") =>
+            {
                 set("local_anon_enum", id)
             }
             Type::Ptr(p) => match local.type_by_id(p.type_id) {
                 Ok(Type::FuncProto(fp))
-                    if local.type_by_id(fp.ret).map(|r| r.name() == "_Bool").unwrap_or(false)
+                    if local
+                        .type_by_id(fp.ret)
+                        .map(|r| r.name() == "_Bool")
+                        .unwrap_or(false)
                         && matches!(local.type_by_id(fp.ret), Ok(Type::Int(_))) =>
                 {
                     set("local_anon_func_proto_ptr", id)
@@ -415,12 +437,7 @@ fn trigger_in_child(
     Ok(())
 }
 
-fn run_case(
-    case: &Case,
-    obj: &Path,
-    fields: &[(String, usize)],
-    vmlinux: &Arc<Btf>,
-) -> Verdict {
+fn run_case(case: &Case, obj: &Path, fields: &[(String, usize)], vmlinux: &Arc<Btf>) -> Verdict {
     if case.testmod {
         return Verdict::Skip("needs bpf_testmod (no loadable modules here)".into());
     }
@@ -472,7 +489,9 @@ fn run_case(
             return Verdict::Pass
         }
         (Err(e), true) => return Verdict::Fail(format!("failed, but not because of CO-RE: {e}")),
-        (Ok(_), true) => return Verdict::Fail("loaded, but libbpf's table says it must fail".into()),
+        (Ok(_), true) => {
+            return Verdict::Fail("loaded, but libbpf's table says it must fail".into())
+        }
         (Err(e), false) => return Verdict::Fail(format!("load failed: {e}")),
         (Ok(c), false) => c,
     };
@@ -533,12 +552,21 @@ fn kernel_core_reloc_selftests() {
         }
     }
     let ran = cases.len() - skipped.len();
-    println!("core conformance: {passed}/{ran} passed ({} skipped of {} cases)", skipped.len(), cases.len());
+    println!(
+        "core conformance: {passed}/{ran} passed ({} skipped of {} cases)",
+        skipped.len(),
+        cases.len()
+    );
     for s in &skipped {
         println!("  skipped {s}");
     }
     for f in &failed {
         println!("  FAILED {f}");
     }
-    assert!(failed.is_empty(), "{} core conformance case(s) failed:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} core conformance case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
