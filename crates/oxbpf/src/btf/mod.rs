@@ -12,6 +12,7 @@
 //! Written by hand: no maintained crate parses BTF zero-copy with split BTF, in-place edits
 //! and marshalling (aya's `aya-obj` decodes every type eagerly into owned structs).
 
+pub mod core;
 mod edit;
 mod ext;
 mod index;

@@ -78,6 +78,17 @@ pub enum LoadError {
     /// Setting a global variable failed.
     #[error(transparent)]
     Variable(#[from] VariableError),
+    /// A CO-RE relocation could not be applied.
+    #[error(transparent)]
+    Core(#[from] crate::btf::core::CoreError),
+    /// The program needs CO-RE but no BTF (local or kernel) is available.
+    #[error("program {program:?} has CO-RE relocations: {reason}")]
+    CoreBtf {
+        /// Program name.
+        program: String,
+        /// Why, with a hint.
+        reason: String,
+    },
 }
 
 impl From<ProgramError> for LoadError {
@@ -340,7 +351,8 @@ fn load_program(
     btf: Option<&Btf>,
     opts: &CollectionOptions,
 ) -> Result<Program, LoadError> {
-    let insns = reloc::relocate(p, resolver)?;
+    let mut insns = reloc::relocate(p, resolver)?;
+    let core = core_relocate(p, btf, &mut insns)?;
     let mut req = crate::prog::LoadRequest::new(&p.name, p.prog_type, &insns, &p.license);
     req.expected_attach_type = p.expected_attach_type;
     req.kernel_version = p.kernel_version;
@@ -362,7 +374,39 @@ fn load_program(
     }
     let lookup = btf.map(|btf| source_lookup(&p.line_info, btf));
     req.source_lookup = lookup.as_ref().map(|f| f as &dyn Fn(u32) -> Option<String>);
-    Ok(crate::prog::load(&req)?)
+    crate::prog::load(&req).map_err(|mut e| {
+        if let ProgramError::Verifier { log, hint, .. } = &mut e {
+            if let Some(why) = crate::btf::core::explain_verifier_log(&core, log) {
+                *hint = Some(why);
+            }
+        }
+        e.into()
+    })
+}
+
+/// CO-RE against the running kernel's BTF (no-op without relocations).
+fn core_relocate(
+    p: &ProgramSpec,
+    btf: Option<&Btf>,
+    insns: &mut [crate::asm::Insn],
+) -> Result<Vec<crate::btf::core::CoreResult>, LoadError> {
+    if p.core_relos.is_empty() {
+        return Ok(Vec::new());
+    }
+    let err = |reason: String| LoadError::CoreBtf {
+        program: p.name.clone(),
+        reason,
+    };
+    let local = btf.ok_or_else(|| err("the object has no .BTF".into()))?;
+    let vmlinux = crate::btf::kernel::vmlinux().map_err(|e| err(e.to_string()))?;
+    let target = crate::btf::core::CoreTarget { btfs: &[vmlinux] };
+    Ok(crate::btf::core::relocate(
+        &p.name,
+        &p.core_relos,
+        insns,
+        local,
+        &target,
+    )?)
 }
 
 /// `struct bpf_func_info` records as the kernel reads them.
