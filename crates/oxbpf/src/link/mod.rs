@@ -2,13 +2,17 @@
 //! per-hook attach functions ([`attach_xdp`], ...).
 
 mod base;
+pub mod cgroup;
 mod legacy;
+pub mod sock;
 pub mod support;
 pub mod tc;
 pub mod xdp;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
+pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
+pub use sock::{attach_netns, attach_socket_filter, attach_sockmap, open_netns};
 pub use support::Mechanism;
 pub use tc::{
     attach_tc, query_tc, TcAnchor, TcDirection, TcInfo, TcLink, TcOptions, TcOrder, TcxEntry,
