@@ -123,6 +123,7 @@ pub fn attach_cgroup(
                 attach_type,
                 opts.mode.flags(),
                 LinkTarget::Cgroup { id },
+                false,
                 &what(),
             )?;
             Ok(Link::from_legacy(Box::new(pa)))

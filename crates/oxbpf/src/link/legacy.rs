@@ -49,6 +49,35 @@ pub(crate) struct ProgAttach {
     pub prog_id: u32,
     pub attach_type: AttachType,
     pub link_target: LinkTarget,
+    /// netns hooks: `BPF_PROG_ATTACH`/`DETACH` act on the calling thread's namespace with
+    /// `target_fd` 0, so both run on a helper thread that joined `target`.
+    pub netns: bool,
+}
+
+/// Runs `f` on a short-lived thread that joined the network namespace `ns` (`setns(2)`).
+pub(crate) fn in_netns<T: Send>(
+    ns: BorrowedFd,
+    f: impl FnOnce() -> Result<T, LinkError> + Send,
+) -> Result<T, LinkError> {
+    let raw = ns.as_raw_fd();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            if unsafe { libc::setns(raw, libc::CLONE_NEWNET) } != 0 {
+                return Err(LinkError::Io {
+                    what: "join the target network namespace (setns)".into(),
+                    source: std::io::Error::last_os_error(),
+                });
+            }
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(LinkError::Io {
+                what: "netns helper thread".into(),
+                source: std::io::Error::other("panicked"),
+            })
+        })
+    })
 }
 
 impl ProgAttach {
@@ -59,6 +88,7 @@ impl ProgAttach {
         attach_type: AttachType,
         flags: u32,
         link_target: LinkTarget,
+        netns: bool,
         what: &str,
     ) -> Result<Self, LinkError> {
         let me = ProgAttach {
@@ -67,18 +97,26 @@ impl ProgAttach {
             prog_id: prog_id(prog)?,
             attach_type,
             link_target,
+            netns,
         };
         let attr = ProgAttachAttr {
-            target_fd: target.as_raw_fd() as u32,
+            target_fd: if netns { 0 } else { target.as_raw_fd() as u32 },
             attach_bpf_fd: prog.as_raw_fd() as u32,
             attach_type: attach_type.0,
             attach_flags: flags,
             replace_bpf_fd: 0,
         };
-        sys::prog_attach(&attr).map_err(|source| LinkError::Sys {
-            what: format!("{what} via BPF_PROG_ATTACH"),
-            source,
-        })?;
+        let attach = || {
+            sys::prog_attach(&attr).map_err(|source| LinkError::Sys {
+                what: format!("{what} via BPF_PROG_ATTACH"),
+                source,
+            })
+        };
+        if netns {
+            in_netns(target, attach)?;
+        } else {
+            attach()?;
+        }
         Ok(me)
     }
 }
@@ -100,12 +138,21 @@ impl Legacy for ProgAttach {
 
     fn detach(&mut self) -> Result<(), LinkError> {
         let attr = ProgAttachAttr {
-            target_fd: self.target.as_raw_fd() as u32,
+            target_fd: if self.netns {
+                0
+            } else {
+                self.target.as_raw_fd() as u32
+            },
             attach_bpf_fd: self.prog.as_fd().as_raw_fd() as u32,
             attach_type: self.attach_type.0,
             ..Default::default()
         };
-        match sys::prog_detach(&attr) {
+        let r = if self.netns {
+            in_netns(self.target.as_fd(), || Ok(sys::prog_detach(&attr)))?
+        } else {
+            sys::prog_detach(&attr)
+        };
+        match r {
             // Already gone (someone detached it, or the cgroup/map went away).
             Err(e) if e.errno == libc::ENOENT => Ok(()),
             r => r.map_err(|source| LinkError::Sys {

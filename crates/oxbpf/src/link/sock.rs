@@ -4,7 +4,8 @@
 //! * sockmap: a sockmap `bpf_link` (v6.10+) with the map as target, else `BPF_PROG_ATTACH`
 //!   to the map.
 //! * netns: a netns `bpf_link` (v5.7+ flow_dissector, v5.9+ sk_lookup, which has no other
-//!   way), else `BPF_PROG_ATTACH` to the namespace (flow_dissector only).
+//!   way), else `BPF_PROG_ATTACH` (flow_dissector only), which acts on the calling thread's
+//!   namespace: attach and detach run on a helper thread that joined the target namespace.
 //! * socket filter: `setsockopt(SO_ATTACH_BPF)`; there is no link for it.
 
 use super::cgroup::{inode, open_dir};
@@ -38,6 +39,7 @@ pub fn attach_sockmap(
                 attach_type,
                 0,
                 LinkTarget::Map { id: map_id },
+                false,
                 &what(),
             )?;
             Ok(Link::from_legacy(Box::new(pa)))
@@ -84,6 +86,7 @@ pub fn attach_netns(
                 attach_type,
                 0,
                 LinkTarget::Netns { ino },
+                true,
                 &what(),
             )?;
             Ok(Link::from_legacy(Box::new(pa)))
