@@ -4,19 +4,27 @@
 mod base;
 pub mod cgroup;
 mod legacy;
+pub mod perf;
+pub mod probe;
 pub mod sock;
 pub mod support;
 pub mod tc;
+pub mod tracing;
 pub mod xdp;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
 pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
+pub use perf::{attach_tracepoint, tracefs, tracepoint_id, PerfOptions};
+pub use probe::{
+    attach_kprobe, attach_kprobe_multi, attach_uprobe, symbol_offset, UprobeOptions, UprobeTarget,
+};
 pub use sock::{attach_netns, attach_socket_filter, attach_sockmap, open_netns};
 pub use support::Mechanism;
 pub use tc::{
     attach_tc, query_tc, TcAnchor, TcDirection, TcInfo, TcLink, TcOptions, TcOrder, TcxEntry,
 };
+pub use tracing::{attach_btf_tracing, attach_raw_tracepoint, lockdown_mode};
 pub use xdp::{attach_xdp, xdp_link_supported, XdpLink, XdpMode, XdpOptions, XdpPath};
 pub use xdp_query::{query_xdp, XdpAttached, XdpInfo};
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 // Tracing programs for tests/links_trace.rs. Each counts events of the test process only
-// (tgid in cfg[0], written by the test) into its own slot of `counts`.
+// (tgid in cfg[0], written by the test) into its own slot of `counts`. fentry/fexit hook
+// __task_pid_nr_ns, which getpid() calls (it is in BTF; the syscall wrappers are not).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -69,14 +70,14 @@ int uretprobe_hit(void *ctx)
 	return 0;
 }
 
-SEC("fentry/__x64_sys_getpid")
+SEC("fentry/__task_pid_nr_ns")
 int BPF_PROG(fentry_getpid)
 {
 	hit(5);
 	return 0;
 }
 
-SEC("fexit/__x64_sys_getpid")
+SEC("fexit/__task_pid_nr_ns")
 int BPF_PROG(fexit_getpid)
 {
 	hit(6);
