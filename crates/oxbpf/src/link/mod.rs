@@ -4,6 +4,7 @@
 mod base;
 pub mod cgroup;
 mod legacy;
+pub mod netkit;
 pub mod perf;
 pub mod probe;
 pub mod sock;
@@ -15,6 +16,7 @@ mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
 pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
+pub use netkit::{attach_netkit, NetkitSide};
 pub use perf::{attach_tracepoint, tracefs, tracepoint_id, PerfOptions};
 pub use probe::{
     attach_kprobe, attach_kprobe_multi, attach_uprobe, symbol_offset, UprobeOptions, UprobeTarget,

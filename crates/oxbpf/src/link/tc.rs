@@ -96,7 +96,7 @@ pub enum TcOrder<'a> {
 
 impl TcOrder<'_> {
     /// `(flags, relative fd or id)` for `BPF_LINK_CREATE`.
-    fn encode(self) -> (u32, u32) {
+    pub(crate) fn encode(self) -> (u32, u32) {
         let anchor = |a: TcAnchor| match a {
             TcAnchor::Prog(fd) => (0, fd.as_raw_fd() as u32),
             TcAnchor::ProgId(id) => (BPF_F_ID, id),
