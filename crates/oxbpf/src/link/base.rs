@@ -324,13 +324,17 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        if let Some(Kind::Legacy(mut l)) = self.kind.take() {
-            if let Err(e) = l.detach() {
-                tracing::warn!("failed to detach on drop ({:?}): {e}", l.path());
+        let n = match self.kind.take() {
+            Some(Kind::Legacy(mut l)) => {
+                if let Err(e) = l.detach() {
+                    tracing::warn!("failed to detach on drop ({:?}): {e}", l.path());
+                }
+                return;
             }
-            return;
-        }
-        if let Some(Kind::NetlinkXdp(n)) = self.kind.take() {
+            Some(Kind::NetlinkXdp(n)) => Some(n),
+            _ => None,
+        };
+        if let Some(n) = n {
             match n.swap(None) {
                 Ok(()) => {}
                 // Someone else's program is attached now, or the device is gone: not ours to
