@@ -1,10 +1,11 @@
 //! [`Link`]: an attachment owned by this process — a kernel `bpf_link` fd, or a netlink XDP
 //! attachment that we remove ourselves — with pinning, explicit detach and `keep`.
 
+use super::legacy::Legacy;
 use super::LinkError;
 use crate::netlink::xdp::{self as nlxdp, SetXdp, XDP_FLAGS_REPLACE};
 use crate::netlink::{NetlinkError, Socket};
-use crate::spec::LinkType;
+use crate::spec::{AttachType, LinkType};
 use crate::sys;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -15,17 +16,56 @@ use std::path::{Path, PathBuf};
 pub enum AttachPath {
     /// A kernel `bpf_link` (`BPF_LINK_CREATE`): detached when its last fd closes, unless pinned.
     Link,
-    /// A netlink request (`RTM_SETLINK`, for kernels without XDP links): no kernel object
+    /// A netlink request (`RTM_SETLINK` for XDP, a `cls_bpf` filter for TC): no kernel object
     /// owns it, so [`Link`]'s drop removes it explicitly.
     Netlink,
+    /// `BPF_PROG_ATTACH` (cgroup, sockmap, netns hooks on kernels without links for them):
+    /// drop issues the matching `BPF_PROG_DETACH`.
+    ProgAttach,
+    /// `PERF_EVENT_IOC_SET_BPF` on a perf event (kernels before perf links, v5.15): the
+    /// event fd is the attachment; drop disables and closes it.
+    PerfIoctl,
+    /// `setsockopt(SO_ATTACH_BPF)` on a socket: drop issues `SO_DETACH_BPF`.
+    SocketOption,
 }
 
 /// What an attachment is attached to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LinkTarget {
-    /// A network device (XDP, tcx, netkit).
+    /// A network device (XDP, tcx, netkit, TC filters).
     Ifindex(u32),
+    /// A cgroup v2 directory, by cgroup id (the directory's inode number).
+    Cgroup {
+        /// `cgroup_id`.
+        id: u64,
+    },
+    /// A network namespace, by inode number (`/proc/<pid>/ns/net`).
+    Netns {
+        /// The namespace inode.
+        ino: u32,
+    },
+    /// A sockmap / sockhash.
+    Map {
+        /// The map id.
+        id: u32,
+    },
+    /// A kernel function or BTF-typed tracepoint (fentry/fexit/tp_btf/lsm).
+    Btf {
+        /// The BTF object id (vmlinux or module); 0 if unknown.
+        obj_id: u32,
+        /// The BTF type id of the target.
+        type_id: u32,
+    },
+    /// A raw tracepoint, by name.
+    RawTracepoint,
+    /// A perf event (tracepoint, uprobe, kprobe).
+    PerfEvent,
+    /// A socket (socket filter), by socket cookie (0 if unknown).
+    Socket {
+        /// `SO_COOKIE`.
+        cookie: u64,
+    },
     /// A target this library does not decode (yet).
     Other,
 }
@@ -41,6 +81,9 @@ pub struct LinkInfo {
     pub link_type: Option<LinkType>,
     /// What it is attached to.
     pub target: LinkTarget,
+    /// The attach type, when the kernel reports it (cgroup, netns, tcx, sockmap, tracing
+    /// links) or the legacy attachment knows it.
+    pub attach_type: Option<AttachType>,
 }
 
 /// A netlink XDP attachment: everything needed to remove exactly our program later.
@@ -99,6 +142,7 @@ impl NetlinkXdp {
 enum Kind {
     Fd(OwnedFd),
     NetlinkXdp(NetlinkXdp),
+    Legacy(Box<dyn Legacy>),
 }
 
 /// An attachment owned by this process; dropping it detaches it (see [`Link::keep`]).
@@ -129,6 +173,13 @@ impl Link {
         }
     }
 
+    pub(crate) fn from_legacy(l: Box<dyn Legacy>) -> Self {
+        Link {
+            kind: Some(Kind::Legacy(l)),
+            pin: None,
+        }
+    }
+
     /// Opens the link pinned at `path` (dropping it later does not detach: the pin holds it).
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Self, LinkError> {
         let path = path.as_ref();
@@ -153,8 +204,9 @@ impl Link {
 
     /// Which mechanism holds the attachment.
     pub fn path(&self) -> AttachPath {
-        match self.kind {
+        match &self.kind {
             Some(Kind::NetlinkXdp(_)) => AttachPath::Netlink,
+            Some(Kind::Legacy(l)) => l.path(),
             _ => AttachPath::Link,
         }
     }
@@ -182,31 +234,15 @@ impl Link {
     /// Link id, program id and target, as the kernel reports them now.
     pub fn info(&self) -> Result<LinkInfo, LinkError> {
         match &self.kind {
-            Some(Kind::Fd(fd)) => {
-                let i = sys::link_info(fd.as_fd()).map_err(|source| LinkError::Sys {
-                    what: "read link info".into(),
-                    source,
-                })?;
-                let lt = LinkType(i.link_type);
-                let target = match lt {
-                    LinkType::XDP | LinkType::TCX | LinkType::NETKIT => {
-                        LinkTarget::Ifindex(i.extra[0] as u32)
-                    }
-                    _ => LinkTarget::Other,
-                };
-                Ok(LinkInfo {
-                    id: Some(i.id),
-                    prog_id: i.prog_id,
-                    link_type: Some(lt),
-                    target,
-                })
-            }
+            Some(Kind::Fd(fd)) => decode_link_info(fd.as_fd()),
             Some(Kind::NetlinkXdp(n)) => Ok(LinkInfo {
                 id: None,
                 prog_id: n.prog_id,
                 link_type: None,
                 target: LinkTarget::Ifindex(n.ifindex),
+                attach_type: Some(AttachType::XDP),
             }),
+            Some(Kind::Legacy(l)) => l.info(),
             None => Err(LinkError::Detached),
         }
     }
@@ -225,6 +261,10 @@ impl Link {
             }
             Some(Kind::NetlinkXdp(_)) => Err(LinkError::NotPinnable {
                 path: path.to_path_buf(),
+            }),
+            Some(Kind::Legacy(l)) => Err(LinkError::NoLinkObject {
+                path: path.to_path_buf(),
+                how: l.path(),
             }),
             None => Err(LinkError::Detached),
         }
@@ -260,6 +300,7 @@ impl Link {
                 }),
             },
             Some(Kind::NetlinkXdp(n)) => n.swap(None).map_err(LinkError::from),
+            Some(Kind::Legacy(mut l)) => l.detach(),
             None => Ok(()),
         }
     }
@@ -275,6 +316,7 @@ impl Link {
                 let _ = fd.into_raw_fd();
             }
             Some(Kind::NetlinkXdp(n)) => drop(n),
+            Some(Kind::Legacy(l)) => l.keep(),
             None => {}
         }
     }
@@ -282,7 +324,17 @@ impl Link {
 
 impl Drop for Link {
     fn drop(&mut self) {
-        if let Some(Kind::NetlinkXdp(n)) = self.kind.take() {
+        let n = match self.kind.take() {
+            Some(Kind::Legacy(mut l)) => {
+                if let Err(e) = l.detach() {
+                    tracing::warn!("failed to detach on drop ({:?}): {e}", l.path());
+                }
+                return;
+            }
+            Some(Kind::NetlinkXdp(n)) => Some(n),
+            _ => None,
+        };
+        if let Some(n) = n {
             match n.swap(None) {
                 Ok(()) => {}
                 // Someone else's program is attached now, or the device is gone: not ours to
@@ -294,4 +346,57 @@ impl Drop for Link {
             }
         }
     }
+}
+
+/// 32-bit word `i` of the `bpf_link_info` union (native byte order, as the kernel wrote it).
+fn word(extra: &[u64; 8], i: usize) -> u32 {
+    let b = extra[i / 2].to_ne_bytes();
+    let o = (i % 2) * 4;
+    u32::from_ne_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+/// Reads `bpf_link_info` and decodes the per-type union into a [`LinkTarget`].
+pub(crate) fn decode_link_info(fd: BorrowedFd) -> Result<LinkInfo, LinkError> {
+    let i = sys::link_info(fd).map_err(|source| LinkError::Sys {
+        what: "read link info".into(),
+        source,
+    })?;
+    let lt = LinkType(i.link_type);
+    let e = &i.extra;
+    let (target, attach_type) = match lt {
+        LinkType::XDP => (LinkTarget::Ifindex(word(e, 0)), Some(AttachType::XDP)),
+        LinkType::TCX | LinkType::NETKIT => (
+            LinkTarget::Ifindex(word(e, 0)),
+            Some(AttachType(word(e, 1))),
+        ),
+        LinkType::CGROUP => (
+            LinkTarget::Cgroup { id: e[0] },
+            Some(AttachType(word(e, 2))),
+        ),
+        LinkType::NETNS => (
+            LinkTarget::Netns { ino: word(e, 0) },
+            Some(AttachType(word(e, 1))),
+        ),
+        LinkType::SOCKMAP => (
+            LinkTarget::Map { id: word(e, 0) },
+            Some(AttachType(word(e, 1))),
+        ),
+        LinkType::TRACING => (
+            LinkTarget::Btf {
+                obj_id: word(e, 1),
+                type_id: word(e, 2),
+            },
+            Some(AttachType(word(e, 0))),
+        ),
+        LinkType::RAW_TRACEPOINT => (LinkTarget::RawTracepoint, None),
+        LinkType::PERF_EVENT => (LinkTarget::PerfEvent, Some(AttachType::PERF_EVENT)),
+        _ => (LinkTarget::Other, None),
+    };
+    Ok(LinkInfo {
+        id: Some(i.id),
+        prog_id: i.prog_id,
+        link_type: Some(lt),
+        target,
+        attach_type,
+    })
 }

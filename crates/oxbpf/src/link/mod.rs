@@ -2,10 +2,31 @@
 //! per-hook attach functions ([`attach_xdp`], ...).
 
 mod base;
+pub mod cgroup;
+mod legacy;
+pub mod netkit;
+pub mod perf;
+pub mod probe;
+pub mod sock;
+pub mod support;
+pub mod tc;
+pub mod tracing;
 pub mod xdp;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
+pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
+pub use netkit::{attach_netkit, NetkitSide};
+pub use perf::{attach_tracepoint, tracefs, tracepoint_id, PerfOptions};
+pub use probe::{
+    attach_kprobe, attach_kprobe_multi, attach_uprobe, symbol_offset, UprobeOptions, UprobeTarget,
+};
+pub use sock::{attach_netns, attach_socket_filter, attach_sockmap, open_netns};
+pub use support::Mechanism;
+pub use tc::{
+    attach_tc, query_tc, TcAnchor, TcDirection, TcInfo, TcLink, TcOptions, TcOrder, TcxEntry,
+};
+pub use tracing::{attach_btf_tracing, attach_raw_tracepoint, lockdown_mode};
 pub use xdp::{attach_xdp, xdp_link_supported, XdpLink, XdpMode, XdpOptions, XdpPath};
 pub use xdp_query::{query_xdp, XdpAttached, XdpInfo};
 
@@ -43,6 +64,40 @@ pub enum LinkError {
         /// The requested pin path.
         path: PathBuf,
     },
+    /// Legacy attachments (prog attach, perf ioctl, socket option) have no kernel object to pin.
+    #[error("cannot pin at {path}: attached with {how:?} (this kernel has no bpf_link for the hook, or the legacy path was asked for), which has no kernel link object; hint: keep() leaves it attached")]
+    NoLinkObject {
+        /// The requested pin path.
+        path: PathBuf,
+        /// How it was attached.
+        how: AttachPath,
+    },
+    /// The bpf_link attempt failed as unsupported and the legacy fallback failed too.
+    #[error("{what}: bpf_link refused ({link}); legacy fallback failed too: {legacy}")]
+    Fallback {
+        /// What was being attached.
+        what: String,
+        /// The `BPF_LINK_CREATE` error.
+        link: SysError,
+        /// The legacy path's error.
+        legacy: Box<LinkError>,
+    },
+    /// The kernel was built without the mechanism (decided from what the kernel exposes).
+    #[error("{what} not supported by this kernel ({reason})")]
+    KernelLacks {
+        /// What is missing (e.g. `"kprobes"`).
+        what: &'static str,
+        /// How we know.
+        reason: String,
+    },
+    /// Bad input from the caller (unknown symbol, malformed name, ...).
+    #[error("{what}: {reason}")]
+    Invalid {
+        /// What was being done.
+        what: String,
+        /// What is wrong, with a hint.
+        reason: String,
+    },
     /// The pinned object is not a link.
     #[error("{path} is not a pinned bpf_link (found {found:?})")]
     NotALink {
@@ -77,6 +132,7 @@ impl LinkError {
             LinkError::Sys { source, .. } => Some(source.errno),
             LinkError::Netlink(e) => e.errno(),
             LinkError::Io { source, .. } => source.raw_os_error(),
+            LinkError::Fallback { legacy, .. } => legacy.errno(),
             _ => None,
         }
     }

@@ -293,7 +293,7 @@ fn ifname(ifindex: u32) -> String {
 }
 
 /// The name of device `ifindex` in the calling thread's network namespace.
-fn device_name(ifindex: u32) -> Option<String> {
+pub(crate) fn device_name(ifindex: u32) -> Option<String> {
     let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
     let p = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
     if p.is_null() {

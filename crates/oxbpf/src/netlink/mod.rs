@@ -15,6 +15,7 @@
 
 pub mod msg;
 mod socket;
+pub mod tc;
 pub mod xdp;
 
 pub use msg::{Reply, Request};
@@ -89,7 +90,7 @@ impl NetlinkError {
         }
     }
 
-    fn malformed(what: &str, detail: impl Into<String>) -> Self {
+    pub(crate) fn malformed(what: &str, detail: impl Into<String>) -> Self {
         NetlinkError::Malformed {
             what: what.to_string(),
             detail: detail.into(),
