@@ -155,3 +155,12 @@ pub fn new_named(kind: ObjKind, before: &BTreeSet<u32>, prefix: &str) -> Vec<(u3
     }
     out
 }
+
+/// True when the kernel accepts cpu v4 instructions (sign-extending moves: v6.6+).
+pub fn kernel_has_isa_v4() -> bool {
+    use oxbpf::asm::Insn;
+    use oxbpf::spec::ProgramType;
+    let insns = [Insn::mov64_imm(0, 0), Insn::movsx64(0, 0, 8), Insn::exit()];
+    let req = oxbpf::prog::LoadRequest::new("isa_v4_probe", ProgramType::XDP, &insns, "GPL");
+    oxbpf::prog::load(&req).is_ok()
+}
