@@ -83,10 +83,45 @@ pub(crate) fn link_or_legacy<T>(
                 }),
             }
         }
+        Err(e) if e.is_unsupported() && mech == Mechanism::Link && link_known(t) != Some(true) => {
+            let (feature, min_kernel) = link_feature(t);
+            tracing::debug!("{}: bpf_link refused: {e}", what());
+            Err(LinkError::NotSupported {
+                feature,
+                min_kernel,
+                hint: "the kernel refused BPF_LINK_CREATE for this hook; use Mechanism::Auto to fall \
+                       back to the legacy attach path",
+            })
+        }
         Err(source) => Err(LinkError::Sys {
             what: format!("{} via bpf_link", what()),
             source,
         }),
+    }
+}
+
+/// The link kind for `t` and the first kernel release that has it (documentation for errors;
+/// decisions are made by trying).
+fn link_feature(t: AttachType) -> (&'static str, &'static str) {
+    use AttachType as A;
+    match t {
+        A::TCX_INGRESS | A::TCX_EGRESS => ("tcx bpf_link", "v6.6"),
+        A::NETKIT_PRIMARY | A::NETKIT_PEER => ("netkit bpf_link", "v6.7"),
+        A::SK_MSG_VERDICT | A::SK_SKB_STREAM_PARSER | A::SK_SKB_STREAM_VERDICT | A::SK_SKB_VERDICT => {
+            ("sockmap bpf_link", "v6.10")
+        }
+        A::XDP => ("XDP bpf_link", "v5.9"),
+        A::SK_LOOKUP => ("sk_lookup bpf_link", "v5.9"),
+        A::FLOW_DISSECTOR => ("netns bpf_link", "v5.8"),
+        A::PERF_EVENT => ("perf_event bpf_link", "v5.15"),
+        A::TRACE_KPROBE_MULTI => ("kprobe.multi bpf_link", "v5.18"),
+        A::TRACE_UPROBE_MULTI => ("uprobe.multi bpf_link", "v6.6"),
+        A::NETFILTER => ("netfilter bpf_link", "v6.4"),
+        A::TRACE_RAW_TP | A::TRACE_FENTRY | A::TRACE_FEXIT | A::MODIFY_RETURN | A::LSM_MAC => {
+            ("tracing bpf_link via BPF_LINK_CREATE", "v5.10")
+        }
+        _ if t.name().is_some_and(|n| n.starts_with("cgroup")) => ("cgroup bpf_link", "v5.7"),
+        _ => ("bpf_link for this attach type", "a newer kernel"),
     }
 }
 
