@@ -33,6 +33,9 @@ pub struct Args {
     /// Print map NAME's contents after the run (repeatable).
     #[arg(long = "map-out", value_name = "NAME")]
     pub map_out: Vec<String>,
+    /// Kernel BTF for CO-RE: a BTF file or a BTFHub-style directory (see `oxbpf load --btf`).
+    #[arg(long, value_name = "PATH")]
+    pub btf: Option<PathBuf>,
 }
 
 /// Runs `oxbpf run`.
@@ -56,7 +59,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         }
     }
     let mut report =
-        Collection::load_report(&spec, &super::load::options(&[], None)).context("load")?;
+        Collection::load_report(&spec, &super::load::options(&[], None, args.btf.as_ref()))
+            .context("load")?;
     if let Some(e) = report.failed.remove(&args.program) {
         return Err(e).with_context(|| format!("load program {:?}", args.program));
     }

@@ -418,4 +418,3 @@ pub fn explain_verifier_log(results: &[CoreResult], log: &str) -> Option<String>
             }
         })
 }
-
