@@ -1,6 +1,6 @@
 //! Resolving extern symbols: kfuncs and typed ksyms against kernel BTF (vmlinux, then module
-//! BTF), typeless ksyms against `/proc/kallsyms`. `.kconfig` externs are filled through the
-//! `.kconfig` map instead (see `kconfig.rs`).
+//! BTF), typeless ksyms against `/proc/kallsyms`; `.kconfig` externs point into the `.kconfig`
+//! map, whose value `kconfig.rs` fills.
 //!
 //! The rules (libbpf's, taken as facts): a kfunc's local prototype must be compatible with
 //! the kernel's (same parameter count; each parameter and the return value of a compatible
@@ -208,7 +208,7 @@ fn check_proto(local: &Btf, lfunc: u32, kern: &Btf, kfunc: u32) -> Result<Vec<St
             .map(|(i, (a, b))| (a.type_id, b.type_id, format!("parameter {}", i + 1))),
     );
     for (l, t, label) in pairs {
-        let ok = types_are_compat(local, l, kern, t).unwrap_or(false);
+        let ok = extern_compat(local, l, kern, t);
         let (ld, kd) = (describe(local, l), describe(kern, t));
         if !ok {
             return Err(format!(
@@ -223,9 +223,10 @@ fn check_proto(local: &Btf, lfunc: u32, kern: &Btf, kfunc: u32) -> Result<Vec<St
             }
         }
     }
-    // The whole-prototype check also covers what the pairwise walk cannot (variadics).
-    if !types_are_compat(local, lpid, kern, kpid).unwrap_or(false) {
-        return Err("prototypes are incompatible".into());
+    if lp.is_variadic() != kp.is_variadic() {
+        return Err(format!(
+            "prototypes [{lpid}] and [{kpid}] differ in variadic-ness"
+        ));
     }
     Ok(notes)
 }
@@ -248,7 +249,7 @@ fn check_var(local: &Btf, lvar: u32, kern: &Btf, kvar: u32) -> Result<Vec<String
     let (Some(l), Some(t)) = (ty(local, lvar), ty(kern, kvar)) else {
         return Err("its BTF is not a VAR".into());
     };
-    if types_are_compat(local, l, kern, t).unwrap_or(false) {
+    if extern_compat(local, l, kern, t) {
         Ok(Vec::new())
     } else {
         Err(format!(
@@ -257,6 +258,40 @@ fn check_var(local: &Btf, lvar: u32, kern: &Btf, kvar: u32) -> Result<Vec<String
             describe(local, l)
         ))
     }
+}
+
+/// CO-RE type compatibility (libbpf's rules) after modifiers and typedefs, with one
+/// addition: behind a pointer, a forward declaration (`struct task_struct;`, the usual way
+/// to declare a kfunc without vmlinux.h) is compatible with a struct or union of the same
+/// flavour, as it names the same object.
+fn extern_compat(local: &Btf, l: u32, kern: &Btf, t: u32) -> bool {
+    let (Ok(l), Ok(t)) = (
+        local.skip_mods_and_typedefs(l),
+        kern.skip_mods_and_typedefs(t),
+    ) else {
+        return false;
+    };
+    if let (Ok(Type::Ptr(lp)), Ok(Type::Ptr(tp))) = (local.type_by_id(l), kern.type_by_id(t)) {
+        let (Ok(lt), Ok(tt)) = (
+            local.skip_mods_and_typedefs(lp.type_id),
+            kern.skip_mods_and_typedefs(tp.type_id),
+        ) else {
+            return false;
+        };
+        let union_ness = |b: &Btf, id: u32| match b.type_by_id(id) {
+            Ok(Type::Fwd(f)) => Some((f.is_union, true)),
+            Ok(Type::Struct(_)) => Some((false, false)),
+            Ok(Type::Union(_)) => Some((true, false)),
+            _ => None,
+        };
+        if let (Some((lu, lf)), Some((tu, tf))) = (union_ness(local, lt), union_ness(kern, tt)) {
+            if lf || tf {
+                return lu == tu;
+            }
+        }
+        return types_are_compat(local, l, kern, t).unwrap_or(false);
+    }
+    types_are_compat(local, l, kern, t).unwrap_or(false)
 }
 
 fn int_size(btf: &Btf, id: u32) -> Option<u32> {
@@ -272,14 +307,16 @@ fn describe(btf: &Btf, id: u32) -> String {
     crate::btf::dump::type_name(btf, id)
 }
 
-/// Symbols of the running kernel for one load.
-pub(super) struct RunningKernel<'a> {
+/// Symbols of the running kernel for one load (kallsyms read once, when first needed).
+pub struct RunningKernel<'a> {
+    /// The load's kernel BTF.
     pub btfs: &'a KernelBtfs,
     kallsyms: OnceCell<Result<HashMap<String, u64>, String>>,
 }
 
 impl<'a> RunningKernel<'a> {
-    pub(super) fn new(btfs: &'a KernelBtfs) -> Self {
+    /// Symbols backed by `btfs`.
+    pub fn new(btfs: &'a KernelBtfs) -> Self {
         RunningKernel {
             btfs,
             kallsyms: OnceCell::new(),
@@ -332,6 +369,7 @@ pub(super) fn resolve(
     spec: &CollectionSpec,
     programs: &[&ProgramSpec],
     k: &RunningKernel,
+    kconfig_fd: Option<i32>,
 ) -> Result<BTreeMap<String, ExternValue>, LoadError> {
     let mut out = BTreeMap::new();
     for name in used_externs(programs) {
@@ -381,11 +419,10 @@ pub(super) fn resolve(
             Resolution::WeakMissing(_) if ext.kind == ExternKind::Kfunc => ExternValue::Missing,
             Resolution::WeakMissing(_) => ExternValue::Value(0),
             Resolution::Missing(why) | Resolution::Unchecked(why) => return Err(err(why)),
-            Resolution::Kconfig => {
-                return Err(err(
-                    "kconfig externs are read through the .kconfig map, not relocated".into(),
-                ))
-            }
+            Resolution::Kconfig => ExternValue::MapValue {
+                fd: kconfig_fd.ok_or_else(|| err("no .kconfig map was created".into()))?,
+                offset: ext.offset,
+            },
         };
         out.insert(name.to_string(), value);
     }

@@ -167,7 +167,13 @@ impl Collection {
         }
         let kb = KernelBtfs::new(opts.kernel_btf.clone(), opts.hide_sysfs_btf);
         let running = externs::RunningKernel::new(&kb);
-        let externs = externs::resolve(spec, &wanted, &running)?;
+        let kconfig_fd = spec
+            .maps
+            .values()
+            .find(|m| m.source == MapSource::Kconfig)
+            .and_then(|m| coll.maps.get(&m.name))
+            .map(|m| m.fd().as_raw_fd());
+        let externs = externs::resolve(spec, &wanted, &running, kconfig_fd)?;
         let resolver = LoadResolver {
             maps: &coll.maps,
             externs: &externs,
