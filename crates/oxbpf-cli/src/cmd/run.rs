@@ -75,10 +75,16 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let prog = coll.program(&args.program).expect("loaded above");
     let data = read_opt(args.data.as_deref())?;
     let ctx = read_opt(args.ctx.as_deref())?;
+    // BPF_PROG_TYPE_SYSCALL runs exactly once and rejects any `repeat`.
+    let is_syscall = spec.programs[&args.program].prog_type == oxbpf::spec::ProgramType::SYSCALL;
     let opts = TestRunOpts {
         data_in: &data,
         ctx_in: &ctx,
-        repeat: args.repeat,
+        repeat: if is_syscall && args.repeat <= 1 {
+            0
+        } else {
+            args.repeat
+        },
         ..Default::default()
     };
     let res = prog
