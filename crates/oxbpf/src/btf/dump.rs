@@ -20,11 +20,11 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 
 /// Nesting limit for declarators and dependency walks (malformed BTF can loop).
-const MAX_DEPTH: u32 = 512;
+const MAX_DEPTH: u32 = 128;
 
 /// A short C spelling of type `id` (`struct task_struct *`, `int (*)(void *)`), for messages.
 pub fn type_name(btf: &Btf, id: u32) -> String {
-    let d = CDumper::new(btf);
+    let d = CDumper::bare(btf);
     d.decl(id, "", 0, 0)
         .unwrap_or_else(|_| format!("<type [{id}]>"))
 }
@@ -115,16 +115,21 @@ fn depth_err(id: u32) -> BtfError {
 
 impl<'a> CDumper<'a> {
     fn new(btf: &'a Btf) -> Self {
-        let mut d = CDumper {
+        let mut d = Self::bare(btf);
+        d.assign_names();
+        d
+    }
+
+    /// A dumper using the types' own names (no duplicate renaming): for single declarations.
+    fn bare(btf: &'a Btf) -> Self {
+        CDumper {
             btf,
             names: HashMap::new(),
             enumerators: HashMap::new(),
             state: HashMap::new(),
             align: Default::default(),
             out: String::new(),
-        };
-        d.assign_names();
-        d
+        }
     }
 
     /// Unique names: tags (struct/union/enum) share one namespace, typedefs and enumerators
@@ -175,7 +180,10 @@ impl<'a> CDumper<'a> {
     }
 
     fn name(&self, id: u32) -> &str {
-        self.names.get(&id).map(String::as_str).unwrap_or("")
+        match self.names.get(&id) {
+            Some(n) => n,
+            None => self.btf.name_of(id).unwrap_or(""),
+        }
     }
 
     fn run(&mut self) -> Result<(), BtfError> {
@@ -497,12 +505,13 @@ impl<'a> CDumper<'a> {
             max = max.max(a);
             let bf = self.bitfield(&m)?;
             if bf == 0 {
-                if m.bit_offset % (8 * a) != 0 {
+                if u64::from(m.bit_offset) % (8 * u64::from(a)) != 0 {
                     packed = true;
                 }
             } else {
-                let unit = self.btf.resolve_size(m.type_id).unwrap_or(1).max(1) * 8;
-                if m.bit_offset / unit != (m.bit_offset + bf - 1) / unit {
+                let unit = u64::from(self.btf.resolve_size(m.type_id).unwrap_or(1).max(1)) * 8;
+                let (off, bf) = (u64::from(m.bit_offset), u64::from(bf));
+                if off / unit != (off + bf - 1) / unit {
                     packed = true;
                 }
             }
@@ -520,7 +529,7 @@ impl<'a> CDumper<'a> {
         }
         let t = self.btf.skip_mods_and_typedefs(m.type_id)?;
         Ok(match self.btf.type_by_id(t)? {
-            Type::Int(i) if u32::from(i.bits) != i.size * 8 => u32::from(i.bits),
+            Type::Int(i) if u64::from(i.bits) != u64::from(i.size) * 8 => u32::from(i.bits),
             _ => 0,
         })
     }
@@ -540,23 +549,24 @@ impl<'a> CDumper<'a> {
             n => format!("{kw} {n} {{\n"),
         };
         let tabs = "\t".repeat(indent + 1);
-        let mut cur = 0u32;
+        let mut cur = 0u64;
         for m in c.members() {
-            let bf = probe.bitfield(&m)?;
-            let size_bits = self.btf.resolve_size(m.type_id).unwrap_or(0) * 8;
-            if !is_union && m.bit_offset > cur {
+            let bf = u64::from(probe.bitfield(&m)?);
+            let size_bits = u64::from(self.btf.resolve_size(m.type_id).unwrap_or(0)) * 8;
+            let off = u64::from(m.bit_offset);
+            if !is_union && off > cur {
                 let natural = if bf > 0 {
                     cur
                 } else {
                     let a = if packed {
                         1
                     } else {
-                        probe.align_of(m.type_id, depth)?
+                        u64::from(probe.align_of(m.type_id, depth)?)
                     };
                     cur.div_ceil(a * 8) * a * 8
                 };
-                if m.bit_offset != natural || bf > 0 && m.bit_offset != cur {
-                    pad(&mut s, &tabs, cur, m.bit_offset);
+                if off != natural || bf > 0 && off != cur {
+                    pad(&mut s, &tabs, cur, off);
                 }
             }
             let d = self.decl(m.type_id, m.name, indent + 1, depth + 1)?;
@@ -566,14 +576,15 @@ impl<'a> CDumper<'a> {
                 let _ = writeln!(s, "{tabs}{d};");
             }
             if !is_union {
-                cur = m.bit_offset + if bf > 0 { bf } else { size_bits };
+                cur = off + if bf > 0 { bf } else { size_bits };
             }
         }
-        let a = if packed { 1 } else { max };
+        let a = u64::from(if packed { 1 } else { max });
+        let total = u64::from(c.size) * 8;
         if !is_union {
             let natural_end = cur.div_ceil(a * 8) * a * 8;
-            if c.size * 8 > natural_end {
-                pad(&mut s, &tabs, cur, c.size * 8);
+            if total > natural_end {
+                pad(&mut s, &tabs, cur, total);
             }
         }
         s.push_str(&"\t".repeat(indent));
@@ -585,9 +596,23 @@ impl<'a> CDumper<'a> {
     }
 }
 
-/// Unnamed bitfields covering bits `from..to`.
-fn pad(s: &mut String, tabs: &str, from: u32, to: u32) {
+/// Gaps of this many bytes or more become one named `char` array instead of bitfields.
+const PAD_ARRAY_BYTES: u64 = 64;
+
+/// Unnamed bitfields covering bits `from..to` (a named `char __pad_<offset>[n]` array for the
+/// whole bytes of a large gap, so output stays proportional to the member count).
+fn pad(s: &mut String, tabs: &str, from: u64, to: u64) {
     let mut p = from;
+    if to - from >= PAD_ARRAY_BYTES * 8 {
+        if p % 8 != 0 {
+            let k = 8 - p % 8;
+            let _ = writeln!(s, "{tabs}char: {k};");
+            p += k;
+        }
+        let bytes = (to - p) / 8;
+        let _ = writeln!(s, "{tabs}char __pad_{}[{bytes}];", p / 8);
+        p += bytes * 8;
+    }
     while p < to {
         if p % 8 != 0 {
             let k = (8 - p % 8).min(to - p);
