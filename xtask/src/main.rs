@@ -1,11 +1,14 @@
 //! Developer tasks. `cargo xtask build-bpf [--check]` compiles every `*.bpf.c` fixture;
 //! `cargo xtask vm-test` runs the test executables on Debian's 6.1 kernel under qemu.
+//! `cargo xtask fuzz [--seconds N] [--target NAME] [--seed S]` fuzzes the parsers (fuzz.rs).
 //!
 //! Sources are found recursively under `crates/*/testdata` and `crates/*/bpf`. Each is compiled
 //! from its own directory with a relative path and `-fdebug-compilation-dir=.`, so the object
 //! (DWARF and `.BTF` line info included) does not depend on where the checkout lives, and two
 //! builds give identical bytes. A first line `// xtask: cflags=-mcpu=v4 -DFOO` adds flags
 //! after the defaults (later flags win in clang).
+
+mod fuzz;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,11 +36,13 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("build-bpf") => build_bpf(&args[1..]),
         Some("vm-test") => vmtest::run(&args[1..]),
+        Some("fuzz") => fuzz_cmd(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask build-bpf [--check]");
+            eprintln!("usage: cargo xtask build-bpf [--check] | vm-test [...] | fuzz [--seconds N] [--target NAME] [--seed S] [--target NAME --replay FILE]");
             eprintln!("  build-bpf          compile every *.bpf.c under crates/*/{{testdata,bpf}} to *.bpf.o beside it");
             eprintln!("  build-bpf --check  rebuild into a temp dir and fail if a committed object differs");
             eprintln!("  vm-test [--help]   run the tests on Debian's 6.1 kernel under qemu");
+            eprintln!("  fuzz               mutate the committed objects and run the parsers on them (default 60 s)");
             return ExitCode::from(2);
         }
     };
@@ -48,6 +53,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn fuzz_cmd(args: &[String]) -> Result<(), String> {
+    let mut opts = fuzz::FuzzOpts {
+        seconds: 60,
+        target: None,
+        seed: 0x5eed,
+        crash_dir: workspace_root().join("target/fuzz-crashes"),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--seconds" => opts.seconds = val()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--target" => opts.target = Some(val()?),
+            "--seed" => opts.seed = val()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--replay" => {
+                let file = val()?;
+                let name = opts.target.clone().ok_or("--replay needs --target first")?;
+                return fuzz::replay(&name, Path::new(&file));
+            }
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    let report = fuzz::run(&workspace_root(), &opts)?;
+    print!("{report}");
+    Ok(())
 }
 
 /// Workspace root: the parent of this crate's directory.

@@ -29,6 +29,13 @@ enum Command {
     Load(cmd::load::Args),
     /// Run one program with BPF_PROG_RUN and print its return value, duration and output.
     Run(cmd::run::Args),
+    /// Offline compatibility report of an object against kernel BTF (no kernel object created).
+    Check(cmd::check::Args),
+    /// Work with BTF (dump the running kernel's or a file's).
+    Btf {
+        #[command(subcommand)]
+        cmd: cmd::btf::BtfCmd,
+    },
     /// Attach a program.
     Attach {
         #[command(subcommand)]
@@ -53,6 +60,8 @@ fn main() -> ExitCode {
         Command::Inspect(a) => cmd::inspect::run(a, &out),
         Command::Load(a) => cmd::load::run(a, &out),
         Command::Run(a) => cmd::run::run(a, &out),
+        Command::Check(a) => cmd::check::run(a, &out),
+        Command::Btf { cmd } => cmd::btf::run(cmd, &out),
         Command::Attach { kind } => cmd::attach::attach(kind, &out),
         Command::Detach { kind } => cmd::attach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),

@@ -106,7 +106,7 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     let AttachKind::Xdp(a) = kind;
     let ifindex = netlink::xdp::ifindex(&a.iface)?;
     let spec = super::read_spec(&a.object)?;
-    let opts = super::load::options(std::slice::from_ref(&a.program), None);
+    let opts = super::load::options(std::slice::from_ref(&a.program), None, None);
     let mut report = oxbpf::collection::Collection::load_report(&spec, &opts).context("load")?;
     if let Some(e) = report.failed.remove(&a.program) {
         return Err(e).with_context(|| format!("load program {:?}", a.program));

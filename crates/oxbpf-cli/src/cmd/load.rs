@@ -2,7 +2,7 @@
 
 use crate::output::Output;
 use anyhow::Context;
-use oxbpf::collection::{Collection, CollectionOptions, LoadReport};
+use oxbpf::collection::{Collection, CollectionOptions, KernelBtfSource, LoadReport};
 use serde_json::{json, Value};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -23,13 +23,22 @@ pub struct Args {
     /// Print the full verifier log of programs that fail.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Kernel BTF for CO-RE: a BTF file (raw, `.btf.tar.xz` or ELF with .BTF) or a
+    /// BTFHub-style directory; default the running kernel's.
+    #[arg(long, value_name = "PATH")]
+    pub btf: Option<PathBuf>,
 }
 
 /// Options shared by commands that load an object.
-pub fn options(programs: &[String], pin: Option<&PathBuf>) -> CollectionOptions {
+pub fn options(
+    programs: &[String],
+    pin: Option<&PathBuf>,
+    btf: Option<&PathBuf>,
+) -> CollectionOptions {
     CollectionOptions {
         pin_dir: pin.cloned(),
         programs: (!programs.is_empty()).then(|| programs.iter().cloned().collect()),
+        kernel_btf: btf.map(KernelBtfSource::from_path).unwrap_or_default(),
         ..Default::default()
     }
 }
@@ -37,7 +46,7 @@ pub fn options(programs: &[String], pin: Option<&PathBuf>) -> CollectionOptions 
 /// Runs `oxbpf load`.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let spec = super::read_spec(&args.object)?;
-    let opts = options(&args.programs, args.pin.as_ref());
+    let opts = options(&args.programs, args.pin.as_ref(), args.btf.as_ref());
     let report = Collection::load_report(&spec, &opts).context("load")?;
     if let Some(dir) = &args.pin {
         pin_all(&report.collection, dir)?;

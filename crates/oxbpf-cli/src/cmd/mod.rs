@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod attach;
+pub mod btf;
+pub mod check;
 pub mod inspect;
 pub mod load;
 pub mod run;

@@ -33,6 +33,9 @@ pub struct Args {
     /// Print map NAME's contents after the run (repeatable).
     #[arg(long = "map-out", value_name = "NAME")]
     pub map_out: Vec<String>,
+    /// Kernel BTF for CO-RE: a BTF file or a BTFHub-style directory (see `oxbpf load --btf`).
+    #[arg(long, value_name = "PATH")]
+    pub btf: Option<PathBuf>,
 }
 
 /// Runs `oxbpf run`.
@@ -56,7 +59,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         }
     }
     let mut report =
-        Collection::load_report(&spec, &super::load::options(&[], None)).context("load")?;
+        Collection::load_report(&spec, &super::load::options(&[], None, args.btf.as_ref()))
+            .context("load")?;
     if let Some(e) = report.failed.remove(&args.program) {
         return Err(e).with_context(|| format!("load program {:?}", args.program));
     }
@@ -71,11 +75,13 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let prog = coll.program(&args.program).expect("loaded above");
     let data = read_opt(args.data.as_deref())?;
     let ctx = read_opt(args.ctx.as_deref())?;
+    // BPF_PROG_TYPE_SYSCALL runs exactly once and rejects any `repeat`.
+    let is_syscall = spec.programs[&args.program].prog_type == oxbpf::spec::ProgramType::SYSCALL;
     let opts = TestRunOpts {
         data_in: &data,
         ctx_in: &ctx,
         // Syscall programs refuse a repeat count (they run exactly once).
-        repeat: if prog.prog_type() == oxbpf::spec::ProgramType::SYSCALL && args.repeat <= 1 {
+        repeat: if is_syscall && args.repeat <= 1 {
             0
         } else {
             args.repeat

@@ -51,6 +51,28 @@ pub fn find_vmlinux(release: &str) -> Result<Btf, BtfError> {
     find_in(release, candidate_paths(release))
 }
 
+/// Like [`find_vmlinux`] but skipping `/sys/kernel/btf` (as if the kernel exposed no BTF).
+pub fn find_vmlinux_without_sysfs(release: &str) -> Result<Btf, BtfError> {
+    let paths = candidate_paths(release)
+        .into_iter()
+        .filter(|p| !p.starts_with("/sys/kernel/btf"))
+        .collect();
+    find_in(release, paths)
+}
+
+/// Names of the kernel modules with BTF in `/sys/kernel/btf` (everything but `vmlinux`), sorted.
+pub fn module_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/sys/kernel/btf")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n != "vmlinux")
+        .collect();
+    v.sort();
+    v
+}
+
 /// Parses the first of `paths` that exists (raw BTF or ELF with `.BTF`).
 pub fn find_in(release: &str, paths: Vec<PathBuf>) -> Result<Btf, BtfError> {
     let mut tried = Vec::new();
@@ -117,12 +139,17 @@ fn btf_section_of_elf<'a>(path: &Path, raw: &'a [u8]) -> Result<&'a [u8], BtfErr
 
 /// BTF of a kernel module from `/sys/kernel/btf/<module>`, split on top of vmlinux.
 pub fn module(name: &str) -> Result<Btf, BtfError> {
+    module_on(name, vmlinux()?)
+}
+
+/// BTF of a kernel module from `/sys/kernel/btf/<module>`, split on top of `base`.
+pub fn module_on(name: &str, base: Arc<Btf>) -> Result<Btf, BtfError> {
     let path = Path::new("/sys/kernel/btf").join(name);
     let raw = std::fs::read(&path).map_err(|source| BtfError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    Btf::parse_vec(raw, Some(vmlinux()?))
+    Btf::parse_vec(raw, Some(base))
 }
 
 #[cfg(test)]
@@ -135,7 +162,8 @@ mod tests {
         let paths = vec![dir.join("vmlinux"), dir.join("boot/vmlinux-9.9.9")];
         let e = find_in("9.9.9-test", paths).unwrap_err();
         let msg = e.to_string();
-        assert!(msg.contains("no BTF for kernel 9.9.9-test"), "{msg}");
+        assert!(msg.contains("no BTF found for kernel 9.9.9-test"), "{msg}");
+        assert!(msg.contains("--btf"), "{msg}");
         assert!(msg.contains("vmlinux (absent)"), "{msg}");
         assert!(msg.contains("external BTF"), "{msg}");
     }

@@ -13,8 +13,10 @@
 //! and marshalling (aya's `aya-obj` decodes every type eagerly into owned structs).
 
 pub mod core;
+pub mod dump;
 mod edit;
 mod ext;
+pub mod hub;
 mod index;
 pub mod kernel;
 mod load;
@@ -225,7 +227,7 @@ pub enum BtfError {
         reason: String,
     },
     /// No kernel BTF was found.
-    #[error("no BTF for kernel {release}: tried {}; hint: build the kernel with CONFIG_DEBUG_INFO_BTF=y, or pass external BTF (e.g. from BTFHub) with Btf::from_file and use it as the target BTF", tried.join(", "))]
+    #[error("no BTF found for kernel {release}: tried {}; hint: pass external BTF for this kernel (a raw .btf file, an ELF with .BTF, or a BTFHub directory): `--btf PATH` with the oxbpf CLI, `CollectionOptions::kernel_btf` (KernelBtfSource::File / Hub) in the API; or build the kernel with CONFIG_DEBUG_INFO_BTF=y", tried.join(", "))]
     VmlinuxNotFound {
         /// `uname -r`.
         release: String,

@@ -207,17 +207,26 @@ impl Btf {
 
     /// Alignment in bytes of `id` (natural alignment; packed structs report 1).
     pub fn resolve_align(&self, id: u32) -> Result<u32, BtfError> {
+        self.resolve_align_depth(id, 0)
+    }
+
+    /// [`Btf::resolve_align`] with nesting bounded (a struct containing itself by value, in
+    /// malformed BTF, would otherwise recurse without end).
+    fn resolve_align_depth(&self, id: u32, depth: u32) -> Result<u32, BtfError> {
+        if depth > 64 {
+            return Err(BtfError::LoopDetected { id });
+        }
         let id = self.skip_mods_and_typedefs(id)?;
         match self.type_by_id(id)? {
             Type::Int(i) => Ok(i.size.clamp(1, PTR_SIZE)),
             Type::Ptr(_) => Ok(PTR_SIZE),
             Type::Enum(e) | Type::Enum64(e) => Ok(e.size.clamp(1, PTR_SIZE)),
             Type::Float(f) => Ok(f.size.clamp(1, PTR_SIZE)),
-            Type::Array(a) => self.resolve_align(a.elem_type),
+            Type::Array(a) => self.resolve_align_depth(a.elem_type, depth + 1),
             Type::Struct(c) | Type::Union(c) => {
                 let mut max = 1;
                 for m in c.members() {
-                    let a = self.resolve_align(m.type_id)?;
+                    let a = self.resolve_align_depth(m.type_id, depth + 1)?;
                     if m.bitfield_size == 0 && m.bit_offset % (8 * a) != 0 {
                         return Ok(1); // packed
                     }

@@ -1,5 +1,6 @@
 //! The kernel BTF id a BTF-typed program (tp_btf, fentry/fexit/fmod_ret, lsm, iter) attaches to.
 
+use super::kernel_btf::KernelBtfs;
 use super::LoadError;
 use crate::btf::Kind;
 use crate::spec::{AttachType, ProgramSpec, ProgramType};
@@ -21,8 +22,9 @@ pub fn target(p: &ProgramSpec) -> Option<(String, Kind)> {
     }
 }
 
-/// Resolves the attach BTF id of `p` in vmlinux BTF; `Ok(None)` when it needs none.
-pub fn resolve(p: &ProgramSpec) -> Result<Option<u32>, LoadError> {
+/// Resolves the attach BTF id of `p` in the running kernel's vmlinux BTF; `Ok(None)` when it
+/// needs none.
+pub fn resolve(p: &ProgramSpec, kb: &KernelBtfs) -> Result<Option<u32>, LoadError> {
     let Some((name, kind)) = target(p) else {
         return Ok(None);
     };
@@ -31,7 +33,7 @@ pub fn resolve(p: &ProgramSpec) -> Result<Option<u32>, LoadError> {
         target: name.clone(),
         reason,
     };
-    let vmlinux = crate::btf::kernel::vmlinux().map_err(|e| err(e.to_string()))?;
+    let vmlinux = kb.running().map_err(err)?;
     vmlinux
         .find_by_name_kind(&name, kind)
         .map(Some)

@@ -2,7 +2,10 @@
 //! that refer to programs (tail-call slots) or other maps (map-in-map slots).
 
 mod attach_btf;
-mod externs;
+pub mod check;
+pub mod externs;
+pub mod kconfig;
+pub mod kernel_btf;
 pub mod reloc;
 mod variables;
 
@@ -10,13 +13,14 @@ use crate::btf::Btf;
 use crate::map::{Map, MapError};
 use crate::prog::{Program, ProgramError};
 use crate::spec::{
-    CollectionSpec, FuncInfo, LineInfo, MapInit, MapSpec, MapType, Pinning, ProgramSpec,
+    CollectionSpec, FuncInfo, LineInfo, MapInit, MapSource, MapSpec, MapType, Pinning, ProgramSpec,
 };
 use reloc::{ExternValue, Resolver};
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
+pub use kernel_btf::{KernelBtfSource, KernelBtfs};
 pub use variables::VariableError;
 
 /// Errors from loading a collection.
@@ -107,6 +111,12 @@ pub struct CollectionOptions {
     /// Verifier log level for every load (0: load without a log, and retry with level 1 only
     /// to explain a failure).
     pub log_level: u32,
+    /// Kernel BTF used as CO-RE target: the running kernel's (default) or external BTF
+    /// (kfuncs, typed ksyms and attach targets always use the running kernel's BTF).
+    pub kernel_btf: KernelBtfSource,
+    /// Act as if `/sys/kernel/btf` did not exist (vmlinux and module BTF); for testing the
+    /// paths taken on kernels without BTF.
+    pub hide_sysfs_btf: bool,
 }
 
 /// Maps and programs living in the kernel. Dropping it closes every fd (pinned objects stay).
@@ -149,23 +159,36 @@ impl Collection {
             ..Default::default()
         };
         for m in spec.maps.values() {
-            let map = coll.create_map(m, opts)?;
+            let map = if m.source == MapSource::Kconfig {
+                coll.create_map(&kconfig_map(spec, m)?, opts)?
+            } else {
+                coll.create_map(m, opts)?
+            };
             coll.maps.insert(m.name.clone(), map);
         }
-        let externs = externs::resolve(spec, &wanted)?;
+        let kb = KernelBtfs::new(opts.kernel_btf.clone(), opts.hide_sysfs_btf);
+        let running = externs::RunningKernel::new(&kb);
+        let kconfig_fd = spec
+            .maps
+            .values()
+            .find(|m| m.source == MapSource::Kconfig)
+            .and_then(|m| coll.maps.get(&m.name))
+            .map(|m| m.fd().as_raw_fd());
+        let externs = externs::resolve(spec, &wanted, &running, kconfig_fd)?;
         let resolver = LoadResolver {
             maps: &coll.maps,
             externs: &externs,
         };
+        let env = LoadEnv {
+            btf_fd: coll.btf_fd.as_ref(),
+            btf: spec.btf.as_deref(),
+            kernel: &kb,
+            fd_array: kb.fd_array(),
+            opts,
+        };
         let mut failed = BTreeMap::new();
         for p in wanted {
-            match load_program(
-                p,
-                &resolver,
-                coll.btf_fd.as_ref(),
-                spec.btf.as_deref(),
-                opts,
-            ) {
+            match load_program(p, &resolver, &env) {
                 Ok(prog) => {
                     coll.programs.insert(p.name.clone(), prog);
                 }
@@ -344,20 +367,44 @@ impl Resolver for LoadResolver<'_> {
     }
 }
 
+/// What every program of one load shares.
+struct LoadEnv<'a> {
+    btf_fd: Option<&'a OwnedFd>,
+    btf: Option<&'a Btf>,
+    kernel: &'a KernelBtfs,
+    fd_array: Vec<i32>,
+    opts: &'a CollectionOptions,
+}
+
+/// The `.kconfig` map spec with its value filled from the kernel configuration.
+fn kconfig_map(spec: &CollectionSpec, m: &MapSpec) -> Result<MapSpec, LoadError> {
+    let release = crate::btf::kernel::release();
+    let data = kconfig::fill(
+        spec,
+        m.value_size as usize,
+        &|| kconfig::read_running_config(&release),
+        &kconfig::RunningVirtuals,
+    )
+    .map_err(|(name, reason)| LoadError::Extern { name, reason })?;
+    let mut m = m.clone();
+    m.init = MapInit::Data(data);
+    Ok(m)
+}
+
 fn load_program(
     p: &ProgramSpec,
     resolver: &LoadResolver,
-    btf_fd: Option<&OwnedFd>,
-    btf: Option<&Btf>,
-    opts: &CollectionOptions,
+    env: &LoadEnv,
 ) -> Result<Program, LoadError> {
+    let (btf_fd, btf, opts) = (env.btf_fd, env.btf, env.opts);
     let mut insns = reloc::relocate(p, resolver)?;
-    let core = core_relocate(p, btf, &mut insns)?;
+    let core = core_relocate(p, btf, &mut insns, env.kernel)?;
     let mut req = crate::prog::LoadRequest::new(&p.name, p.prog_type, &insns, &p.license);
     req.expected_attach_type = p.expected_attach_type;
     req.kernel_version = p.kernel_version;
     req.flags = p.flags;
-    req.attach_btf_id = attach_btf::resolve(p)?.unwrap_or(0);
+    req.attach_btf_id = attach_btf::resolve(p, env.kernel)?.unwrap_or(0);
+    req.fd_array = &env.fd_array;
     req.log_level = opts.log_level;
     let func_info = func_info_bytes(&p.func_info);
     let line_info = line_info_bytes(&p.line_info);
@@ -384,12 +431,16 @@ fn load_program(
     })
 }
 
-/// CO-RE against the running kernel's BTF (no-op without relocations).
+/// CO-RE against the load's target BTF (no-op without relocations). Module BTFs join the
+/// target only when vmlinux leaves a relocation unsatisfied (and the target is the running
+/// kernel: sysfs module BTF is split on the running vmlinux, not on external BTF).
 fn core_relocate(
     p: &ProgramSpec,
     btf: Option<&Btf>,
     insns: &mut [crate::asm::Insn],
+    kb: &KernelBtfs,
 ) -> Result<Vec<crate::btf::core::CoreResult>, LoadError> {
+    use crate::btf::core::{self, CoreKind, CoreOutcome, CoreTarget};
     if p.core_relos.is_empty() {
         return Ok(Vec::new());
     }
@@ -398,14 +449,36 @@ fn core_relocate(
         reason,
     };
     let local = btf.ok_or_else(|| err("the object has no .BTF".into()))?;
-    let vmlinux = crate::btf::kernel::vmlinux().map_err(|e| err(e.to_string()))?;
-    let target = crate::btf::core::CoreTarget { btfs: &[vmlinux] };
-    Ok(crate::btf::core::relocate(
+    let target = kb
+        .target()
+        .map_err(|e| err(format!("apply CO-RE relocations: load kernel spec: {e}")))?;
+    let orig = insns.to_vec();
+    let btfs = [target.clone()];
+    let res = core::relocate(
         &p.name,
         &p.core_relos,
         insns,
         local,
-        &target,
+        &CoreTarget { btfs: &btfs },
+    )?;
+    let unsatisfied = res.iter().any(|r| match &r.outcome {
+        CoreOutcome::Poisoned { .. } => true,
+        CoreOutcome::Resolved { target_type, .. } => {
+            target_type.is_none() && r.kind != CoreKind::TypeIdLocal
+        }
+    });
+    if !unsatisfied || !kb.target_is_running() || kb.modules().is_empty() {
+        return Ok(res);
+    }
+    let mut all = vec![target];
+    all.extend(kb.modules().iter().map(|m| m.btf.clone()));
+    insns.copy_from_slice(&orig);
+    Ok(core::relocate(
+        &p.name,
+        &p.core_relos,
+        insns,
+        local,
+        &CoreTarget { btfs: &all },
     )?)
 }
 

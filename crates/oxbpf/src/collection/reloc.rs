@@ -39,6 +39,13 @@ pub enum ExternValue {
     Value(u64),
     /// A missing weak kfunc: calls are poisoned, `ld_imm64` of its address yields 0.
     Missing,
+    /// A `.kconfig` extern: the address of its bytes in the `.kconfig` map's value.
+    MapValue {
+        /// fd of the `.kconfig` map.
+        fd: i32,
+        /// Offset of the extern in the value.
+        offset: u32,
+    },
 }
 
 /// Kernel objects relocations resolve to.
@@ -150,6 +157,11 @@ fn apply_extern(
             lo.set_src(0);
             lo.imm = 0;
             hi.imm = 0;
+        }
+        ExternValue::MapValue { fd, offset } => {
+            lo.set_src(PSEUDO_MAP_VALUE);
+            lo.imm = fd;
+            hi.imm = offset as i32;
         }
     }
     Ok(())

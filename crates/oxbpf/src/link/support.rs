@@ -89,7 +89,8 @@ pub(crate) fn link_or_legacy<T>(
             Err(LinkError::NotSupported {
                 feature,
                 min_kernel,
-                hint: "the kernel refused BPF_LINK_CREATE for this hook; use Mechanism::Auto to fall \
+                hint:
+                    "the kernel refused BPF_LINK_CREATE for this hook; use Mechanism::Auto to fall \
                        back to the legacy attach path",
             })
         }
@@ -107,9 +108,10 @@ fn link_feature(t: AttachType) -> (&'static str, &'static str) {
     match t {
         A::TCX_INGRESS | A::TCX_EGRESS => ("tcx bpf_link", "v6.6"),
         A::NETKIT_PRIMARY | A::NETKIT_PEER => ("netkit bpf_link", "v6.7"),
-        A::SK_MSG_VERDICT | A::SK_SKB_STREAM_PARSER | A::SK_SKB_STREAM_VERDICT | A::SK_SKB_VERDICT => {
-            ("sockmap bpf_link", "v6.10")
-        }
+        A::SK_MSG_VERDICT
+        | A::SK_SKB_STREAM_PARSER
+        | A::SK_SKB_STREAM_VERDICT
+        | A::SK_SKB_VERDICT => ("sockmap bpf_link", "v6.10"),
         A::XDP => ("XDP bpf_link", "v5.9"),
         A::SK_LOOKUP => ("sk_lookup bpf_link", "v5.9"),
         A::FLOW_DISSECTOR => ("netns bpf_link", "v5.8"),

@@ -1,0 +1,156 @@
+//! Offline compatibility check: what loading a spec against some kernel BTF would do to each
+//! program's CO-RE relocations and externs, without creating any kernel object.
+//!
+//! Verdicts: a strong extern that is missing (or incompatible) and a CO-RE relocation that
+//! cannot be applied at all are **errors** (the load would fail). A poisoned CO-RE relocation
+//! is a **warning**: the verifier rejects the program only if the poisoned instruction is
+//! reachable, which cannot be known statically (it is the normal outcome of a guarded
+//! `bpf_core_field_exists()` branch). Weak externs that are missing are fine (0 / poisoned
+//! call behind `bpf_ksym_exists()`). Typeless ksyms can only be checked against the running
+//! kernel's `/proc/kallsyms`; with external BTF they are reported as unchecked.
+
+use super::externs::{self, KernelSymbols, Resolution};
+use super::kernel_btf::ModuleBtf;
+use crate::btf::core::{self, CoreOutcome, CoreResult, CoreTarget};
+use crate::btf::Btf;
+use crate::spec::{CollectionSpec, ExternKind};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The kernel a spec is checked against.
+pub struct CheckTarget {
+    /// vmlinux BTF (or external BTF standing in for it).
+    pub vmlinux: Arc<Btf>,
+    /// Module BTFs (split on `vmlinux`), searched when vmlinux lacks a type or symbol.
+    pub modules: Vec<ModuleBtf>,
+    /// Kernel symbol addresses for typeless ksyms (`None`: not known for this target).
+    pub kallsyms: Option<HashMap<String, u64>>,
+}
+
+impl KernelSymbols for CheckTarget {
+    fn vmlinux(&self) -> Result<Arc<Btf>, String> {
+        Ok(self.vmlinux.clone())
+    }
+    fn modules(&self) -> &[ModuleBtf] {
+        &self.modules
+    }
+    fn kallsyms(&self, name: &str) -> Result<Option<u64>, String> {
+        match &self.kallsyms {
+            Some(t) => Ok(t.get(name).copied()),
+            None => Err(
+                "typeless ksym: its address is known only from the target kernel's /proc/kallsyms"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// One extern as a program sees it.
+#[derive(Debug, Clone)]
+pub struct ExternCheck {
+    /// Symbol name.
+    pub name: String,
+    /// Kind.
+    pub kind: ExternKind,
+    /// Declared `__weak`.
+    pub weak: bool,
+    /// Resolution against the target.
+    pub resolution: Resolution,
+}
+
+/// The check of one program.
+#[derive(Debug, Clone)]
+pub struct ProgramCheck {
+    /// Program name.
+    pub name: String,
+    /// ELF section.
+    pub section: String,
+    /// One result per CO-RE relocation, or the error that stops relocation.
+    pub core: Result<Vec<CoreResult>, String>,
+    /// Externs the program references.
+    pub externs: Vec<ExternCheck>,
+}
+
+impl ProgramCheck {
+    /// Reasons the program cannot load (empty when it can, as far as offline checks go).
+    pub fn errors(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Err(e) = &self.core {
+            v.push(e.clone());
+        }
+        for e in &self.externs {
+            if let Resolution::Missing(why) = &e.resolution {
+                v.push(format!("extern {}: {why}", e.name));
+            }
+        }
+        v
+    }
+
+    /// Poisoned relocations (fatal only if reachable) and unchecked externs.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Ok(res) = &self.core {
+            for r in res {
+                if let CoreOutcome::Poisoned { reason } = &r.outcome {
+                    v.push(format!(
+                        "instruction {} ({} {}) poisoned: {reason}; the load fails if it is reachable",
+                        r.relo.insn_off,
+                        r.kind.name(),
+                        r.local_spec
+                    ));
+                }
+            }
+        }
+        for e in &self.externs {
+            if let Resolution::Unchecked(why) = &e.resolution {
+                v.push(format!("extern {}: {why}", e.name));
+            }
+        }
+        v
+    }
+}
+
+/// Checks every program of `spec` against `target`.
+pub fn check(spec: &CollectionSpec, target: &CheckTarget) -> Vec<ProgramCheck> {
+    let mut btfs = vec![target.vmlinux.clone()];
+    btfs.extend(target.modules.iter().map(|m| m.btf.clone()));
+    spec.programs
+        .values()
+        .map(|p| {
+            let core = if p.core_relos.is_empty() {
+                Ok(Vec::new())
+            } else {
+                match spec.btf.as_deref() {
+                    None => Err("the object has CO-RE relocations but no .BTF".to_string()),
+                    Some(local) => {
+                        let mut insns = p.instructions.clone();
+                        core::relocate(
+                            &p.name,
+                            &p.core_relos,
+                            &mut insns,
+                            local,
+                            &CoreTarget { btfs: &btfs },
+                        )
+                        .map_err(|e| e.to_string())
+                    }
+                }
+            };
+            let externs = externs::used_externs(&[p])
+                .into_iter()
+                .filter_map(|n| spec.externs.get(n))
+                .map(|e| ExternCheck {
+                    name: e.name.clone(),
+                    kind: e.kind,
+                    weak: e.weak,
+                    resolution: externs::resolve_one(spec.btf.as_deref(), e, target),
+                })
+                .collect();
+            ProgramCheck {
+                name: p.name.clone(),
+                section: p.section.clone(),
+                core,
+                externs,
+            }
+        })
+        .collect()
+}

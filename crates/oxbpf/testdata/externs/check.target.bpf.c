@@ -1,0 +1,2 @@
+// xtask: cflags=-DTARGET
+#include "check.bpf.c"
