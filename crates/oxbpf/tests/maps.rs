@@ -15,26 +15,8 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// True when kernel tests can run; a loud skip otherwise (a failure with OXBPF_REQUIRE_KERNEL=1).
-fn require_kernel() -> bool {
-    let reason = if unsafe { libc::geteuid() } != 0 {
-        Some("not root".to_string())
-    } else {
-        Map::create(&spec("probe", MapType::ARRAY, 4, 4, 1), None, None)
-            .err()
-            .map(|e| e.to_string())
-    };
-    match reason {
-        None => true,
-        Some(r) => {
-            if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
-                panic!("kernel test cannot run: {r}");
-            }
-            eprintln!("SKIPPED: kernel test needs BPF privileges: {r}");
-            false
-        }
-    }
-}
+mod coll_support;
+use coll_support::require_kernel;
 
 fn spec(name: &str, t: MapType, k: u32, v: u32, n: u32) -> MapSpec {
     MapSpec {

@@ -7,32 +7,8 @@ use oxbpf::spec::{MapSpec, MapType, ProgramType};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// True when kernel tests can run; a loud skip otherwise (a failure with OXBPF_REQUIRE_KERNEL=1).
-fn require_kernel() -> bool {
-    let reason = if unsafe { libc::geteuid() } != 0 {
-        Some("not root".to_string())
-    } else {
-        let spec = MapSpec {
-            name: "probe".into(),
-            map_type: MapType::ARRAY,
-            key_size: 4,
-            value_size: 4,
-            max_entries: 1,
-            ..Default::default()
-        };
-        Map::create(&spec, None, None).err().map(|e| e.to_string())
-    };
-    match reason {
-        None => true,
-        Some(r) => {
-            if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
-                panic!("kernel test cannot run: {r}");
-            }
-            eprintln!("SKIPPED: kernel test needs BPF privileges: {r}");
-            false
-        }
-    }
-}
+mod coll_support;
+use coll_support::require_kernel;
 
 fn ins(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
