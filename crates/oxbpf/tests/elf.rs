@@ -1084,3 +1084,23 @@ fn kernel_accepts_linked_programs_with_btf_ext() {
         }
     }
 }
+
+/// Bytes that are not 8-byte aligned (as from `include_bytes!`) parse like aligned ones.
+#[test]
+fn unaligned_input_parses() {
+    let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/xdp.bpf.o")).unwrap();
+    let mut shifted = vec![0u8; data.len() + 1];
+    shifted[1..].copy_from_slice(&data);
+    let unaligned = &shifted[1..];
+    assert_ne!(unaligned.as_ptr() as usize % 8, 0);
+    let a = oxbpf::elf::load_collection_spec(&data).unwrap();
+    let b = oxbpf::elf::load_collection_spec(unaligned).unwrap();
+    assert_eq!(
+        a.programs.keys().collect::<Vec<_>>(),
+        b.programs.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        a.maps.keys().collect::<Vec<_>>(),
+        b.maps.keys().collect::<Vec<_>>()
+    );
+}

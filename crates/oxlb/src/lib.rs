@@ -4,9 +4,11 @@
 //! → datapath maps (pinned under bpffs) read by the XDP program in `bpf/oxlb.bpf.c`.
 
 pub mod config;
+pub mod daemon;
 pub mod datapath;
 pub mod health;
 pub mod maglev;
 pub mod metrics;
 pub mod plan;
 pub mod planner;
+pub mod stats;

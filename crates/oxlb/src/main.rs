@@ -1,6 +1,251 @@
-//! The `oxlb` binary.
+//! The `oxlb` binary: run the load balancer, reload it, read its counters, take it down.
 
-fn main() {
-    eprintln!("oxlb: not built yet");
-    std::process::exit(2);
+use clap::{Parser, Subcommand};
+use oxlb::config::Config;
+use oxlb::daemon::{self, state, Daemon};
+use oxlb::datapath::MapId;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// oxlb: an XDP layer-4 load balancer (Maglev, conntrack, NAT and DSR, IPv4/IPv6).
+#[derive(Parser)]
+#[command(name = "oxlb", version)]
+struct Cli {
+    /// Run in this network namespace (from `ip netns add NAME`). Unlike `ip netns exec`, this
+    /// keeps the host's bpffs, so pins are shared with other oxlb commands.
+    #[arg(long, global = true, value_name = "NAME")]
+    netns: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Moves this (still single-threaded) process into the named network namespace.
+fn enter_netns(name: &str) -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let path = ["/run/netns", "/var/run/netns"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+        .ok_or_else(|| format!("no network namespace {name:?} (see `ip netns list`)"))?;
+    let f = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: setns on a valid namespace fd; no other threads exist yet.
+    if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!(
+            "enter netns {name}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/oxlb";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon in the foreground: load or adopt the datapath, attach XDP, serve.
+    Run {
+        /// Config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Ask the running daemon to re-read its config (same as SIGHUP).
+    Reload {
+        /// The daemon's pin dir.
+        #[arg(long, default_value = DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+    },
+    /// Print per-VIP and per-backend counters from the pinned maps (no daemon needed).
+    Stats {
+        /// The datapath's pin dir.
+        #[arg(long, default_value = DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a config and print the plan (no kernel access).
+    Check {
+        /// Config file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Stop the daemon, detach XDP and remove every pin.
+    Down {
+        /// The datapath's pin dir.
+        #[arg(long, default_value = DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(ns) = &cli.netns {
+        if let Err(e) = enter_netns(ns) {
+            eprintln!("oxlb: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Run { config } => Daemon::start(&config)
+            .and_then(Daemon::run)
+            .map_err(|e| e.to_string()),
+        Command::Reload { pin_dir } => reload(&pin_dir),
+        Command::Stats { pin_dir, json } => stats(&pin_dir, json),
+        Command::Check { config } => check(&config),
+        Command::Down { pin_dir } => down(&pin_dir),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("oxlb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reload(pin_dir: &Path) -> Result<(), String> {
+    let pid = state::running_pid(pin_dir)
+        .ok_or_else(|| format!("no running oxlb daemon for {}", pin_dir.display()))?;
+    // SAFETY: sending a signal to a pid has no memory-safety preconditions.
+    if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
+        return Err(format!(
+            "signal pid {pid}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    println!("asked oxlb (pid {pid}) to reload");
+    Ok(())
+}
+
+fn check(path: &Path) -> Result<(), String> {
+    let config = Config::load(path).map_err(|e| e.to_string())?;
+    let layout = daemon::layout_for(&config);
+    let limits = oxlb::planner::Limits {
+        max_vips: layout.max_vips,
+        max_backends: layout.max_backends,
+    };
+    let plan = oxlb::planner::plan_with_limits(&config, &Default::default(), None, &limits)
+        .map_err(|e| e.to_string())?;
+    oxlb::datapath::entries(&plan, &layout).map_err(|e| e.to_string())?;
+    println!(
+        "{}: OK — {} VIPs, Maglev table size {}",
+        path.display(),
+        plan.vips.len(),
+        plan.table_size
+    );
+    for v in &plan.vips {
+        println!("  {} ({}) → {} backends", v.key(), v.mode, v.backends.len());
+    }
+    Ok(())
+}
+
+fn stats(pin_dir: &Path, json: bool) -> Result<(), String> {
+    let saved = state::read(pin_dir)
+        .ok_or_else(|| format!("no oxlb state for {} (is oxlb running?)", pin_dir.display()))?;
+    let maps = daemon::kernel::open_pinned(pin_dir).map_err(|e| e.to_string())?;
+    let mut out = serde_json::json!({"vips": [], "reasons": {}});
+    let mut text = String::new();
+    for v in saved["vips"].as_array().into_iter().flatten() {
+        let id = v["id"].as_u64().unwrap_or(0) as u32;
+        let c = read_counters(&maps, MapId::VipStats, id)?;
+        text += &format!(
+            "VIP {} ({}): {} packets, {} bytes, {} new flows\n",
+            v["vip"].as_str().unwrap_or("?"),
+            v["mode"].as_str().unwrap_or("?"),
+            c.0,
+            c.1,
+            c.2
+        );
+        let mut backends = Vec::new();
+        for b in v["backends"].as_array().into_iter().flatten() {
+            let bid = b["id"].as_u64().unwrap_or(0) as u32;
+            let bc = read_counters(&maps, MapId::BackendStats, bid)?;
+            text += &format!(
+                "  backend {}:{} weight {} {}: {} packets, {} bytes, {} new flows\n",
+                b["addr"].as_str().unwrap_or("?"),
+                b["port"],
+                b["weight"],
+                if b["healthy"].as_bool().unwrap_or(true) {
+                    "up"
+                } else {
+                    "DOWN"
+                },
+                bc.0,
+                bc.1,
+                bc.2
+            );
+            let mut b = b.clone();
+            b["packets"] = bc.0.into();
+            b["bytes"] = bc.1.into();
+            b["new_flows"] = bc.2.into();
+            backends.push(b);
+        }
+        let mut v = v.clone();
+        v["packets"] = c.0.into();
+        v["bytes"] = c.1.into();
+        v["new_flows"] = c.2.into();
+        v["backends"] = backends.into();
+        out["vips"].as_array_mut().expect("array").push(v);
+    }
+    text += "datapath:\n";
+    for (reason, n) in oxlb::stats::reason_counts(&maps).map_err(|e| e.to_string())? {
+        out["reasons"][&reason] = n.into();
+        if n > 0 {
+            text += &format!("  {reason}: {n}\n");
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out).expect("json"));
+    } else {
+        print!("{text}");
+    }
+    Ok(())
+}
+
+fn read_counters(
+    maps: &std::collections::BTreeMap<MapId, oxbpf::map::Map>,
+    map: MapId,
+    id: u32,
+) -> Result<(u64, u64, u64), String> {
+    let s = oxlb::stats::stats_at(&maps[&map], id).map_err(|e| e.to_string())?;
+    Ok((s.packets, s.bytes, s.new_flows))
+}
+
+fn down(pin_dir: &Path) -> Result<(), String> {
+    if let Some(pid) = state::running_pid(pin_dir) {
+        // SAFETY: sending a signal has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        for _ in 0..50 {
+            if state::running_pid(pin_dir).is_none() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let ifaces: Vec<String> = state::read(pin_dir)
+        .and_then(|s| {
+            s["interfaces"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|i| i["iface"].as_str().map(String::from))
+                    .collect()
+            })
+        })
+        .unwrap_or_default();
+    for line in daemon::detach_all(pin_dir, &ifaces) {
+        println!("{line}");
+    }
+    if pin_dir.exists() {
+        std::fs::remove_dir_all(pin_dir)
+            .map_err(|e| format!("remove {}: {e}", pin_dir.display()))?;
+        println!("removed {}", pin_dir.display());
+    }
+    state::remove_all(pin_dir);
+    Ok(())
 }

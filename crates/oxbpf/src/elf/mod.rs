@@ -93,8 +93,23 @@ pub enum ElfError {
 
 /// Reads a BPF ELF object from memory.
 pub fn load_collection_spec(data: &[u8]) -> Result<CollectionSpec, ElfError> {
+    // The ELF reader needs 8-byte aligned headers; bytes from `include_bytes!` or a sub-slice
+    // need not be, so copy those into an aligned buffer first.
+    if data.as_ptr() as usize % 8 != 0 {
+        let mut words = vec![0u64; data.len().div_ceil(8)];
+        let aligned = &mut bytemuck_bytes(&mut words)[..data.len()];
+        aligned.copy_from_slice(data);
+        let obj = ElfObject::parse(aligned)?;
+        return build(&obj);
+    }
     let obj = ElfObject::parse(data)?;
     build(&obj)
+}
+
+/// The bytes of a `u64` buffer (always 8-byte aligned).
+fn bytemuck_bytes(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: u64 has no padding and any byte pattern is a valid u8; the length is exact.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) }
 }
 
 /// Reads a BPF ELF object from a file.

@@ -1,0 +1,147 @@
+//! The datapath in the kernel: load `oxlb.bpf.o` sized by a [`Layout`], with its maps pinned (or
+//! adopted from an earlier run), and write [`MapOp`]s into them.
+
+use super::DaemonError;
+use crate::datapath::{Layout, MapId, MapOp};
+use oxbpf::collection::{Collection, CollectionOptions};
+use oxbpf::map::Map;
+use oxbpf::prog::Program;
+use oxbpf::spec::Pinning;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The compiled datapath, embedded so the binary needs no files besides its config.
+pub const OBJECT: &[u8] = include_bytes!("../../bpf/oxlb.bpf.o");
+/// The XDP program's name in [`OBJECT`].
+pub const PROGRAM: &str = "oxlb_xdp";
+
+/// Loaded datapath: the program and its (pinned) maps.
+pub struct Datapath {
+    /// The XDP program.
+    pub program: Program,
+    /// Maps by id, all pinned under the pin directory.
+    pub maps: BTreeMap<MapId, Map>,
+    /// True when the maps already existed (a restart adopted them, conntrack included).
+    pub adopted: bool,
+}
+
+/// Loads the datapath with `layout`, pinning its maps in `pin_dir` or reusing maps pinned there.
+pub fn load(layout: &Layout, pin_dir: &Path) -> Result<Datapath, DaemonError> {
+    layout.validate()?;
+    let mut spec = oxbpf::elf::load_collection_spec(OBJECT)?;
+    for id in MapId::ALL {
+        let m = spec
+            .maps
+            .get_mut(id.name())
+            .ok_or_else(|| DaemonError::Datapath(format!("object has no map {}", id.name())))?;
+        m.max_entries = layout.max_entries(id);
+        m.pinning = Pinning::ByName;
+    }
+    spec.set_variable("oxlb_cfg", &layout.config().to_bytes())
+        .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    require_bpffs(pin_dir)?;
+    std::fs::create_dir_all(pin_dir).map_err(|e| DaemonError::io(pin_dir, e))?;
+    let adopted = pin_dir.join(MapId::Ct.name()).exists();
+    let opts = CollectionOptions {
+        pin_dir: Some(pin_dir.to_path_buf()),
+        ..Default::default()
+    };
+    let mut coll = Collection::load(&spec, &opts).map_err(|e| match adopted {
+        true => DaemonError::Datapath(format!(
+            "{e}; hint: the datapath pinned in {} was built with other sizes — `oxlb down` removes it",
+            pin_dir.display()
+        )),
+        false => DaemonError::Load(e),
+    })?;
+    let program = coll
+        .take_program(PROGRAM)
+        .ok_or_else(|| DaemonError::Datapath(format!("object has no program {PROGRAM}")))?;
+    let mut maps = BTreeMap::new();
+    for id in MapId::ALL {
+        maps.insert(id, coll.take_map(id.name()).expect("checked in the spec"));
+    }
+    Ok(Datapath {
+        program,
+        maps,
+        adopted,
+    })
+}
+
+/// Opens the maps pinned in `pin_dir` (for `oxlb stats` and metrics: no program needed).
+pub fn open_pinned(pin_dir: &Path) -> Result<BTreeMap<MapId, Map>, DaemonError> {
+    let mut maps = BTreeMap::new();
+    for id in MapId::ALL {
+        let path = pin_dir.join(id.name());
+        let map = Map::from_pin(&path).map_err(|e| {
+            DaemonError::Datapath(format!(
+                "{e}; hint: is oxlb running with pin dir {}?",
+                pin_dir.display()
+            ))
+        })?;
+        maps.insert(id, map);
+    }
+    Ok(maps)
+}
+
+/// Applies `ops` in order; returns how many map elements were written or deleted.
+pub fn apply(maps: &BTreeMap<MapId, Map>, ops: &[MapOp]) -> Result<usize, DaemonError> {
+    let mut n = 0;
+    for op in ops {
+        if let MapOp::ResetPerCpu { map, key } = op {
+            let m = &maps[map];
+            let zeros = vec![0u8; m.value_buf_size()?];
+            m.update(key, &zeros, 0)?;
+            n += 1;
+            continue;
+        }
+        for (map, key, value) in op.elements() {
+            let m = &maps[&map];
+            match value {
+                Some(v) => m.update(&key, &v, 0)?,
+                None => {
+                    m.delete(&key)?;
+                }
+            }
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes VIP keys the kernel map holds but `keep` does not (after adopting an old datapath).
+pub fn prune_vips(maps: &BTreeMap<MapId, Map>, keep: &[Vec<u8>]) -> Result<usize, DaemonError> {
+    let vips = &maps[&MapId::Vips];
+    let stale: Vec<Vec<u8>> = vips
+        .keys()
+        .filter_map(Result::ok)
+        .filter(|k| !keep.contains(k))
+        .collect();
+    for k in &stale {
+        vips.delete(k)?;
+    }
+    Ok(stale.len())
+}
+
+/// `BPF_FS_MAGIC` from `statfs(2)`.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+/// Fails with a hint unless the nearest existing ancestor of `pin_dir` is on bpffs.
+fn require_bpffs(pin_dir: &Path) -> Result<(), DaemonError> {
+    let mut dir = pin_dir;
+    while !dir.exists() {
+        dir = dir.parent().unwrap_or(Path::new("/"));
+    }
+    let c = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).unwrap_or_default();
+    // SAFETY: statfs writes into a zeroed struct we own.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let on_bpffs =
+        unsafe { libc::statfs(c.as_ptr(), &mut st) } == 0 && st.f_type as i64 == BPF_FS_MAGIC;
+    if on_bpffs {
+        return Ok(());
+    }
+    Err(DaemonError::Datapath(format!(
+        "{} is not on a bpffs mount; mount one (`mount -t bpf bpf /sys/fs/bpf`). Note that \
+         `ip netns exec` hides /sys/fs/bpf: use `oxlb --netns NAME run ...` instead",
+        pin_dir.display()
+    )))
+}

@@ -1,0 +1,297 @@
+//! The oxlb daemon: config → plan → datapath maps, XDP attached, kept in step with reloads and
+//! health checks.
+//!
+//! State that must survive the daemon lives on bpffs under the config's pin dir: every datapath
+//! map, the XDP link of each interface (`link_<iface>`), and `oxlb.state` (JSON: the running
+//! plan's names for `oxlb stats`, and the interfaces). `oxlb.pid` names the running daemon.
+//! Stopping the daemon (SIGTERM/SIGINT) leaves the datapath forwarding; a new daemon adopts the
+//! pinned maps (conntrack intact) and swaps in its program atomically. `oxlb down` detaches and
+//! removes everything.
+
+mod attach;
+pub mod kernel;
+mod signals;
+pub mod state;
+
+use crate::config::{Config, ConfigError};
+use crate::datapath::{self, DatapathError, Layout, MapId};
+use crate::health::{self, HealthChecker, HealthEvent};
+use crate::metrics::MetricsServer;
+use crate::plan::Plan;
+use crate::planner::{self, HealthMap, Limits, PlanError};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use attach::{detach_all, AttachReport};
+
+/// Errors of the daemon and the commands that act on a running datapath.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The config is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The config cannot be planned.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// The plan does not fit the datapath.
+    #[error(transparent)]
+    Layout(#[from] DatapathError),
+    /// Reading the datapath object failed.
+    #[error("datapath object: {0}")]
+    Elf(#[from] oxbpf::elf::ElfError),
+    /// Loading the datapath failed.
+    #[error("load datapath: {0}")]
+    Load(#[from] oxbpf::collection::LoadError),
+    /// A map operation failed.
+    #[error(transparent)]
+    Map(#[from] oxbpf::map::MapError),
+    /// Attaching XDP failed.
+    #[error("{iface}: {source}")]
+    Attach {
+        /// Interface.
+        iface: String,
+        /// Why.
+        source: oxbpf::link::LinkError,
+    },
+    /// Something else about the datapath.
+    #[error("{0}")]
+    Datapath(String),
+    /// A file operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        DaemonError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Datapath sizes for `config` (planner limits follow them).
+pub fn layout_for(config: &Config) -> Layout {
+    Layout {
+        table_size: config.global.maglev_table_size,
+        ct_entries: config.global.conntrack_size,
+        ..Layout::default()
+    }
+}
+
+fn limits(layout: &Layout) -> Limits {
+    Limits {
+        max_vips: layout.max_vips,
+        max_backends: layout.max_backends,
+    }
+}
+
+/// A running daemon.
+pub struct Daemon {
+    config_path: PathBuf,
+    config: Config,
+    layout: Layout,
+    datapath: kernel::Datapath,
+    plan: Arc<Mutex<Plan>>,
+    health: HealthMap,
+    checker: Option<HealthChecker>,
+    events: Receiver<HealthEvent>,
+    events_tx: std::sync::mpsc::Sender<HealthEvent>,
+    metrics: Option<MetricsServer>,
+    /// How the XDP program was attached, per interface.
+    pub attached: Vec<AttachReport>,
+}
+
+impl Daemon {
+    /// Loads (or adopts) the datapath, writes the plan, attaches XDP, starts checks and metrics.
+    pub fn start(config_path: &Path) -> Result<Daemon, DaemonError> {
+        let config = Config::load(config_path)?;
+        let layout = layout_for(&config);
+        let pin_dir = config.global.pin_dir.clone();
+        let datapath = kernel::load(&layout, &pin_dir)?;
+        let health = HealthMap::new();
+        let plan = planner::plan_with_limits(&config, &health, None, &limits(&layout))?;
+        let next = datapath::entries(&plan, &layout)?;
+        let ops = datapath::diff(None, &next)?;
+        let written = kernel::apply(&datapath.maps, &ops)?;
+        if datapath.adopted {
+            let keep: Vec<Vec<u8>> = next.map_entries(MapId::Vips).map(|(k, _)| k).collect();
+            let pruned = kernel::prune_vips(&datapath.maps, &keep)?;
+            tracing::info!(
+                "adopted the pinned datapath in {} (conntrack kept); removed {pruned} stale VIPs",
+                pin_dir.display()
+            );
+        }
+        tracing::debug!("wrote {written} map entries");
+        let attached = attach::attach_all(&config, &datapath.program, &pin_dir)?;
+        state::write(&pin_dir, &plan, &attached)?;
+        state::write_pid(&pin_dir)?;
+        let (events_tx, events) = channel();
+        let mut d = Daemon {
+            config_path: config_path.to_path_buf(),
+            config,
+            layout,
+            datapath,
+            plan: Arc::new(Mutex::new(plan)),
+            health,
+            checker: None,
+            events,
+            events_tx,
+            metrics: None,
+            attached,
+        };
+        d.start_checks()?;
+        d.start_metrics()?;
+        for a in &d.attached {
+            tracing::info!(
+                "oxlb: serving {} VIPs on {} (ifindex {}) in {} mode via {}; maps pinned at {}",
+                d.plan().vips.len(),
+                a.iface,
+                a.ifindex,
+                a.mode,
+                a.path,
+                d.config.global.pin_dir.display()
+            );
+        }
+        Ok(d)
+    }
+
+    /// The plan the datapath runs now.
+    pub fn plan(&self) -> Plan {
+        self.plan.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn start_checks(&mut self) -> Result<(), DaemonError> {
+        if let Some(c) = self.checker.take() {
+            self.health = c.states();
+            c.stop();
+        }
+        let targets = health::targets(&self.config);
+        if !targets.is_empty() {
+            let c = HealthChecker::start(targets, &self.health, self.events_tx.clone())
+                .map_err(|e| DaemonError::Datapath(format!("start health checks: {e}")))?;
+            self.checker = Some(c);
+        }
+        Ok(())
+    }
+
+    fn start_metrics(&mut self) -> Result<(), DaemonError> {
+        if let Some(m) = self.metrics.take() {
+            m.stop();
+        }
+        let Some(addr) = self.config.global.metrics_listen else {
+            return Ok(());
+        };
+        let plan = Arc::clone(&self.plan);
+        let pin_dir = self.config.global.pin_dir.clone();
+        let server = MetricsServer::start(
+            addr,
+            Box::new(move || {
+                let plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                crate::stats::snapshot_pinned(&pin_dir, &plan).unwrap_or_else(|e| {
+                    tracing::warn!("metrics: {e}");
+                    crate::metrics::Snapshot::from_plan(&plan)
+                })
+            }),
+        )
+        .map_err(|e| DaemonError::Datapath(format!("metrics server on {addr}: {e}")))?;
+        tracing::info!("metrics at http://{}/metrics", server.local_addr());
+        self.metrics = Some(server);
+        Ok(())
+    }
+
+    /// Re-plans with the current config and health and writes only what changed.
+    fn replan(&mut self) -> Result<usize, DaemonError> {
+        let prev = self.plan();
+        let next_plan = planner::plan_with_limits(
+            &self.config,
+            &self.health,
+            Some(&prev),
+            &limits(&self.layout),
+        )?;
+        let prev_entries = datapath::entries(&prev, &self.layout)?;
+        let next_entries = datapath::entries(&next_plan, &self.layout)?;
+        let ops = datapath::diff(Some(&prev_entries), &next_entries)?;
+        let n = kernel::apply(&self.datapath.maps, &ops)?;
+        state::write(&self.config.global.pin_dir, &next_plan, &self.attached)?;
+        *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = next_plan;
+        Ok(n)
+    }
+
+    /// Re-reads the config file; an invalid one is logged and the running plan kept.
+    pub fn reload(&mut self) -> Result<usize, DaemonError> {
+        let config = Config::load(&self.config_path)?;
+        if layout_for(&config) != self.layout || config.global.pin_dir != self.config.global.pin_dir
+        {
+            return Err(DaemonError::Datapath(
+                "maglev table size, conntrack size or pin dir changed: these need a new datapath \
+                 (`oxlb down`, then start oxlb again)"
+                    .into(),
+            ));
+        }
+        let old = std::mem::replace(&mut self.config, config);
+        match self.replan() {
+            Ok(n) => {
+                if old.global.metrics_listen != self.config.global.metrics_listen {
+                    self.start_metrics()?;
+                }
+                self.start_checks()?;
+                Ok(n)
+            }
+            Err(e) => {
+                self.config = old;
+                Err(e)
+            }
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT: SIGHUP reloads, health changes re-plan. The datapath keeps
+    /// running after return.
+    pub fn run(mut self) -> Result<(), DaemonError> {
+        let sig = signals::install();
+        loop {
+            match self.events.recv_timeout(Duration::from_millis(200)) {
+                Ok(ev) => {
+                    let state = if ev.healthy { "up" } else { "down" };
+                    tracing::info!("backend {} is {state} {}", ev.key, ev.reason);
+                    self.health.insert(ev.key, ev.healthy);
+                    match self.replan() {
+                        Ok(n) => tracing::info!(
+                            "re-planned after health change: {n} map entries written"
+                        ),
+                        Err(e) => tracing::error!("re-plan failed, keeping the running plan: {e}"),
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+            }
+            if sig.take_hup() {
+                match self.reload() {
+                    Ok(n) => tracing::info!(
+                        "reloaded {}: {n} map entries written",
+                        self.config_path.display()
+                    ),
+                    Err(e) => tracing::error!("reload failed, keeping the running config: {e}"),
+                }
+            }
+            if sig.stop_requested() {
+                tracing::info!("stopping; the datapath keeps forwarding (`oxlb down` removes it)");
+                state::remove_pid(&self.config.global.pin_dir);
+                if let Some(c) = self.checker.take() {
+                    c.stop();
+                }
+                if let Some(m) = self.metrics.take() {
+                    m.stop();
+                }
+                return Ok(());
+            }
+        }
+    }
+}

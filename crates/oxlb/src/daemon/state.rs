@@ -1,0 +1,88 @@
+//! Files beside the pinned maps: `oxlb.state` (the running plan's names and the interfaces, for
+//! `oxlb stats` and `oxlb down`) and `oxlb.pid` (for `oxlb reload`).
+//!
+//! bpffs holds only BPF objects, so these live under `/run/oxlb/`, named after the pin dir.
+
+use super::{AttachReport, DaemonError};
+use crate::plan::Plan;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+/// The directory for oxlb's plain files that belong to `pin_dir`.
+pub fn dir(pin_dir: &Path) -> PathBuf {
+    let name = pin_dir
+        .to_string_lossy()
+        .trim_matches('/')
+        .replace('/', "_");
+    PathBuf::from("/run/oxlb").join(name)
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), DaemonError> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| DaemonError::io(parent, e))?;
+    }
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(|e| DaemonError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| DaemonError::io(path, e))
+}
+
+/// Saves the plan's names and the attachments.
+pub fn write(pin_dir: &Path, plan: &Plan, attached: &[AttachReport]) -> Result<(), DaemonError> {
+    let vips: Vec<Value> = plan
+        .vips
+        .iter()
+        .map(|v| {
+            json!({
+                "id": v.id, "vip": v.key().to_string(), "mode": v.mode.to_string(),
+                "backends": v.backends.iter().map(|b| json!({
+                    "id": b.id, "addr": b.addr.to_string(), "port": b.port,
+                    "weight": b.weight, "healthy": b.healthy,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let ifaces: Vec<Value> = attached
+        .iter()
+        .map(|a| json!({"iface": a.iface, "ifindex": a.ifindex, "mode": a.mode, "path": a.path}))
+        .collect();
+    let v = json!({ "pin_dir": pin_dir, "table_size": plan.table_size, "vips": vips, "interfaces": ifaces });
+    write_file(
+        &dir(pin_dir).join("oxlb.state"),
+        &serde_json::to_string_pretty(&v).expect("json"),
+    )
+}
+
+/// Reads the saved state, if any.
+pub fn read(pin_dir: &Path) -> Option<Value> {
+    let text = std::fs::read_to_string(dir(pin_dir).join("oxlb.state")).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Records this process as the running daemon.
+pub fn write_pid(pin_dir: &Path) -> Result<(), DaemonError> {
+    write_file(
+        &dir(pin_dir).join("oxlb.pid"),
+        &std::process::id().to_string(),
+    )
+}
+
+/// Forgets the running daemon.
+pub fn remove_pid(pin_dir: &Path) {
+    let _ = std::fs::remove_file(dir(pin_dir).join("oxlb.pid"));
+}
+
+/// The running daemon's pid, if one is alive.
+pub fn running_pid(pin_dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir(pin_dir).join("oxlb.pid"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: signal 0 only checks that the process exists.
+    (unsafe { libc::kill(pid, 0) } == 0).then_some(pid)
+}
+
+/// Removes the state directory.
+pub fn remove_all(pin_dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir(pin_dir));
+}
