@@ -25,6 +25,8 @@ pub struct Contents<'a> {
     pub tests: &'a [TestBinary],
     /// Kernel modules, in load order.
     pub modules: &'a [Module],
+    /// The kernel's build config, installed as `/boot/config-<release>` when present.
+    pub kernel_config: Option<&'a Path>,
     /// Kernel release (for `/lib/modules/<release>`).
     pub release: &'a str,
     /// Extra libtest arguments for every binary (filter, `--skip NAME`).
@@ -95,6 +97,11 @@ pub fn build(work: &Path, c: &Contents) -> Result<PathBuf, String> {
         mods.push_str(&format!("/{}\n", dest.display()));
     }
     s.write("vmtest/modules.list", &mods, false)?;
+    if let Some(cfg) = c.kernel_config.filter(|p| p.is_file()) {
+        s.mkdir(Path::new("boot"))?;
+        let dest = format!("boot/config-{}", c.release);
+        fs::copy(cfg, stage.join(&dest)).map_err(io(cfg))?;
+    }
 
     let config = format!(
         "TEST_TIMEOUT={}\nset -- {}\nREQUIRE_KERNEL={}\n",

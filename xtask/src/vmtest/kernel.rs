@@ -39,6 +39,9 @@ pub struct Kernel {
     pub vmlinuz: PathBuf,
     /// `<root>/lib/modules/<release>`.
     modules_dir: PathBuf,
+    /// The package's `/boot/config-<release>` (a real Debian system has it; kconfig externs
+    /// read it).
+    pub config: PathBuf,
 }
 
 /// A kernel module to `insmod`, in load order.
@@ -72,6 +75,7 @@ pub fn prepare(work: &Path, abi: Option<&str>) -> Result<Kernel, String> {
         }
     }
     Ok(Kernel {
+        config: dir.join("boot").join(format!("config-{release}")),
         modules_dir: dir.join("lib/modules").join(&release),
         release,
         vmlinuz,

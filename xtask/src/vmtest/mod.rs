@@ -148,6 +148,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             tests: &tests,
             modules: &modules,
             release: &kern.release,
+            kernel_config: Some(&kern.config),
             test_args: &test_args,
             require_kernel: opts.require_kernel,
             test_timeout: opts.test_timeout,
