@@ -13,7 +13,7 @@ pub mod fault;
 mod wrappers;
 
 pub use cmd::Cmd;
-pub use error::SysError;
+pub use error::{SysError, ENOTSUPP};
 pub use wrappers::*;
 
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
