@@ -69,6 +69,18 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Build a topology in network namespaces, balance real TCP through oxlb, check it, tear down.
+    Demo {
+        /// Forwarding mode.
+        #[arg(long, default_value = "nat", value_parser = ["nat", "dsr"])]
+        mode: String,
+        /// XDP mode.
+        #[arg(long, default_value = "generic", value_parser = ["generic", "driver"])]
+        xdp_mode: String,
+        /// Short connections in the distribution round.
+        #[arg(long, default_value_t = 600)]
+        connections: usize,
+    },
     /// Stop the daemon, detach XDP and remove every pin.
     Down {
         /// The datapath's pin dir.
@@ -100,6 +112,15 @@ fn main() -> ExitCode {
         Command::Stats { pin_dir, json } => stats(&pin_dir, json),
         Command::Check { config } => check(&config),
         Command::Down { pin_dir } => down(&pin_dir),
+        Command::Demo {
+            mode,
+            xdp_mode,
+            connections,
+        } => oxlb::demo::run(&oxlb::demo::DemoOptions {
+            mode,
+            xdp_mode,
+            connections,
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

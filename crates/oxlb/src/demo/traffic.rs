@@ -1,0 +1,196 @@
+//! Real TCP in the demo's namespaces: tiny HTTP backends that answer with their name, and
+//! clients that send requests on new or kept-alive connections.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `f` on a new thread inside network namespace `ns`.
+pub fn in_netns<T: Send + 'static>(
+    ns: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<Result<T, String>> {
+    let path = format!("/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+        // SAFETY: setns on a valid namespace fd affects only this thread.
+        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(f())
+    })
+}
+
+/// Serves `HTTP/1.1 200` with body `name` on port 80 (and 8080) until `stop` is set.
+pub fn serve(ns: &str, name: String, stop: Arc<AtomicBool>) -> Result<(), String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    in_netns(ns, move || {
+        let listeners: Vec<TcpListener> = [80u16, 8080]
+            .iter()
+            .filter_map(|p| TcpListener::bind(("0.0.0.0", *p)).ok())
+            .collect();
+        let _ = tx.send(listeners.len());
+        for l in &listeners {
+            let _ = l.set_nonblocking(true);
+        }
+        while !stop.load(Ordering::Relaxed) {
+            let mut idle = true;
+            for l in &listeners {
+                if let Ok((s, _)) = l.accept() {
+                    idle = false;
+                    let name = name.clone();
+                    std::thread::spawn(move || handle(s, &name));
+                }
+            }
+            if idle {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    match rx.recv_timeout(Duration::from_secs(5)) {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err(format!("backend {ns}: could not listen")),
+    }
+}
+
+fn handle(s: TcpStream, name: &str) {
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut w = match s.try_clone() {
+        Ok(w) => w,
+        Err(_) => return,
+    };
+    let mut r = BufReader::new(s);
+    loop {
+        let mut line = String::new();
+        // Request line, then headers up to the blank line.
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            if h == "\r\n" || h == "\n" {
+                break;
+            }
+        }
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{name}",
+            name.len()
+        );
+        if w.write_all(resp.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// A client connection to the VIP.
+pub struct Conn {
+    stream: TcpStream,
+}
+
+impl Conn {
+    /// Connects to `vip:80`, from `src_port` when given (closing with RST, so the port is free
+    /// again at once).
+    pub fn open(vip: Ipv4Addr, src_port: Option<u16>) -> Result<Conn, String> {
+        let dst = SocketAddr::from((vip, 80));
+        let stream = match src_port {
+            None => TcpStream::connect_timeout(&dst, Duration::from_secs(3))
+                .map_err(|e| e.to_string())?,
+            Some(p) => connect_from(p, dst)?,
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
+        let _ = stream.set_nodelay(true);
+        Ok(Conn { stream })
+    }
+
+    /// Sends one request; returns the responding backend's name.
+    pub fn get(&mut self) -> Result<String, String> {
+        self.stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: vip\r\n\r\n")
+            .map_err(|e| e.to_string())?;
+        let mut r = BufReader::new(&self.stream);
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).map_err(|e| e.to_string())? == 0 {
+                return Err("connection closed".into());
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+            if h == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0u8; len];
+        r.read_exact(&mut body).map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+fn connect_from(port: u16, dst: SocketAddr) -> Result<TcpStream, String> {
+    // SAFETY: plain socket syscalls on an fd we own; the struct layouts are libc's.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        let stream = <TcpStream as std::os::fd::FromRawFd>::from_raw_fd(fd);
+        let one: libc::c_int = 1;
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            4,
+        );
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as u32,
+        );
+        let tv = libc::timeval {
+            tv_sec: 3,
+            tv_usec: 0,
+        };
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            std::mem::size_of::<libc::timeval>() as u32,
+        );
+        let mut src: libc::sockaddr_in = std::mem::zeroed();
+        src.sin_family = libc::AF_INET as u16;
+        src.sin_port = port.to_be();
+        if libc::bind(fd, (&src as *const libc::sockaddr_in).cast(), 16) != 0 {
+            return Err(format!("bind :{port}: {}", std::io::Error::last_os_error()));
+        }
+        let SocketAddr::V4(d) = dst else {
+            return Err("IPv4 only".into());
+        };
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as u16;
+        sa.sin_port = d.port().to_be();
+        sa.sin_addr.s_addr = u32::from_ne_bytes(d.ip().octets());
+        if libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16) != 0 {
+            return Err(format!(
+                "connect from :{port}: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(stream)
+    }
+}
