@@ -5,39 +5,22 @@
 use oxbpf::btf::hub::HubQuery;
 use oxbpf::btf::{Btf, Kind};
 use oxbpf::collection::{Collection, CollectionOptions, KernelBtfSource, LoadError};
-use oxbpf::map::Map;
 use oxbpf::prog::TestRunOpts;
-use oxbpf::spec::{CollectionSpec, MapSpec, MapType};
+use oxbpf::spec::CollectionSpec;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-/// True when kernel tests can run; a loud skip otherwise (a failure with OXBPF_REQUIRE_KERNEL=1).
+mod coll_support;
+
+/// Kernel tests need privileges (shared check) and a sysfs vmlinux BTF to copy.
 fn require_kernel() -> bool {
-    let reason = if unsafe { libc::geteuid() } != 0 {
-        Some("not root".to_string())
-    } else if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        Some("no /sys/kernel/btf/vmlinux to copy".to_string())
-    } else {
-        let spec = MapSpec {
-            name: "probe".into(),
-            map_type: MapType::ARRAY,
-            key_size: 4,
-            value_size: 4,
-            max_entries: 1,
-            ..Default::default()
-        };
-        Map::create(&spec, None, None).err().map(|e| e.to_string())
-    };
-    match reason {
-        None => true,
-        Some(r) => {
-            if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
-                panic!("kernel test cannot run: {r}");
-            }
-            eprintln!("SKIPPED: kernel test needs BPF privileges: {r}");
-            false
-        }
+    if !coll_support::require_kernel() {
+        return false;
     }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return coll_support::skip("no /sys/kernel/btf/vmlinux to copy");
+    }
+    true
 }
 
 /// A temporary directory removed on drop.

@@ -5,38 +5,13 @@
 use oxbpf::btf::Kind;
 use oxbpf::collection::externs::{resolve_one, Resolution, RunningKernel};
 use oxbpf::collection::{Collection, CollectionOptions, KernelBtfSource, KernelBtfs, LoadError};
-use oxbpf::map::Map;
 use oxbpf::prog::TestRunOpts;
-use oxbpf::spec::{CollectionSpec, MapSpec, MapType, RelocTarget};
+use oxbpf::spec::{CollectionSpec, RelocTarget};
 use std::io::Read;
 use std::path::PathBuf;
 
-/// True when kernel tests can run; a loud skip otherwise (a failure with OXBPF_REQUIRE_KERNEL=1).
-fn require_kernel() -> bool {
-    let reason = if unsafe { libc::geteuid() } != 0 {
-        Some("not root".to_string())
-    } else {
-        let spec = MapSpec {
-            name: "probe".into(),
-            map_type: MapType::ARRAY,
-            key_size: 4,
-            value_size: 4,
-            max_entries: 1,
-            ..Default::default()
-        };
-        Map::create(&spec, None, None).err().map(|e| e.to_string())
-    };
-    match reason {
-        None => true,
-        Some(r) => {
-            if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
-                panic!("kernel test cannot run: {r}");
-            }
-            eprintln!("SKIPPED: kernel test needs BPF privileges: {r}");
-            false
-        }
-    }
-}
+mod coll_support;
+use coll_support::require_kernel;
 
 fn fixture(name: &str) -> CollectionSpec {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
