@@ -44,6 +44,8 @@ enum Command {
         #[command(subcommand)]
         kind: cmd::attach::ShowKind,
     },
+    /// Probe the running kernel: program/map types, helpers, links, BTF kinds, misc.
+    Probe(cmd::probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Attach { kind } => cmd::attach::attach(kind, &out),
         Command::Detach { kind } => cmd::attach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),
+        Command::Probe(a) => cmd::probe::run(a, &out),
     };
     match result {
         Ok(code) => code,

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod inspect;
 pub mod load;
+pub mod probe;
 pub mod run;
 
 use anyhow::Context;
