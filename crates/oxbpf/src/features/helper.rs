@@ -8,18 +8,21 @@
 //!   type): the helper is available to this program type. The verifier resolves the helper's
 //!   prototype before it checks arguments, so the probe needs no valid arguments.
 //!
-//! The probe is only meaningful where a minimal program of the type reaches the verifier's
-//! instruction walk: types that need an attach target to load (tracing, lsm, ext,
+//! The probe is only meaningful where a minimal program of the type loads. Tracing programs
+//! are probed as `tp_btf` programs attached to the `sched_switch` raw tracepoint (found in
+//! the kernel's BTF); a few helpers differ for fentry/fexit/fmod_ret (e.g.
+//! `bpf_get_func_ret`). Types that need a target this module cannot provide (lsm, ext,
 //! struct_ops) are reported as inconclusive, as bpftool does.
 //!
 //! [`helper_matrix`] probes many types at once on parallel threads; every answer lands in
 //! the same cache [`have_helper`] reads.
 
-use super::probe::{self, Loaded, RET0};
+use super::probe::{self, Loaded, ProbeProg, RET0};
 use super::prog::probe_prog;
 use super::{cache, Feature, FeatureError};
 use crate::asm::Insn;
 use crate::spec::ProgramType;
+use std::sync::OnceLock;
 
 /// Helpers whose *probe* has a side effect, skipped by [`all_helper_ids`] with `full =
 /// false` (as bpftool does): `bpf_trace_printk` and `bpf_trace_vprintk` make the kernel
@@ -73,13 +76,31 @@ fn classify(t: ProgramType, id: u32, loaded: Loaded) -> Result<HelperAnswer, Fea
     }
 }
 
+/// BTF id of the `btf_trace_sched_switch` typedef in vmlinux BTF: a `tp_btf` target.
+fn tp_btf_target() -> Option<u32> {
+    static ID: OnceLock<Option<u32>> = OnceLock::new();
+    *ID.get_or_init(|| {
+        let vmlinux = crate::btf::kernel::vmlinux().ok()?;
+        vmlinux.find_by_name_kind("btf_trace_sched_switch", crate::btf::Kind::Typedef)
+    })
+}
+
+/// The probe program of type `t` running `insns`, with an attach target where one is needed.
+fn host_prog(t: ProgramType, insns: &[Insn]) -> ProbeProg<'_> {
+    let mut p = probe_prog(t, insns);
+    if t == ProgramType::TRACING {
+        p.attach_btf_id = tp_btf_target().unwrap_or(0);
+    }
+    p
+}
+
 /// Checks that type `t` can host helper probes (a minimal program of it loads).
 fn check_host(t: ProgramType, id: u32) -> Result<bool, FeatureError> {
     let feature = Feature::Helper(t, id);
     if !super::have_program_type(t)? {
         return Ok(false);
     }
-    match probe::load(&probe_prog(t, &RET0), false) {
+    match probe::load(&host_prog(t, &RET0), false) {
         Loaded::Fd(_) => Ok(true),
         Loaded::Failed { err, .. } => Err(FeatureError::Inconclusive {
             feature,
@@ -93,7 +114,7 @@ fn check_host(t: ProgramType, id: u32) -> Result<bool, FeatureError> {
 
 fn probe_one(t: ProgramType, id: u32) -> Result<HelperAnswer, FeatureError> {
     let insns = [Insn::call_helper(id as i32), Insn::exit()];
-    let answer = classify(t, id, probe::load(&probe_prog(t, &insns), true))?;
+    let answer = classify(t, id, probe::load(&host_prog(t, &insns), true))?;
     cache::put(Feature::Helper(t, id), answer.supported());
     Ok(answer)
 }
