@@ -2,7 +2,7 @@
 //! its version number (distributions backport features, configs turn them off).
 //!
 //! Each probe does the smallest thing that needs the feature and reads the kernel's answer:
-//! program types load `r0 = 0; exit` ([`prog`](have_program_type)), map types create a
+//! program types load `r0 = 0; exit` ([`have_program_type`]), map types create a
 //! one-element map ([`have_map_type`], [`have_map_flag`]), helpers load `call helper; exit`
 //! and read the verifier log like bpftool ([`have_helper`], [`helper_matrix`]), links call
 //! `BPF_LINK_CREATE` against a target that cannot exist and read the errno ([`have_link`]),
@@ -13,7 +13,7 @@
 //! Answers are cached for the process. Only conclusive answers are cached: an error such as
 //! `EPERM` (unprivileged) or `ENOMEM` is returned as [`FeatureError::Probe`] and the next call
 //! probes again. [`require`] turns "not supported" into one matchable error kind,
-//! [`FeatureError::NotSupported`], reading "<feature> not supported (requires >= vX.Y)"; the
+//! [`FeatureError::NotSupported`], reading `"<feature> not supported (requires >= vX.Y)"`; the
 //! version comes from a table kept for messages only ([`Feature::min_kernel`]).
 //!
 //! Kernel release and version code ([`kernel_version`]) follow libbpf's distribution quirks.
