@@ -36,8 +36,6 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::btf::BtfCmd,
     },
-    /// Probe what this kernel supports: program, map and link types, helpers, BTF, ISA.
-    Probe(cmd::probe::Args),
     /// Attach a program.
     Attach {
         #[command(subcommand)]
@@ -53,6 +51,8 @@ enum Command {
         #[command(subcommand)]
         kind: cmd::attach::ShowKind,
     },
+    /// Probe the running kernel: program/map types, helpers, links, BTF kinds, misc.
+    Probe(cmd::probe::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,10 +64,10 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a, &out),
         Command::Check(a) => cmd::check::run(a, &out),
         Command::Btf { cmd } => cmd::btf::run(cmd, &out),
-        Command::Probe(a) => cmd::probe::run(a, &out),
         Command::Attach { kind } => cmd::attach::attach(kind, &out),
         Command::Detach { kind } => cmd::attach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),
+        Command::Probe(a) => cmd::probe::run(a, &out),
     };
     match result {
         Ok(code) => code,

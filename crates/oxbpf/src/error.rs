@@ -26,6 +26,9 @@ pub enum Error {
     /// Attaching or detaching a link failed.
     #[error(transparent)]
     Link(#[from] crate::link::LinkError),
+    /// A required kernel feature is missing, or a feature probe failed.
+    #[error(transparent)]
+    Feature(#[from] crate::features::FeatureError),
     /// A netlink request failed.
     #[error(transparent)]
     Netlink(#[from] crate::netlink::NetlinkError),

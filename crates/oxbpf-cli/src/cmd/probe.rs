@@ -1,9 +1,9 @@
-//! `oxbpf probe`: what this kernel supports, decided by probing.
+//! `oxbpf probe`: every kernel feature probe (program types, map types and flags, the
+//! helper matrix, links, BTF kinds, misc), like `bpftool feature probe kernel`.
 
 use crate::output::Output;
-use oxbpf::asm::{helper_name, MAX_HELPER_ID};
-use oxbpf::features::{self, FeatureError};
-use oxbpf::spec::{MapType, ProgramType};
+use oxbpf::asm::helper_name;
+use oxbpf::features::{self, Answer, HelperRow, Report, ReportOptions};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -11,97 +11,178 @@ use std::process::ExitCode;
 /// Arguments of `oxbpf probe`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Skip the helper matrix (thousands of loads).
+    /// Also probe helpers whose probe logs a kernel warning (bpf_trace_printk,
+    /// bpf_trace_vprintk, bpf_probe_write_user), as `bpftool feature probe full` does.
     #[arg(long)]
-    pub no_helpers: bool,
-}
-
-fn answer(r: Result<bool, FeatureError>) -> Value {
-    match r {
-        Ok(b) => Value::Bool(b),
-        Err(e) => Value::String(format!("error: {e}")),
-    }
-}
-
-/// Every program type and map type probed: (name, answer).
-fn types<T: Copy + std::fmt::Display>(
-    all: &[T],
-    f: impl Fn(T) -> Result<bool, FeatureError>,
-) -> Map<String, Value> {
-    all.iter()
-        .skip(1)
-        .map(|&t| (t.to_string(), answer(f(t))))
-        .collect()
+    pub full: bool,
+    /// Threads for the helper matrix (default: one per CPU).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
 }
 
 /// Runs `oxbpf probe`.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
-    let start = std::time::Instant::now();
-    let progs = types(ProgramType::ALL, features::have_program_type);
-    let maps = types(MapType::ALL, features::have_map_type);
-    let mut helpers = Map::new();
-    if !args.no_helpers {
-        for &t in &ProgramType::ALL[1..] {
-            if !matches!(features::have_program_type(t), Ok(true))
-                || !features::helpers_probeable(t)
-            {
-                continue;
-            }
-            let names: Vec<Value> = (1..=MAX_HELPER_ID)
-                .filter(|&id| matches!(features::have_helper(t, id), Ok(true)))
-                .map(|id| {
-                    Value::String(helper_name(id).map_or(format!("#{id}"), |n| n.to_string()))
-                })
-                .collect();
-            helpers.insert(t.to_string(), Value::Array(names));
-        }
-    }
-    let v = features::kernel_version();
-    let misc = json!({
-        "bounded_loops": answer(features::have_bounded_loops()),
-        "isa_v2": answer(features::have_isa(2)),
-        "isa_v3": answer(features::have_isa(3)),
-        "isa_v4": answer(features::have_isa(4)),
-        "large_insns": answer(features::have_large_insns()),
-        "bpf_cookie": answer(features::have_bpf_cookie()),
-        "xdp_link": answer(oxbpf::link::xdp_link_supported().map_err(|e| FeatureError::Probe {
-            feature: format!("XDP bpf_link: {e}"),
-            source: oxbpf::sys::SysError::new(oxbpf::sys::Cmd::LinkCreate, e.errno().unwrap_or(0)),
-        })),
+    let report = features::probe_all(ReportOptions {
+        full_helpers: args.full,
+        threads: args.threads,
     });
-    let value = json!({
-        "kernel": {"release": oxbpf::btf::kernel::release(), "version": v.to_string(), "version_code": v.code()},
-        "program_types": progs, "map_types": maps, "helpers": helpers, "misc": misc,
-        "probe_ms": start.elapsed().as_millis() as u64,
-    });
-    out.emit(&value, || text(&value));
+    out.emit(&to_json(&report), || to_text(&report));
     Ok(ExitCode::SUCCESS)
 }
 
-fn text(v: &Value) -> String {
+fn answer_json(a: &Answer) -> Value {
+    match a {
+        Ok(v) => Value::Bool(*v),
+        Err(e) => json!({ "error": e.to_string() }),
+    }
+}
+
+fn section<'a, K: 'a>(
+    items: impl IntoIterator<Item = (K, &'a Answer)>,
+    key: impl Fn(K) -> String,
+) -> Value {
+    let mut m = Map::new();
+    for (k, a) in items {
+        m.insert(key(k), answer_json(a));
+    }
+    Value::Object(m)
+}
+
+fn helper_names(ids: impl Iterator<Item = u32>) -> Vec<String> {
+    ids.map(|id| helper_name(id as i32).map_or_else(|| format!("#{id}"), str::to_string))
+        .collect()
+}
+
+fn helpers_json(rows: &[HelperRow]) -> Value {
+    let mut m = Map::new();
+    for (t, row) in rows {
+        let v = match row {
+            Ok(None) => Value::Null,
+            Ok(Some(list)) => json!(helper_names(
+                list.iter()
+                    .filter(|(_, a)| a.supported())
+                    .map(|(id, _)| *id)
+            )),
+            Err(e) => json!({ "error": e.to_string() }),
+        };
+        m.insert(t.to_string(), v);
+    }
+    Value::Object(m)
+}
+
+/// The report as one JSON object with a key per section.
+pub fn to_json(r: &Report) -> Value {
+    json!({
+        "kernel": {
+            "release": r.kernel_release,
+            "version": r.kernel_version.map(|v| v.to_string()),
+            "version_code": r.kernel_version.map(|v| v.code()),
+        },
+        "program_types": section(r.program_types.iter().map(|(t, a)| (t, a)), |t| t.to_string()),
+        "map_types": section(r.map_types.iter().map(|(t, a)| (t, a)), |t| t.to_string()),
+        "map_flags": section(
+            r.map_flags.iter().map(|(f, _, a)| (*f, a)),
+            |f| features::map_flags::name(f).to_string()
+        ),
+        "helpers": helpers_json(&r.helpers),
+        "links": section(r.links.iter().map(|(k, a)| (*k, a)), |k| k.name().to_string()),
+        "btf": section(r.btf.iter().map(|(b, a)| (*b, a)), |b| b.name().to_string()),
+        "misc": section(r.misc.iter().map(|(m, a)| (*m, a)), |m| m.name().to_string()),
+        "timing_ms": {
+            "total": r.total_time.as_secs_f64() * 1e3,
+            "helpers": r.helpers_time.as_secs_f64() * 1e3,
+        },
+    })
+}
+
+fn answer_text(a: &Answer) -> String {
+    match a {
+        Ok(true) => "yes".into(),
+        Ok(false) => "no".into(),
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+fn to_text(r: &Report) -> String {
     let mut s = String::new();
+    let version = r.kernel_version.map_or_else(
+        || "unknown".to_string(),
+        |v| format!("{v} (code {})", v.code()),
+    );
+    let _ = writeln!(s, "Kernel: {} (version {version})", r.kernel_release);
+    let mut block = |title: &str, rows: Vec<(String, &Answer)>| {
+        let _ = writeln!(s, "\n{title}:");
+        for (k, a) in rows {
+            let _ = writeln!(s, "  {k:<28} {}", answer_text(a));
+        }
+    };
+    block(
+        "Program types",
+        r.program_types
+            .iter()
+            .map(|(t, a)| (t.to_string(), a))
+            .collect(),
+    );
+    block(
+        "Map types",
+        r.map_types
+            .iter()
+            .map(|(t, a)| (t.to_string(), a))
+            .collect(),
+    );
+    block(
+        "Map flags",
+        r.map_flags
+            .iter()
+            .map(|(f, t, a)| (format!("{} ({t})", features::map_flags::name(*f)), a))
+            .collect(),
+    );
+    block(
+        "Links",
+        r.links
+            .iter()
+            .map(|(k, a)| (k.name().to_string(), a))
+            .collect(),
+    );
+    block(
+        "BTF",
+        r.btf
+            .iter()
+            .map(|(b, a)| (b.name().to_string(), a))
+            .collect(),
+    );
+    block(
+        "Misc",
+        r.misc
+            .iter()
+            .map(|(m, a)| (m.name().to_string(), a))
+            .collect(),
+    );
+    for (t, row) in &r.helpers {
+        let _ = write!(s, "\nHelpers for program type {t}:");
+        match row {
+            Ok(None) => s.push_str(" (program type not supported)\n"),
+            Err(e) => {
+                let _ = writeln!(s, " unknown ({e})");
+            }
+            Ok(Some(list)) => {
+                let names = helper_names(
+                    list.iter()
+                        .filter(|(_, a)| a.supported())
+                        .map(|(id, _)| *id),
+                );
+                let _ = writeln!(s, " {}", names.len());
+                for n in names {
+                    let _ = writeln!(s, "  - {n}");
+                }
+            }
+        }
+    }
     let _ = writeln!(
         s,
-        "kernel {} (version {})",
-        v["kernel"]["release"], v["kernel"]["version"]
+        "\nProbed in {:.0} ms (helper matrix {:.0} ms)",
+        r.total_time.as_secs_f64() * 1e3,
+        r.helpers_time.as_secs_f64() * 1e3
     );
-    for section in ["program_types", "map_types", "misc"] {
-        let _ = writeln!(s, "\n{section}:");
-        for (k, a) in v[section].as_object().into_iter().flatten() {
-            let a = match a {
-                Value::Bool(true) => "yes".to_string(),
-                Value::Bool(false) => "no".to_string(),
-                other => other.to_string(),
-            };
-            let _ = writeln!(s, "  {k:<28} {a}");
-        }
-    }
-    for (t, list) in v["helpers"].as_object().into_iter().flatten() {
-        let n = list.as_array().map_or(0, Vec::len);
-        let _ = writeln!(s, "\nhelpers for {t} ({n}):");
-        for h in list.as_array().into_iter().flatten() {
-            let _ = writeln!(s, "  {}", h.as_str().unwrap_or(""));
-        }
-    }
     s
 }

@@ -11,17 +11,22 @@ mod imp {
     use super::Cmd;
     use std::sync::Mutex;
 
-    static RULES: Mutex<Vec<(Cmd, i32)>> = Mutex::new(Vec::new());
+    /// (command, first attribute word or any, errno).
+    type Rule = (Cmd, Option<u32>, i32);
+    static RULES: Mutex<Vec<Rule>> = Mutex::new(Vec::new());
 
-    pub fn injected(cmd: Cmd) -> Option<i32> {
+    pub fn injected(cmd: Cmd, arg0: u32) -> Option<i32> {
         let rules = RULES.lock().unwrap_or_else(|e| e.into_inner());
-        rules.iter().find(|(c, _)| *c == cmd).map(|(_, e)| *e)
+        rules
+            .iter()
+            .find(|(c, a, _)| *c == cmd && a.map_or(true, |a| a == arg0))
+            .map(|(_, _, e)| *e)
     }
 
-    pub fn set(cmd: Cmd, errno: i32) {
+    pub fn set(cmd: Cmd, arg0: Option<u32>, errno: i32) {
         let mut rules = RULES.lock().unwrap_or_else(|e| e.into_inner());
-        rules.retain(|(c, _)| *c != cmd);
-        rules.push((cmd, errno));
+        rules.retain(|(c, a, _)| !(*c == cmd && *a == arg0));
+        rules.push((cmd, arg0, errno));
     }
 
     pub fn clear() {
@@ -29,12 +34,13 @@ mod imp {
     }
 }
 
-/// The errno injected for `cmd`, if a rule is set.
+/// The errno injected for `cmd`, if a rule is set. `_arg0` is the first `u32` of the
+/// command's attributes (map type, program type, ...), for rules that target one value.
 #[inline(always)]
-pub fn injected(_cmd: Cmd) -> Option<i32> {
+pub fn injected(_cmd: Cmd, _arg0: u32) -> Option<i32> {
     #[cfg(feature = "fault-injection")]
     {
-        imp::injected(_cmd)
+        imp::injected(_cmd, _arg0)
     }
     #[cfg(not(feature = "fault-injection"))]
     {
@@ -50,13 +56,26 @@ pub struct Guard(());
 impl Guard {
     /// Makes `cmd` fail with `errno` until the guard is dropped.
     pub fn fail(cmd: Cmd, errno: i32) -> Self {
-        imp::set(cmd, errno);
+        imp::set(cmd, None, errno);
+        Guard(())
+    }
+
+    /// Makes `cmd` fail with `errno` only when the first `u32` of its attributes is `arg0`
+    /// (e.g. one map type for `BPF_MAP_CREATE`, one program type for `BPF_PROG_LOAD`).
+    pub fn fail_if(cmd: Cmd, arg0: u32, errno: i32) -> Self {
+        imp::set(cmd, Some(arg0), errno);
         Guard(())
     }
 
     /// Adds another failing command to this guard.
     pub fn and(self, cmd: Cmd, errno: i32) -> Self {
-        imp::set(cmd, errno);
+        imp::set(cmd, None, errno);
+        self
+    }
+
+    /// Adds another rule like [`Guard::fail_if`] to this guard.
+    pub fn and_if(self, cmd: Cmd, arg0: u32, errno: i32) -> Self {
+        imp::set(cmd, Some(arg0), errno);
         self
     }
 }

@@ -24,7 +24,13 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 /// `attr` must be the attribute struct the kernel expects for `cmd`; every pointer stored in it
 /// (as a `u64`) must be valid for the kernel to read or write for the duration of the call.
 pub unsafe fn bpf<T>(cmd: Cmd, attr: &mut T) -> Result<i64, SysError> {
-    if let Some(errno) = fault::injected(cmd) {
+    // Every attribute struct starts with a u32 (map type, program type, fd...).
+    let arg0 = if std::mem::size_of::<T>() >= 4 {
+        std::ptr::read_unaligned(attr as *const T as *const u32)
+    } else {
+        0
+    };
+    if let Some(errno) = fault::injected(cmd, arg0) {
         return Err(SysError::new(cmd, errno));
     }
     loop {

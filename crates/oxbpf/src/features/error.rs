@@ -1,0 +1,66 @@
+//! [`FeatureError`]: a feature the kernel lacks, or a probe that could not decide.
+
+use super::Feature;
+use crate::sys::SysError;
+
+/// Errors from feature probes and [`require`](super::require).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FeatureError {
+    /// The running kernel lacks `feature` (decided by probing, never by version number).
+    #[error("{feature} not supported (requires >= {min_kernel})")]
+    NotSupported {
+        /// What is missing.
+        feature: Feature,
+        /// The first upstream release that has it (documentation only).
+        min_kernel: &'static str,
+    },
+    /// A probe's syscall failed in a way that says nothing about the feature (`EPERM`
+    /// when unprivileged, `ENOMEM`, ...). Not cached: a later call probes again.
+    #[error("cannot tell whether {feature} is supported: {source}")]
+    Probe {
+        /// What was being probed.
+        feature: Feature,
+        /// The failed call.
+        source: SysError,
+    },
+    /// A probe could not run or its answer was ambiguous (not cached).
+    #[error("cannot tell whether {feature} is supported: {reason}")]
+    Inconclusive {
+        /// What was being probed.
+        feature: Feature,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl FeatureError {
+    /// The feature this error is about.
+    pub fn feature(&self) -> Feature {
+        match self {
+            FeatureError::NotSupported { feature, .. }
+            | FeatureError::Probe { feature, .. }
+            | FeatureError::Inconclusive { feature, .. } => *feature,
+        }
+    }
+
+    /// True for [`FeatureError::NotSupported`].
+    pub fn is_not_supported(&self) -> bool {
+        matches!(self, FeatureError::NotSupported { .. })
+    }
+
+    /// The errno behind an inconclusive probe, if any.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            FeatureError::Probe { source, .. } => Some(source.errno),
+            _ => None,
+        }
+    }
+
+    /// `NotSupported` for `feature`, with its minimum kernel from the table.
+    pub fn not_supported(feature: Feature) -> Self {
+        FeatureError::NotSupported {
+            feature,
+            min_kernel: feature.min_kernel(),
+        }
+    }
+}

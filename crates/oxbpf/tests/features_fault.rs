@@ -1,0 +1,171 @@
+//! Feature probes against a kernel that answers like an older one (`sys::fault`): the probes
+//! must report "not supported" — and must not cache inconclusive answers.
+//!
+//! Fault rules are process-global, so these tests live in their own binary and hold `LOCK`.
+//! Run with `cargo test -p oxbpf --features fault-injection --test features_fault`.
+#![cfg(feature = "fault-injection")]
+
+use oxbpf::features::*;
+use oxbpf::spec::{MapType, ProgramType};
+use oxbpf::sys::{fault::Guard, Cmd};
+use std::sync::{Mutex, MutexGuard};
+
+static LOCK: Mutex<()> = Mutex::new(());
+
+/// Serialises the test and starts from an empty probe cache; the cache is reset again when
+/// the returned guard is dropped.
+struct Fresh(#[allow(dead_code)] MutexGuard<'static, ()>);
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        reset_cache();
+    }
+}
+
+fn fresh() -> Option<Fresh> {
+    if unsafe { libc::geteuid() } != 0 {
+        if std::env::var("OXBPF_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
+            panic!("OXBPF_REQUIRE_KERNEL=1 but not root");
+        }
+        eprintln!("SKIPPED: feature probes need root (CAP_BPF)");
+        return None;
+    }
+    let g = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    reset_cache();
+    Some(Fresh(g))
+}
+
+#[test]
+fn link_create_einval_means_no_links() {
+    let Some(_f) = fresh() else { return };
+    {
+        let _fault = Guard::fail(Cmd::LinkCreate, libc::EINVAL);
+        for &k in LinkKind::ALL {
+            assert!(!have_link(k).unwrap(), "{k:?}");
+        }
+        let err = require(Feature::Link(LinkKind::Xdp)).unwrap_err();
+        assert!(matches!(
+            err,
+            FeatureError::NotSupported {
+                feature: Feature::Link(LinkKind::Xdp),
+                min_kernel: "v5.9"
+            }
+        ));
+        assert_eq!(
+            err.to_string(),
+            "XDP bpf_link not supported (requires >= v5.9)"
+        );
+    }
+    // Without the fault the probe asks the real kernel again.
+    reset_cache();
+    assert_eq!(
+        have_link(LinkKind::Xdp).unwrap(),
+        oxbpf::link::xdp_link_supported().unwrap()
+    );
+}
+
+#[test]
+fn map_create_einval_for_one_type() {
+    let Some(_f) = fresh() else { return };
+    let real = have_map_type(MapType::ARENA).unwrap();
+    reset_cache();
+    {
+        let _fault = Guard::fail_if(Cmd::MapCreate, MapType::ARENA.0, libc::EINVAL);
+        assert!(!have_map_type(MapType::ARENA).unwrap());
+        assert!(!have_map_flag(None, map_flags::BPF_F_SEGV_ON_FAULT).unwrap());
+        assert!(
+            have_map_type(MapType::HASH).unwrap(),
+            "other types unaffected"
+        );
+        let err = require(Feature::MapType(MapType::ARENA)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "map type arena not supported (requires >= v6.9)"
+        );
+    }
+    // Conclusive answers are cached: still "no" while the cache lives.
+    assert!(!have_map_type(MapType::ARENA).unwrap());
+    reset_cache();
+    assert_eq!(have_map_type(MapType::ARENA).unwrap(), real);
+}
+
+#[test]
+fn inconclusive_errors_are_not_cached() {
+    let Some(_f) = fresh() else { return };
+    {
+        let _fault = Guard::fail(Cmd::MapCreate, libc::EPERM);
+        let err = have_map_type(MapType::HASH).unwrap_err();
+        assert!(matches!(err, FeatureError::Probe { .. }), "{err}");
+        assert_eq!(err.errno(), Some(libc::EPERM));
+        assert!(!err.is_not_supported());
+        let err = require(Feature::MapType(MapType::HASH)).unwrap_err();
+        assert!(matches!(err, FeatureError::Probe { .. }));
+    }
+    // No reset: the EPERM was not remembered, so this probes again and succeeds.
+    assert!(have_map_type(MapType::HASH).unwrap());
+}
+
+#[test]
+fn btf_load_einval_means_every_kind_missing() {
+    let Some(_f) = fresh() else { return };
+    {
+        let _fault = Guard::fail(Cmd::BtfLoad, libc::EINVAL);
+        let missing = missing_btf_features().unwrap();
+        assert_eq!(
+            missing,
+            oxbpf::btf::MissingFeatures {
+                func: true,
+                func_global: true,
+                datasec: true,
+                float: true,
+                decl_tag: true,
+                type_tag: true,
+                enum64: true,
+            }
+        );
+        assert!(!have_btf(BtfFeature::Load).unwrap());
+        // Local storage maps need BTF: without it they are unsupported too.
+        assert!(!have_map_type(MapType::SK_STORAGE).unwrap());
+        assert!(have_map_type(MapType::ARRAY).unwrap());
+    }
+    reset_cache();
+    assert!(have_btf(BtfFeature::Load).unwrap());
+}
+
+#[test]
+fn prog_load_einval_for_one_type() {
+    let Some(_f) = fresh() else { return };
+    let adjust = oxbpf::asm::helper_id("xdp_adjust_head").unwrap() as u32;
+    {
+        let _fault = Guard::fail_if(Cmd::ProgLoad, ProgramType::XDP.0, libc::EINVAL);
+        assert!(!have_program_type(ProgramType::XDP).unwrap());
+        assert!(!have_helper(ProgramType::XDP, adjust).unwrap());
+        assert!(have_program_type(ProgramType::SCHED_CLS).unwrap());
+        let err = require(Feature::ProgramType(ProgramType::XDP)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "program type xdp not supported (requires >= v4.8)"
+        );
+    }
+    reset_cache();
+    assert!(have_helper(ProgramType::XDP, adjust).unwrap());
+}
+
+#[test]
+fn old_verifier_means_no_misc_features() {
+    let Some(_f) = fresh() else { return };
+    // A kernel whose verifier rejects every socket filter we try (EINVAL, as for an unknown
+    // opcode or a back-edge), and programs over 4096 instructions with E2BIG.
+    let _fault = Guard::fail_if(Cmd::ProgLoad, ProgramType::SOCKET_FILTER.0, libc::EINVAL);
+    for m in [Misc::BoundedLoops, Misc::IsaV2, Misc::IsaV3, Misc::IsaV4] {
+        assert!(!have_misc(m).unwrap(), "{m:?}");
+    }
+    drop(_fault);
+    let _fault = Guard::fail_if(Cmd::ProgLoad, ProgramType::SOCKET_FILTER.0, libc::E2BIG);
+    assert!(!have_misc(Misc::LargeInsns).unwrap());
+    let err = require(Feature::Misc(Misc::LargeInsns)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "programs over 4096 instructions not supported (requires >= v5.2)"
+    );
+}
