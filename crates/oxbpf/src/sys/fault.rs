@@ -19,7 +19,7 @@ mod imp {
         let rules = RULES.lock().unwrap_or_else(|e| e.into_inner());
         rules
             .iter()
-            .find(|(c, a, _)| *c == cmd && a.map_or(true, |a| a == arg0))
+            .find(|(c, a, _)| *c == cmd && a.is_none_or(|a| a == arg0))
             .map(|(_, _, e)| *e)
     }
 
