@@ -253,11 +253,16 @@ fn exercise(
                 .is_some_and(|b| b.len() == 2)
         })
     })?;
-    // Conntrack pins the fixed ports' old flows; clear it so the second round shows where the
-    // Maglev table sends each port now. Kept-alive connections survive this too.
+    // Conntrack pins the fixed ports' old flows; forget those (only those: established
+    // keep-alive flows keep their entries) so the second round shows where the Maglev table
+    // sends each port now.
     let ct = oxbpf::map::Map::from_pin(pin_dir.join("oxlb_ct")).map_err(|e| e.to_string())?;
     for k in ct.keys().filter_map(Result::ok).collect::<Vec<_>>() {
-        let _ = ct.delete(&k);
+        let fixed = crate::datapath::abi::RawFlowKey::from_bytes(&k)
+            .is_some_and(|f| FIXED_PORTS.contains(&u16::from_be_bytes(f.sport)));
+        if fixed {
+            let _ = ct.delete(&k);
+        }
     }
     let after = round(t, 0, Some(FIXED_PORTS))?;
     let (mut moved, mut moved_wrongly, mut on_removed) = (0, 0, 0);
@@ -272,11 +277,16 @@ fn exercise(
         }
     }
     println!(
-        "   moved: {moved} of {} ports; {on_removed} were on backend-3; moved from surviving backends: {moved_wrongly}",
+        "   moved: {moved} of {} ports; {on_removed} were on backend-3; moved between surviving backends: {moved_wrongly}",
         FIXED_PORTS.len()
     );
-    if moved_wrongly > 0 || moved != on_removed {
-        return Err("removing one backend moved connections between the surviving backends".into());
+    // Maglev is near-minimal, not exactly minimal: a few slots may change hands between the
+    // surviving backends. Every port of the removed backend must move; others barely.
+    let allowed = FIXED_PORTS.len() / 50;
+    if moved - moved_wrongly != on_removed || moved_wrongly > allowed {
+        return Err(format!(
+            "removing one backend moved {moved_wrongly} connections between surviving backends (allowed {allowed})"
+        ));
     }
 
     let later = ask(5);
