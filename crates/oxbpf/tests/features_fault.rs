@@ -169,3 +169,69 @@ fn old_verifier_means_no_misc_features() {
         "programs over 4096 instructions not supported (requires >= v5.2)"
     );
 }
+
+/// BTF kinds by the kernel that introduced them, newest first: a kernel older than a row
+/// lacks that row's kinds and every newer one.
+const BTF_KIND_HISTORY: &[(&str, &[u32])] = &[
+    ("ENUM64 (v6.0)", &[19]),
+    ("TYPE_TAG (v5.17)", &[18]),
+    ("DECL_TAG (v5.16)", &[17]),
+    ("FLOAT (v5.13)", &[16]),
+    ("VAR/DATASEC (v5.2)", &[14, 15]),
+    ("FUNC/FUNC_PROTO (v5.0)", &[12, 13]),
+];
+
+#[test]
+fn loader_rewrites_object_btf_for_kernels_without_newer_kinds() {
+    use oxbpf::collection::{Collection, CollectionOptions};
+    use oxbpf::prog::TestRunOpts;
+    let obj = include_bytes!("../testdata/btf_kinds.bpf.o");
+    let spec = oxbpf::elf::load_collection_spec(obj).unwrap();
+    let object_btf = spec.btf.as_ref().expect("fixture has BTF");
+    for depth in 0..=BTF_KIND_HISTORY.len() {
+        let Some(_f) = fresh() else { return };
+        let lacking = &BTF_KIND_HISTORY[..depth];
+        let mut guard: Option<Guard> = None;
+        for &kind in lacking.iter().flat_map(|(_, kinds)| kinds.iter()) {
+            guard = Some(match guard {
+                None => Guard::refuse_btf_kind(kind),
+                Some(g) => g.and_refuse_btf_kind(kind),
+            });
+        }
+        let names: Vec<&str> = lacking.iter().map(|(n, _)| *n).collect();
+        if depth > 0 {
+            assert!(
+                object_btf.load().is_err(),
+                "a kernel without {names:?} must refuse the raw object BTF"
+            );
+        }
+        let coll = Collection::load(&spec, &CollectionOptions::default())
+            .unwrap_or_else(|e| panic!("kernel without {names:?}: {e}"));
+        let prog = coll.program("btf_kinds").unwrap();
+        let run = prog.test_run(&TestRunOpts::default()).unwrap();
+        assert_eq!(run.retval, 25, "kernel without {names:?}");
+        // The (rewritten) BTF went to the kernel with the global-data maps, described by
+        // their DATASEC — unless DATASEC is gone: then they are plain arrays...
+        let lost = |kind| lacking.iter().any(|(_, k)| k.contains(&kind));
+        let bss = coll.map(".bss").unwrap().info().unwrap();
+        assert_eq!(
+            (bss.btf_id == 0, bss.btf_value_type_id == 0),
+            (lost(15), lost(15)),
+            "kernel without {names:?}: .bss map BTF {} value type {}",
+            bss.btf_id,
+            bss.btf_value_type_id
+        );
+        // ...and with the program, unless FUNC is gone: then no func/line info, and the
+        // kernel keeps no BTF for the program.
+        let info = prog.info().unwrap();
+        let funcs_lost = lost(12);
+        assert_eq!(
+            (info.nr_func_info == 0, info.btf_id == 0),
+            (funcs_lost, funcs_lost),
+            "kernel without {names:?}: {} func infos, btf id {}",
+            info.nr_func_info,
+            info.btf_id
+        );
+        drop(guard);
+    }
+}

@@ -154,8 +154,9 @@ impl Collection {
     ) -> Result<LoadReport, LoadError> {
         let wanted = select_programs(spec, opts)?;
         crate::prog::bump_memlock_rlimit_if_needed()?;
+        let (btf_fd, func_info) = load_object_btf(spec);
         let mut coll = Collection {
-            btf_fd: load_object_btf(spec),
+            btf_fd,
             ..Default::default()
         };
         for m in spec.maps.values() {
@@ -181,6 +182,7 @@ impl Collection {
         };
         let env = LoadEnv {
             btf_fd: coll.btf_fd.as_ref(),
+            func_info,
             btf: spec.btf.as_deref(),
             kernel: &kb,
             fd_array: kb.fd_array(),
@@ -331,14 +333,38 @@ fn select_programs<'a>(
     }
 }
 
-/// Loads the object's BTF; a kernel that refuses it gets maps and programs without BTF.
-fn load_object_btf(spec: &CollectionSpec) -> Option<OwnedFd> {
-    let btf = spec.btf.as_ref()?;
-    match btf.load() {
-        Ok(fd) => Some(fd),
+/// Loads the object's BTF, rewritten first for the BTF kinds this kernel lacks (probed once,
+/// see [`crate::features::missing_btf_features`]); a kernel that still refuses it gets maps
+/// and programs without BTF. Returns the fd and whether func/line info can go with programs
+/// (not when `BTF_KIND_FUNC` had to be rewritten away).
+fn load_object_btf(spec: &CollectionSpec) -> (Option<OwnedFd>, bool) {
+    let Some(btf) = spec.btf.as_ref() else {
+        return (None, false);
+    };
+    let missing = crate::features::missing_btf_features().unwrap_or_else(|e| {
+        tracing::debug!("BTF kind probes inconclusive, loading object BTF as is: {e}");
+        Default::default()
+    });
+    let sanitized = missing.any().then(|| {
+        let mut b = Btf::clone(btf);
+        b.sanitize(&missing).map(|n| {
+            tracing::debug!("rewrote {n} BTF types this kernel lacks ({missing:?})");
+            b
+        })
+    });
+    let to_load = match &sanitized {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => {
+            tracing::warn!("cannot rewrite object BTF for this kernel, loading without it: {e}");
+            return (None, false);
+        }
+        None => btf,
+    };
+    match to_load.load() {
+        Ok(fd) => (Some(fd), !missing.func),
         Err(e) => {
             tracing::warn!("kernel refused the object's BTF, loading without it: {e}");
-            None
+            (None, false)
         }
     }
 }
@@ -370,6 +396,8 @@ impl Resolver for LoadResolver<'_> {
 /// What every program of one load shares.
 struct LoadEnv<'a> {
     btf_fd: Option<&'a OwnedFd>,
+    /// The kernel takes func/line info with that BTF.
+    func_info: bool,
     btf: Option<&'a Btf>,
     kernel: &'a KernelBtfs,
     fd_array: Vec<i32>,
@@ -410,11 +438,11 @@ fn load_program(
     let line_info = line_info_bytes(&p.line_info);
     if let Some(fd) = btf_fd {
         req.btf_fd = Some(fd.as_fd());
-        if !p.func_info.is_empty() {
+        if env.func_info && !p.func_info.is_empty() {
             (req.func_info, req.func_info_rec_size, req.func_info_cnt) =
                 (&func_info, 8, p.func_info.len() as u32);
         }
-        if !p.line_info.is_empty() {
+        if env.func_info && !p.line_info.is_empty() {
             (req.line_info, req.line_info_rec_size, req.line_info_cnt) =
                 (&line_info, 16, p.line_info.len() as u32);
         }

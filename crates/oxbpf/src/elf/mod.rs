@@ -24,7 +24,7 @@ mod summary;
 pub use data::BPF_F_RDONLY_PROG;
 pub use summary::{relocation_summary, RelocationCounts};
 
-use crate::btf::{Btf, BtfError, BtfExt};
+use crate::btf::{Btf, BtfError, BtfExt, Kind};
 use crate::spec::{
     CollectionSpec, ExternKind, ExternSpec, MapInit, MapSource, MapSpec, MapType, ProgramSpec,
     ProgramType,
@@ -241,7 +241,10 @@ fn collect_maps(
                 insert_map(spec, m)?;
             }
         } else if let Some(kind) = data::data_kind(sec) {
-            let m = data::data_map(sec, kind)?;
+            let mut m = data::data_map(sec, kind)?;
+            // Like libbpf: the section's DATASEC describes the value (keyless array), so the
+            // kernel and bpftool can show the variables.
+            m.value_type_id = btf.and_then(|b| b.find_by_name_kind(&m.name, Kind::Datasec));
             targets.data.insert(sec.index, (m.name.clone(), sec.size));
             for v in data::variables(obj, sec) {
                 spec.variables.entry(v.name.clone()).or_insert(v);

@@ -31,6 +31,31 @@ mod imp {
 
     pub fn clear() {
         RULES.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        BTF_KINDS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// BTF kinds (raw `BTF_KIND_*` numbers) that `BPF_BTF_LOAD` refuses.
+    static BTF_KINDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+    pub fn refuse_btf_kind(kind: u32) {
+        BTF_KINDS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(kind);
+    }
+
+    pub fn btf_refused(blob: &[u8]) -> bool {
+        let kinds = BTF_KINDS.lock().unwrap_or_else(|e| e.into_inner());
+        if kinds.is_empty() {
+            return false;
+        }
+        let Ok(btf) = crate::btf::Btf::parse(blob) else {
+            return false;
+        };
+        (1..btf.types_len()).any(|id| {
+            btf.raw_type(id)
+                .is_ok_and(|rec| kinds.contains(&((rec[7] as u32) & 0x1f)))
+        })
     }
 }
 
@@ -46,6 +71,13 @@ pub fn injected(_cmd: Cmd, _arg0: u32) -> Option<i32> {
     {
         None
     }
+}
+
+/// True when a [`Guard::refuse_btf_kind`] rule makes `BPF_BTF_LOAD` of `blob` fail with
+/// `EINVAL`, as a kernel that does not know one of its kinds does.
+#[cfg(feature = "fault-injection")]
+pub fn btf_refused(blob: &[u8]) -> bool {
+    imp::btf_refused(blob)
 }
 
 /// While alive, `cmd` fails with `errno`; dropping it removes every rule.
@@ -70,6 +102,19 @@ impl Guard {
     /// Adds another failing command to this guard.
     pub fn and(self, cmd: Cmd, errno: i32) -> Self {
         imp::set(cmd, None, errno);
+        self
+    }
+
+    /// Makes `BPF_BTF_LOAD` refuse blobs that contain a type of raw kind `kind`
+    /// (`BTF_KIND_FLOAT` = 16, ...) with `EINVAL`, like a kernel older than that kind.
+    pub fn refuse_btf_kind(kind: u32) -> Self {
+        imp::refuse_btf_kind(kind);
+        Guard(())
+    }
+
+    /// Adds another rule like [`Guard::refuse_btf_kind`] to this guard.
+    pub fn and_refuse_btf_kind(self, kind: u32) -> Self {
+        imp::refuse_btf_kind(kind);
         self
     }
 

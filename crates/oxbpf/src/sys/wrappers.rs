@@ -174,6 +174,15 @@ pub fn prog_load(attr: &mut ProgLoadAttr) -> Result<OwnedFd> {
 
 /// `BPF_BTF_LOAD`.
 pub fn btf_load(attr: &mut BtfLoadAttr) -> Result<OwnedFd> {
+    #[cfg(feature = "fault-injection")]
+    if attr.btf != 0 {
+        // SAFETY: the caller's attr points at `btf_size` readable bytes.
+        let blob =
+            unsafe { std::slice::from_raw_parts(attr.btf as *const u8, attr.btf_size as usize) };
+        if super::fault::btf_refused(blob) {
+            return Err(SysError::new(Cmd::BtfLoad, libc::EINVAL));
+        }
+    }
     unsafe { bpf_fd(Cmd::BtfLoad, attr) }
 }
 
