@@ -451,3 +451,44 @@ fn run_json_xdp_and_global_data() {
     assert!(!ok);
     assert!(v["error"].as_str().unwrap().contains("file has 3"), "{v}");
 }
+
+#[test]
+fn load_dev_bound_binds_xdp_programs_to_a_device() {
+    if !require_kernel() {
+        return;
+    }
+    let obj = fx("links/xdp_meta.bpf.o");
+    // Without binding, the verifier refuses the metadata kfunc and the hint names the flag.
+    let (ok, v) = json(&["load", &obj]);
+    assert!(!ok);
+    let err = find(&v, "programs", "meta_hash")["error"].as_str().unwrap();
+    assert!(err.contains("--dev-bound PROG@IFACE"), "{err}");
+    let ns = format!("oxcli{}", std::process::id());
+    let ip = |args: &[&str]| {
+        let st = Command::new("ip").args(args).status().expect("run ip");
+        assert!(st.success(), "ip {args:?}");
+    };
+    ip(&["netns", "add", &ns]);
+    ip(&[
+        "-n", &ns, "link", "add", "v0", "type", "veth", "peer", "name", "v1",
+    ]);
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            env!("CARGO_BIN_EXE_oxbpf"),
+            "--json",
+            "load",
+        ])
+        .args([&obj, "--dev-bound", "meta_hash@v0"])
+        .output()
+        .expect("run oxbpf in netns");
+    let _ = Command::new("ip").args(["netns", "del", &ns]).status();
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(out.status.success(), "{v}");
+    assert_eq!(find(&v, "programs", "meta_hash")["loaded"], true, "{v}");
+    let bad = oxbpf(&["load", &obj, "--dev-bound", "meta_hash"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("PROG@IFACE"));
+}

@@ -132,6 +132,57 @@ fn dev_bound_program_attaches_only_to_its_device() {
     });
 }
 
+#[test]
+fn dev_bound_collection_program_reads_rx_hash_metadata() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let spec = oxbpf::elf::load_collection_spec_from_file(fixture("xdp_meta.bpf.o")).unwrap();
+    // Not device-bound: the verifier refuses the metadata kfunc, and the error says what to do.
+    let e = oxbpf::collection::Collection::load(&spec, &Default::default()).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("device-bound") && msg.contains("dev_bound"),
+        "refusal must explain device binding: {msg}"
+    );
+    let pair = VethPair::new();
+    let (coll, link) = pair.a.enter(|| {
+        let idx = ifindex("veth0").unwrap();
+        let opts = oxbpf::collection::CollectionOptions {
+            dev_bound: [("meta_hash".to_string(), idx)].into(),
+            ..Default::default()
+        };
+        let coll = match oxbpf::collection::Collection::load(&spec, &opts) {
+            Ok(c) => c,
+            Err(e) => {
+                skip_kernel(&format!("dev-bound XDP refused at load: {e}"));
+                return (None, None);
+            }
+        };
+        let p = coll.program("meta_hash").unwrap();
+        let lo = ifindex("lo").unwrap();
+        assert!(attach_xdp(p.fd(), lo, XdpMode::Auto, XdpOptions::default()).is_err());
+        let l = attach_xdp(p.fd(), idx, XdpMode::Driver, XdpOptions::default()).unwrap();
+        (Some(coll), Some(l))
+    });
+    let (Some(coll), Some(_link)) = (coll, link) else {
+        return;
+    };
+    let meta = coll.map("meta").unwrap();
+    assert!(moves(&pair, meta, 0), "dev-bound program does not run");
+    // veth hands its XDP program the skb's hash: the kfunc succeeds with a real hash.
+    assert!(
+        eventually(|| {
+            pair.traffic();
+            count(meta, 1) > 0
+        }),
+        "bpf_xdp_metadata_rx_hash never succeeded: last return {}",
+        count(meta, 3) as i64
+    );
+    assert_ne!(count(meta, 2), 0, "rx hash");
+}
+
 /// Creates a netkit pair `nk0` in the calling thread's namespace with rtnetlink (iproute2
 /// may not know the device type).
 fn add_netkit(name: &str) -> Result<(), oxbpf::netlink::NetlinkError> {

@@ -27,6 +27,19 @@ pub struct Args {
     /// BTFHub-style directory; default the running kernel's.
     #[arg(long, value_name = "PATH")]
     pub btf: Option<PathBuf>,
+    /// Load XDP program PROG bound to device IFACE (so it may use XDP metadata kfuncs);
+    /// repeatable.
+    #[arg(long = "dev-bound", value_name = "PROG@IFACE", value_parser = parse_dev_bound)]
+    pub dev_bound: Vec<(String, u32)>,
+}
+
+/// `PROG@IFACE` → (program, ifindex).
+fn parse_dev_bound(s: &str) -> Result<(String, u32), String> {
+    let (prog, iface) = s
+        .split_once('@')
+        .ok_or_else(|| format!("{s:?}: expected PROG@IFACE, e.g. xdp_main@eth0"))?;
+    let idx = oxbpf::netlink::xdp::ifindex(iface).map_err(|e| format!("{iface:?}: {e}"))?;
+    Ok((prog.to_string(), idx))
 }
 
 /// Options shared by commands that load an object.
@@ -46,7 +59,8 @@ pub fn options(
 /// Runs `oxbpf load`.
 pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let spec = super::read_spec(&args.object)?;
-    let opts = options(&args.programs, args.pin.as_ref(), args.btf.as_ref());
+    let mut opts = options(&args.programs, args.pin.as_ref(), args.btf.as_ref());
+    opts.dev_bound = args.dev_bound.iter().cloned().collect();
     let report = Collection::load_report(&spec, &opts).context("load")?;
     if let Some(dir) = &args.pin {
         pin_all(&report.collection, dir)?;

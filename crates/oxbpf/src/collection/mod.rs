@@ -61,6 +61,14 @@ pub enum LoadError {
     /// A program named in the options does not exist in the spec.
     #[error("no program {0:?} in the object (see `oxbpf inspect`)")]
     NoSuchProgram(String),
+    /// A program asked to be device-bound is not an XDP program.
+    #[error("program {program:?} is {prog_type}, only XDP programs can be device-bound")]
+    NotXdp {
+        /// Program name.
+        program: String,
+        /// Its type.
+        prog_type: crate::spec::ProgramType,
+    },
     /// An extern could not be resolved.
     #[error("extern {name:?}: {reason}")]
     Extern {
@@ -117,7 +125,14 @@ pub struct CollectionOptions {
     /// Act as if `/sys/kernel/btf` did not exist (vmlinux and module BTF); for testing the
     /// paths taken on kernels without BTF.
     pub hide_sysfs_btf: bool,
+    /// XDP programs to load bound to one device (program name → ifindex, loaded with
+    /// `prog_ifindex` and `BPF_F_XDP_DEV_BOUND_ONLY`, requires >= v6.3): they may call the XDP
+    /// metadata kfuncs (`bpf_xdp_metadata_rx_hash`...) and attach only to that device.
+    pub dev_bound: BTreeMap<String, u32>,
 }
+
+/// `BPF_F_XDP_DEV_BOUND_ONLY`: the program is bound to `prog_ifindex` but not offloaded.
+pub const BPF_F_XDP_DEV_BOUND_ONLY: u32 = 1 << 6;
 
 /// Maps and programs living in the kernel. Dropping it closes every fd (pinned objects stay).
 #[derive(Debug, Default)]
@@ -153,6 +168,13 @@ impl Collection {
         opts: &CollectionOptions,
     ) -> Result<LoadReport, LoadError> {
         let wanted = select_programs(spec, opts)?;
+        if let Some(name) = opts
+            .dev_bound
+            .keys()
+            .find(|n| !spec.programs.contains_key(*n))
+        {
+            return Err(LoadError::NoSuchProgram(name.clone()));
+        }
         crate::prog::bump_memlock_rlimit_if_needed()?;
         let (btf_fd, func_info) = load_object_btf(spec);
         let mut coll = Collection {
@@ -431,6 +453,16 @@ fn load_program(
     req.expected_attach_type = p.expected_attach_type;
     req.kernel_version = p.kernel_version;
     req.flags = p.flags;
+    if let Some(&ifindex) = opts.dev_bound.get(&p.name) {
+        if p.prog_type != crate::spec::ProgramType::XDP {
+            return Err(LoadError::NotXdp {
+                program: p.name.clone(),
+                prog_type: p.prog_type,
+            });
+        }
+        req.prog_ifindex = ifindex;
+        req.flags |= BPF_F_XDP_DEV_BOUND_ONLY;
+    }
     req.attach_btf_id = attach_btf::resolve(p, env.kernel)?.unwrap_or(0);
     req.fd_array = &env.fd_array;
     req.log_level = opts.log_level;

@@ -205,5 +205,18 @@ fn load_hint(req: &LoadRequest, error: &SysError, log: &str) -> Option<String> {
             req.prog_type
         ));
     }
+    if req.prog_ifindex != 0 && error.errno == libc::EOPNOTSUPP && log.trim().is_empty() {
+        return Some(format!(
+            "device {} cannot take device-bound XDP programs (its driver has no XDP metadata support)",
+            req.prog_ifindex
+        ));
+    }
+    if log.contains("metadata kfuncs require device-bound program") {
+        return Some(
+            "XDP metadata kfuncs need a device-bound program: load it with \
+             CollectionOptions::dev_bound / `oxbpf load --dev-bound PROG@IFACE` (requires >= v6.3)"
+                .into(),
+        );
+    }
     None
 }
