@@ -238,6 +238,53 @@ fn flow_dissector_attach_query_detach_both_paths() {
     });
 }
 
+#[test]
+fn flow_dissector_runs_on_traffic_until_detached() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let coll = load("sock.bpf.o", &["dissect"]).expect("load sock fixture");
+    let p = coll.program("dissect").unwrap();
+    let counts = coll.map("counts").unwrap();
+    let pair = VethPair::new();
+    // With RPS on veth0, every packet it receives is hashed (skb_get_hash) to pick a CPU,
+    // which runs the receiving namespace's flow dissector.
+    let rps = "/sys/class/net/veth0/queues/rx-0/rps_cpus";
+    let out = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &pair.a.name,
+            "sh",
+            "-c",
+            &format!("echo 1 > {rps}"),
+        ])
+        .status()
+        .expect("run ip netns exec");
+    assert!(out.success(), "enable RPS on veth0");
+    for mech in [Mechanism::Auto, Mechanism::Legacy] {
+        let l = pair.a.enter(|| {
+            let netns = open_netns("/proc/thread-self/ns/net").unwrap();
+            attach_netns(p.fd(), netns.as_fd(), AttachType::FLOW_DISSECTOR, mech).unwrap()
+        });
+        let before = count(counts, 4);
+        assert!(
+            eventually(|| {
+                pair.traffic();
+                count(counts, 4) > before
+            }),
+            "{mech:?}: flow dissector never ran"
+        );
+        drop(l);
+        let after = count(counts, 4);
+        for _ in 0..5 {
+            pair.traffic();
+        }
+        assert_eq!(count(counts, 4), after, "{mech:?}: runs after detach");
+    }
+}
+
 #[cfg(feature = "fault-injection")]
 #[test]
 fn old_kernel_without_sockmap_links_uses_prog_attach() {
