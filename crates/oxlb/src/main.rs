@@ -75,10 +75,10 @@ enum Command {
         #[arg(long, default_value = "nat", value_parser = ["nat", "dsr"])]
         mode: String,
         /// XDP mode.
-        #[arg(long, default_value = "generic", value_parser = ["generic", "driver"])]
+        #[arg(long, default_value = "driver", value_parser = ["generic", "driver"])]
         xdp_mode: String,
-        /// Short connections in the distribution round.
-        #[arg(long, default_value_t = 600)]
+        /// New connections in the distribution round (at most 4000).
+        #[arg(long, default_value_t = 3000)]
         connections: usize,
     },
     /// Stop the daemon, detach XDP and remove every pin.
@@ -103,6 +103,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_target(false)
+        .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
         Command::Run { config } => Daemon::start(&config)
@@ -261,6 +262,9 @@ fn down(pin_dir: &Path) -> Result<(), String> {
         .unwrap_or_default();
     for line in daemon::detach_all(pin_dir, &ifaces) {
         println!("{line}");
+    }
+    for line in daemon::sysctl::restore(&state::sysctls(pin_dir)) {
+        println!("restored {line}");
     }
     if pin_dir.exists() {
         std::fs::remove_dir_all(pin_dir)

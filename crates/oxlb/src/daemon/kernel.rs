@@ -145,3 +145,28 @@ fn require_bpffs(pin_dir: &Path) -> Result<(), DaemonError> {
         pin_dir.display()
     )))
 }
+
+/// Drops the counter resets of `ops` (from a diff against empty maps) whose VIP or backend is
+/// already in the adopted maps with the same value: a restarted daemon keeps the counters of
+/// everything it did not change.
+pub fn keep_adopted_counters(maps: &BTreeMap<MapId, Map>, ops: Vec<MapOp>) -> Vec<MapOp> {
+    let unchanged = |op: Option<&MapOp>| match op {
+        Some(MapOp::Update {
+            map, key, value, ..
+        }) => maps
+            .get(map)
+            .and_then(|m| m.lookup(key).ok().flatten())
+            .is_some_and(|v| v == *value),
+        _ => false,
+    };
+    let mut out = Vec::with_capacity(ops.len());
+    let mut it = ops.into_iter().peekable();
+    while let Some(op) = it.next() {
+        // The diff emits each reset right before the write of its VIP or backend.
+        if matches!(op, MapOp::ResetPerCpu { .. }) && unchanged(it.peek()) {
+            continue;
+        }
+        out.push(op);
+    }
+    out
+}

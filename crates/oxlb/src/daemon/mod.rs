@@ -12,6 +12,7 @@ mod attach;
 pub mod kernel;
 mod signals;
 pub mod state;
+pub mod sysctl;
 
 use crate::config::{Config, ConfigError};
 use crate::datapath::{self, DatapathError, Layout, MapId};
@@ -94,6 +95,35 @@ fn limits(layout: &Layout) -> Limits {
     }
 }
 
+/// Starts the metrics endpoint of `config` (none when it says "off").
+fn metrics_server(
+    config: &Config,
+    plan: &Arc<Mutex<Plan>>,
+) -> Result<Option<MetricsServer>, DaemonError> {
+    let Some(addr) = config.global.metrics_listen else {
+        return Ok(None);
+    };
+    let plan = Arc::clone(plan);
+    let pin_dir = config.global.pin_dir.clone();
+    let server = MetricsServer::start(
+        addr,
+        Box::new(move || {
+            let plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            crate::stats::snapshot_pinned(&pin_dir, &plan).unwrap_or_else(|e| {
+                tracing::warn!("metrics: {e}");
+                crate::metrics::Snapshot::from_plan(&plan)
+            })
+        }),
+    )
+    .map_err(|e| {
+        DaemonError::Datapath(format!(
+            "metrics server on {addr}: {e}; hint: set [global] metrics_listen to a free address or \"off\""
+        ))
+    })?;
+    tracing::info!("metrics at http://{}/metrics", server.local_addr());
+    Ok(Some(server))
+}
+
 /// A running daemon.
 pub struct Daemon {
     config_path: PathBuf,
@@ -116,11 +146,19 @@ impl Daemon {
         let config = Config::load(config_path)?;
         let layout = layout_for(&config);
         let pin_dir = config.global.pin_dir.clone();
-        let datapath = kernel::load(&layout, &pin_dir)?;
         let health = HealthMap::new();
         let plan = planner::plan_with_limits(&config, &health, None, &limits(&layout))?;
-        let next = datapath::entries(&plan, &layout)?;
-        let ops = datapath::diff(None, &next)?;
+        let plan = Arc::new(Mutex::new(plan));
+        // Bind the metrics port before touching the kernel: a taken port fails the start
+        // with nothing attached.
+        let metrics = metrics_server(&config, &plan)?;
+        let datapath = kernel::load(&layout, &pin_dir)?;
+        let next_plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let next = datapath::entries(&next_plan, &layout)?;
+        let mut ops = datapath::diff(None, &next)?;
+        if datapath.adopted {
+            ops = kernel::keep_adopted_counters(&datapath.maps, ops);
+        }
         let written = kernel::apply(&datapath.maps, &ops)?;
         if datapath.adopted {
             let keep: Vec<Vec<u8>> = next.map_entries(MapId::Vips).map(|(k, _)| k).collect();
@@ -131,8 +169,9 @@ impl Daemon {
             );
         }
         tracing::debug!("wrote {written} map entries");
+        state::add_sysctls(&pin_dir, &sysctl::apply(&config)?)?;
         let attached = attach::attach_all(&config, &datapath.program, &pin_dir)?;
-        state::write(&pin_dir, &plan, &attached)?;
+        state::write(&pin_dir, &next_plan, &attached)?;
         state::write_pid(&pin_dir)?;
         let (events_tx, events) = channel();
         let mut d = Daemon {
@@ -140,16 +179,15 @@ impl Daemon {
             config,
             layout,
             datapath,
-            plan: Arc::new(Mutex::new(plan)),
+            plan,
             health,
             checker: None,
             events,
             events_tx,
-            metrics: None,
+            metrics,
             attached,
         };
         d.start_checks()?;
-        d.start_metrics()?;
         for a in &d.attached {
             tracing::info!(
                 "oxlb: serving {} VIPs on {} (ifindex {}) in {} mode via {}; maps pinned at {}",
@@ -183,28 +221,11 @@ impl Daemon {
         Ok(())
     }
 
-    fn start_metrics(&mut self) -> Result<(), DaemonError> {
+    fn restart_metrics(&mut self) -> Result<(), DaemonError> {
         if let Some(m) = self.metrics.take() {
             m.stop();
         }
-        let Some(addr) = self.config.global.metrics_listen else {
-            return Ok(());
-        };
-        let plan = Arc::clone(&self.plan);
-        let pin_dir = self.config.global.pin_dir.clone();
-        let server = MetricsServer::start(
-            addr,
-            Box::new(move || {
-                let plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                crate::stats::snapshot_pinned(&pin_dir, &plan).unwrap_or_else(|e| {
-                    tracing::warn!("metrics: {e}");
-                    crate::metrics::Snapshot::from_plan(&plan)
-                })
-            }),
-        )
-        .map_err(|e| DaemonError::Datapath(format!("metrics server on {addr}: {e}")))?;
-        tracing::info!("metrics at http://{}/metrics", server.local_addr());
-        self.metrics = Some(server);
+        self.metrics = metrics_server(&self.config, &self.plan)?;
         Ok(())
     }
 
@@ -241,8 +262,9 @@ impl Daemon {
         match self.replan() {
             Ok(n) => {
                 if old.global.metrics_listen != self.config.global.metrics_listen {
-                    self.start_metrics()?;
+                    self.restart_metrics()?;
                 }
+                state::add_sysctls(&self.config.global.pin_dir, &sysctl::apply(&self.config)?)?;
                 self.start_checks()?;
                 Ok(n)
             }

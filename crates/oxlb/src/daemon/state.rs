@@ -86,3 +86,36 @@ pub fn running_pid(pin_dir: &Path) -> Option<i32> {
 pub fn remove_all(pin_dir: &Path) {
     let _ = std::fs::remove_dir_all(dir(pin_dir));
 }
+
+fn sysctl_file(pin_dir: &Path) -> PathBuf {
+    dir(pin_dir).join("oxlb.sysctl")
+}
+
+/// The sysctl changes recorded for this pin dir (oldest first).
+pub fn sysctls(pin_dir: &Path) -> Vec<super::sysctl::SysctlChange> {
+    std::fs::read_to_string(sysctl_file(pin_dir))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Records `changes`, keeping the first recorded old value of each setting (a restarted
+/// daemon finds its predecessor's values already set).
+pub fn add_sysctls(
+    pin_dir: &Path,
+    changes: &[super::sysctl::SysctlChange],
+) -> Result<(), DaemonError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut all = sysctls(pin_dir);
+    for c in changes {
+        if !all.iter().any(|o| o.path == c.path) {
+            all.push(c.clone());
+        }
+    }
+    write_file(
+        &sysctl_file(pin_dir),
+        &serde_json::to_string_pretty(&all).expect("json"),
+    )
+}

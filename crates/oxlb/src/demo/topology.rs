@@ -1,7 +1,7 @@
 //! The demo's network: namespaces `client`, `lb` and three backends on one L2 segment (a bridge
-//! in its own namespace), all removed on drop.
+//! in its own namespace), dual-stack (10.77.0.0/24 and fd77::/64), all removed on drop.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 
 /// Runs a command, failing with its stderr.
@@ -33,8 +33,20 @@ pub struct Host {
     pub ns: String,
     /// Interface name inside it.
     pub dev: String,
-    /// Address.
+    /// IPv4 address.
     pub addr: Ipv4Addr,
+    /// IPv6 address.
+    pub addr6: Ipv6Addr,
+}
+
+impl Host {
+    /// Its address of the family of `like`.
+    pub fn addr_like(&self, like: IpAddr) -> IpAddr {
+        match like {
+            IpAddr::V4(_) => self.addr.into(),
+            IpAddr::V6(_) => self.addr6.into(),
+        }
+    }
 }
 
 /// The whole topology.
@@ -47,8 +59,12 @@ pub struct Topology {
     pub lb: Host,
     /// The backends.
     pub backends: Vec<Host>,
-    /// The VIP.
+    /// The IPv4 VIP.
     pub vip: Ipv4Addr,
+    /// The IPv6 VIP.
+    pub vip6: Ipv6Addr,
+    /// Keeps an XDP_PASS program on the LB's bridge port (driver mode only, see [`Topology::build`]).
+    _peer_xdp: Option<oxbpf::link::xdp::XdpLink>,
 }
 
 const NET: [u8; 3] = [10, 77, 0];
@@ -57,16 +73,24 @@ fn addr(last: u8) -> Ipv4Addr {
     Ipv4Addr::new(NET[0], NET[1], NET[2], last)
 }
 
+fn addr6(last: u8) -> Ipv6Addr {
+    Ipv6Addr::new(0xfd77, 0, 0, 0, 0, 0, 0, last as u16)
+}
+
 impl Topology {
-    /// Builds it; `dsr` puts the VIP on the backends' loopback.
-    pub fn build(tag: &str, dsr: bool) -> Result<Topology, String> {
+    /// Builds it; `dsr` puts the VIPs on the backends' loopback. `xdp_driver`: the LB will
+    /// run XDP in driver mode, whose `XDP_TX` on a veth hands frames to the peer's NAPI
+    /// queue, which exists only while the peer runs an XDP program — so the LB's bridge port
+    /// gets a plain `XDP_PASS` program (any real NIC needs nothing of the kind).
+    pub fn build(tag: &str, dsr: bool, xdp_driver: bool) -> Result<Topology, String> {
         let sw = format!("oxd{tag}sw");
         let host = |role: &str, last: u8| Host {
             ns: format!("oxd{tag}{role}"),
             dev: "eth0".into(),
             addr: addr(last),
+            addr6: addr6(last),
         };
-        let t = Topology {
+        let mut t = Topology {
             sw: sw.clone(),
             client: host("c", 10),
             lb: host("lb", 1),
@@ -74,6 +98,8 @@ impl Topology {
                 .map(|i| host(&format!("b{i}"), 10 + i as u8))
                 .collect(),
             vip: addr(100),
+            vip6: addr6(100),
+            _peer_xdp: None,
         };
         sh(&["ip", "netns", "add", &sw])?;
         in_ns(&sw, &["ip", "link", "add", "br0", "type", "bridge"])?;
@@ -86,8 +112,6 @@ impl Topology {
                 "netns", &sw,
             ])?;
             in_ns(&sw, &["ip", "link", "set", &peer, "master", "br0", "up"])?;
-            // NAPI on the bridge side lets frames sent back with XDP_TX (driver mode) arrive.
-            let _ = in_ns(&sw, &["ethtool", "-K", &peer, "gro", "on"]);
             in_ns(
                 &h.ns,
                 &[
@@ -99,29 +123,35 @@ impl Topology {
                     &h.dev,
                 ],
             )?;
+            in_ns(
+                &h.ns,
+                &[
+                    "ip",
+                    "-6",
+                    "addr",
+                    "add",
+                    &format!("{}/64", h.addr6),
+                    "dev",
+                    &h.dev,
+                    "nodad",
+                ],
+            )?;
             in_ns(&h.ns, &["ip", "link", "set", &h.dev, "up"])?;
             in_ns(&h.ns, &["ip", "link", "set", "lo", "up"])?;
             // Full checksums on the wire: every receiver verifies what XDP rewrote.
             let _ = in_ns(&h.ns, &["ethtool", "-K", &h.dev, "tx", "off"]);
         }
-        in_ns(&t.lb.ns, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+        let (vip, lb) = (format!("{}/32", t.vip), t.lb.addr.to_string());
+        in_ns(&t.client.ns, &["ip", "route", "add", &vip, "via", &lb])?;
+        let (vip6, lb6) = (format!("{}/128", t.vip6), t.lb.addr6.to_string());
         in_ns(
             &t.client.ns,
-            &[
-                "ip",
-                "route",
-                "add",
-                &format!("{}/32", t.vip),
-                "via",
-                &t.lb.addr.to_string(),
-            ],
+            &["ip", "-6", "route", "add", &vip6, "via", &lb6],
         )?;
         if dsr {
             for b in &t.backends {
-                in_ns(
-                    &b.ns,
-                    &["ip", "addr", "add", &format!("{}/32", t.vip), "dev", "lo"],
-                )?;
+                in_ns(&b.ns, &["ip", "addr", "add", &vip, "dev", "lo"])?;
+                in_ns(&b.ns, &["ip", "-6", "addr", "add", &vip6, "dev", "lo"])?;
                 in_ns(&b.ns, &["sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1"])?;
                 in_ns(
                     &b.ns,
@@ -135,21 +165,26 @@ impl Topology {
                 &h.ns,
                 &["cat", &format!("/sys/class/net/{}/address", h.dev)],
             )?;
-            in_ns(
-                &t.lb.ns,
-                &[
-                    "ip",
-                    "neigh",
-                    "replace",
-                    &h.addr.to_string(),
-                    "lladdr",
-                    mac.trim(),
-                    "dev",
-                    &t.lb.dev,
-                    "nud",
-                    "permanent",
-                ],
-            )?;
+            for a in [h.addr.to_string(), h.addr6.to_string()] {
+                in_ns(
+                    &t.lb.ns,
+                    &[
+                        "ip",
+                        "neigh",
+                        "replace",
+                        &a,
+                        "lladdr",
+                        mac.trim(),
+                        "dev",
+                        &t.lb.dev,
+                        "nud",
+                        "permanent",
+                    ],
+                )?;
+            }
+        }
+        if xdp_driver {
+            t._peer_xdp = Some(pass_program_on(&sw, "p1")?);
         }
         Ok(t)
     }
@@ -160,6 +195,28 @@ impl Topology {
             .chain(std::iter::once(&self.lb))
             .chain(self.backends.iter())
     }
+}
+
+/// Attaches an `XDP_PASS` program (driver mode) to `dev` in namespace `ns`.
+fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, String> {
+    use oxbpf::asm::Insn;
+    use oxbpf::link::xdp::{attach_xdp, XdpMode, XdpOptions};
+    let (ns, dev) = (ns.to_string(), dev.to_string());
+    super::traffic::in_netns(&ns, move || {
+        let insns = [Insn::mov64_imm(0, 2 /* XDP_PASS */), Insn::exit()];
+        let req = oxbpf::prog::LoadRequest::new(
+            "oxlb_demo_pass",
+            oxbpf::spec::ProgramType::XDP,
+            &insns,
+            "GPL",
+        );
+        let prog = oxbpf::prog::load(&req).map_err(|e| e.to_string())?;
+        let idx = oxbpf::netlink::xdp::ifindex(&dev).map_err(|e| e.to_string())?;
+        attach_xdp(prog.fd(), idx, XdpMode::Driver, XdpOptions::default())
+            .map_err(|e| format!("XDP_PASS on the LB's bridge port {dev}: {e}"))
+    })
+    .join()
+    .map_err(|_| "netns thread panicked".to_string())??
 }
 
 impl Drop for Topology {

@@ -2,7 +2,7 @@
 //! clients that send requests on new or kept-alive connections.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,13 +24,15 @@ pub fn in_netns<T: Send + 'static>(
     })
 }
 
-/// Serves `HTTP/1.1 200` with body `name` on port 80 (and 8080) until `stop` is set.
+/// Serves `HTTP/1.1 200` with body `name` on ports 80 and 8080 (IPv4 and IPv6) until `stop`
+/// is set.
 pub fn serve(ns: &str, name: String, stop: Arc<AtomicBool>) -> Result<(), String> {
     let (tx, rx) = std::sync::mpsc::channel();
     in_netns(ns, move || {
         let listeners: Vec<TcpListener> = [80u16, 8080]
             .iter()
-            .filter_map(|p| TcpListener::bind(("0.0.0.0", *p)).ok())
+            // Dual-stack: IPv4 clients arrive as v4-mapped addresses.
+            .filter_map(|p| TcpListener::bind(("::", *p)).ok())
             .collect();
         let _ = tx.send(listeners.len());
         for l in &listeners {
@@ -97,8 +99,13 @@ pub struct Conn {
 impl Conn {
     /// Connects to `vip:80`, from `src_port` when given (closing with RST, so the port is free
     /// again at once).
-    pub fn open(vip: Ipv4Addr, src_port: Option<u16>) -> Result<Conn, String> {
-        let dst = SocketAddr::from((vip, 80));
+    pub fn open(vip: IpAddr, src_port: Option<u16>) -> Result<Conn, String> {
+        Self::open_port(vip, 80, src_port)
+    }
+
+    /// Like [`Conn::open`], to any port.
+    pub fn open_port(vip: IpAddr, port: u16, src_port: Option<u16>) -> Result<Conn, String> {
+        let dst = SocketAddr::from((vip, port));
         let stream = match src_port {
             None => TcpStream::connect_timeout(&dst, Duration::from_secs(3))
                 .map_err(|e| e.to_string())?,
@@ -137,7 +144,12 @@ impl Conn {
 fn connect_from(port: u16, dst: SocketAddr) -> Result<TcpStream, String> {
     // SAFETY: plain socket syscalls on an fd we own; the struct layouts are libc's.
     unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        let family = if dst.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
+        let fd = libc::socket(family, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
         if fd < 0 {
             return Err(std::io::Error::last_os_error().to_string());
         }
@@ -172,25 +184,64 @@ fn connect_from(port: u16, dst: SocketAddr) -> Result<TcpStream, String> {
             (&tv as *const libc::timeval).cast(),
             std::mem::size_of::<libc::timeval>() as u32,
         );
-        let mut src: libc::sockaddr_in = std::mem::zeroed();
-        src.sin_family = libc::AF_INET as u16;
-        src.sin_port = port.to_be();
-        if libc::bind(fd, (&src as *const libc::sockaddr_in).cast(), 16) != 0 {
+        let (src, dst, len) = sockaddrs(port, dst);
+        if libc::bind(fd, (&src as *const libc::sockaddr_storage).cast(), len) != 0 {
             return Err(format!("bind :{port}: {}", std::io::Error::last_os_error()));
         }
-        let SocketAddr::V4(d) = dst else {
-            return Err("IPv4 only".into());
-        };
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as u16;
-        sa.sin_port = d.port().to_be();
-        sa.sin_addr.s_addr = u32::from_ne_bytes(d.ip().octets());
-        if libc::connect(fd, (&sa as *const libc::sockaddr_in).cast(), 16) != 0 {
+        if libc::connect(fd, (&dst as *const libc::sockaddr_storage).cast(), len) != 0 {
             return Err(format!(
                 "connect from :{port}: {}",
                 std::io::Error::last_os_error()
             ));
         }
         Ok(stream)
+    }
+}
+
+/// (wildcard source with `port`, `dst`, length) as C socket addresses of `dst`'s family.
+fn sockaddrs(
+    port: u16,
+    dst: SocketAddr,
+) -> (
+    libc::sockaddr_storage,
+    libc::sockaddr_storage,
+    libc::socklen_t,
+) {
+    // SAFETY: all-zero is a valid sockaddr_storage; the casts below write within its size.
+    let (mut src, mut out) = unsafe {
+        (
+            std::mem::zeroed::<libc::sockaddr_storage>(),
+            std::mem::zeroed::<libc::sockaddr_storage>(),
+        )
+    };
+    match dst {
+        SocketAddr::V4(d) => {
+            let fill = |sa: &mut libc::sockaddr_storage, port: u16, ip: [u8; 4]| {
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+                let sin = unsafe {
+                    &mut *(sa as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+                };
+                sin.sin_family = libc::AF_INET as u16;
+                sin.sin_port = port.to_be();
+                sin.sin_addr.s_addr = u32::from_ne_bytes(ip);
+            };
+            fill(&mut src, port, [0; 4]);
+            fill(&mut out, d.port(), d.ip().octets());
+            (src, out, std::mem::size_of::<libc::sockaddr_in>() as u32)
+        }
+        SocketAddr::V6(d) => {
+            let fill = |sa: &mut libc::sockaddr_storage, port: u16, ip: [u8; 16]| {
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+                let sin6 = unsafe {
+                    &mut *(sa as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+                };
+                sin6.sin6_family = libc::AF_INET6 as u16;
+                sin6.sin6_port = port.to_be();
+                sin6.sin6_addr.s6_addr = ip;
+            };
+            fill(&mut src, port, [0; 16]);
+            fill(&mut out, d.port(), d.ip().octets());
+            (src, out, std::mem::size_of::<libc::sockaddr_in6>() as u32)
+        }
     }
 }

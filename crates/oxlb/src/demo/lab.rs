@@ -1,0 +1,311 @@
+//! A running lab: the demo topology, HTTP backends, and `oxlb run` in the LB namespace with a
+//! generated config — shared by `oxlb demo`, the end-to-end tests and the benchmarks.
+//!
+//! The config has one IPv4 and one IPv6 VIP (port 80/tcp, same mode), each with the backends
+//! the caller enables, by weight. Everything is torn down on drop (`oxlb down`, namespaces,
+//! files).
+
+use super::topology::Topology;
+use super::traffic::{self, in_netns, Conn};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to run the lab.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    /// `nat` or `dsr`.
+    pub mode: String,
+    /// `generic` or `driver`.
+    pub xdp_mode: String,
+    /// The `oxlb` executable to run as the daemon.
+    pub exe: PathBuf,
+}
+
+/// Topology, backends and daemon.
+pub struct Lab {
+    /// The network.
+    pub t: Topology,
+    /// Pin directory of the datapath.
+    pub pin_dir: PathBuf,
+    opts: LabOptions,
+    dir: PathBuf,
+    cfg: PathBuf,
+    daemon: Option<Child>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Backend weights by backend index; `None` leaves the backend out of the config.
+pub type Weights = [Option<u32>];
+
+/// Waits up to 10 s for `ok`.
+pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err(format!("timed out waiting for {what}"))
+}
+
+impl Lab {
+    /// Builds the topology, starts the backends and the daemon with `weights`.
+    pub fn start(opts: &LabOptions, weights: &Weights) -> Result<Lab, String> {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "{}{}",
+            std::process::id() % 100_000,
+            N.fetch_add(1, Ordering::Relaxed)
+        );
+        let t = Topology::build(&tag, opts.mode == "dsr", opts.xdp_mode == "driver")?;
+        let dir = std::env::temp_dir().join(format!("oxlb-lab-{tag}"));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut lab = Lab {
+            pin_dir: PathBuf::from(format!("/sys/fs/bpf/oxlb-lab-{tag}")),
+            cfg: dir.join("oxlb.toml"),
+            t,
+            opts: opts.clone(),
+            dir,
+            daemon: None,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        for (i, b) in lab.t.backends.iter().enumerate() {
+            traffic::serve(&b.ns, backend_name(i), Arc::clone(&lab.stop))?;
+        }
+        std::fs::write(&lab.cfg, lab.config(weights)).map_err(|e| e.to_string())?;
+        lab.start_daemon()?;
+        Ok(lab)
+    }
+
+    /// The config text for `weights`.
+    pub fn config(&self, weights: &Weights) -> String {
+        let t = &self.t;
+        let nat = self.opts.mode == "nat";
+        let mut s = format!(
+            "[global]\nmaglev_table_size = 4099\nconntrack_size = 65536\nmetrics_listen = \"off\"\n\
+             pin_dir = \"{}\"\n\n[[interface]]\nname = \"{}\"\nxdp_mode = \"{}\"\n",
+            self.pin_dir.display(),
+            t.lb.dev,
+            self.opts.xdp_mode
+        );
+        for vip in [IpAddr::from(t.vip), IpAddr::from(t.vip6)] {
+            s += &format!(
+                "\n[[vip]]\naddress = \"{vip}\"\nport = 80\nprotocol = \"tcp\"\nmode = \"{}\"\n",
+                self.opts.mode
+            );
+            if nat {
+                s += &format!("snat = \"{}\"\n", t.lb.addr_like(vip));
+            }
+            for (b, w) in t.backends.iter().zip(weights) {
+                let Some(w) = w else { continue };
+                s += &format!(
+                    "\n[[vip.backend]]\naddress = \"{}\"\nport = {}\nweight = {w}\n",
+                    b.addr_like(vip),
+                    if nat { 8080 } else { 80 }
+                );
+            }
+        }
+        s
+    }
+
+    /// Starts `oxlb run` and waits until it serves.
+    pub fn start_daemon(&mut self) -> Result<(), String> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("oxlb.log"))
+            .map_err(|e| e.to_string())?;
+        let child = Command::new(&self.opts.exe)
+            .args(["--netns", &self.t.lb.ns, "run", "-c"])
+            .arg(&self.cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("start {}: {e}", self.opts.exe.display()))?;
+        let pid = child.id() as i32;
+        self.daemon = Some(child);
+        wait_for("oxlb to attach", || {
+            crate::daemon::state::running_pid(&self.pin_dir) == Some(pid)
+        })
+        .map_err(|e| format!("{e}; oxlb log:\n{}", self.log()))
+    }
+
+    /// Stops the daemon (SIGTERM); the pinned datapath keeps forwarding.
+    pub fn stop_daemon(&mut self) -> Result<(), String> {
+        let Some(mut child) = self.daemon.take() else {
+            return Ok(());
+        };
+        // SAFETY: sending a signal has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().map_err(|e| e.to_string())?;
+        match status.success() {
+            true => Ok(()),
+            false => Err(format!("oxlb exited with {status}; log:\n{}", self.log())),
+        }
+    }
+
+    /// Rewrites the config with `weights` and reloads (SIGHUP), waiting for the new plan.
+    pub fn reload(&self, weights: &Weights) -> Result<(), String> {
+        std::fs::write(&self.cfg, self.config(weights)).map_err(|e| e.to_string())?;
+        let pid = crate::daemon::state::running_pid(&self.pin_dir).ok_or("oxlb is not running")?;
+        // SAFETY: sending a signal has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGHUP) };
+        let want = weights.iter().flatten().count();
+        wait_for("the reload", || {
+            crate::daemon::state::read(&self.pin_dir).is_some_and(|s| {
+                s["vips"].as_array().is_some_and(|vips| {
+                    vips.iter()
+                        .all(|v| v["backends"].as_array().is_some_and(|b| b.len() == want))
+                })
+            })
+        })
+    }
+
+    /// One request on each of `n` new connections to `vip` (source ports from `ports` when
+    /// given): the answering backend's name, or the error.
+    pub fn round(
+        &self,
+        vip: IpAddr,
+        n: usize,
+        ports: Option<std::ops::Range<u16>>,
+    ) -> Vec<Result<String, String>> {
+        let ports: Vec<Option<u16>> = match ports {
+            Some(r) => r.map(Some).collect(),
+            None => vec![None; n],
+        };
+        let total = ports.len();
+        in_netns(&self.t.client.ns, move || {
+            ports
+                .into_iter()
+                .map(|p| Conn::open(vip, p).and_then(|mut c| c.get()))
+                .collect()
+        })
+        .join()
+        .unwrap_or_else(|_| Err("client thread panicked".into()))
+        .unwrap_or_else(|e| vec![Err(e); total])
+    }
+
+    /// Opens `n` keep-alive connections to `vip` from the client.
+    pub fn keepalive(&self, vip: IpAddr, n: usize) -> KeepAlive {
+        let (tx, rx) = channel::<Ask>();
+        let thread = in_netns(&self.t.client.ns, move || {
+            let mut conns: Vec<Result<Conn, String>> =
+                (0..n).map(|_| Conn::open(vip, None)).collect();
+            while let Ok((k, reply)) = rx.recv() {
+                let answers = conns
+                    .iter_mut()
+                    .map(|c| match c {
+                        Ok(c) => (0..k)
+                            .map(|_| c.get())
+                            .collect::<Result<Vec<_>, _>>()
+                            .map(|v| v.join(",")),
+                        Err(e) => Err(e.clone()),
+                    })
+                    .collect();
+                let _ = reply.send(answers);
+            }
+        });
+        KeepAlive {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// `oxlb stats` output.
+    pub fn stats(&self) -> String {
+        Command::new(&self.opts.exe)
+            .args(["stats", "--pin-dir"])
+            .arg(&self.pin_dir)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|e| format!("oxlb stats: {e}"))
+    }
+
+    /// The daemon's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("oxlb.log")).unwrap_or_default()
+    }
+
+    /// Path of the conntrack map pin.
+    pub fn ct_pin(&self) -> PathBuf {
+        self.pin_dir.join(crate::datapath::MapId::Ct.name())
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> &Path {
+        &self.cfg
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = Command::new(&self.opts.exe)
+            .args(["--netns", &self.t.lb.ns, "down", "--pin-dir"])
+            .arg(&self.pin_dir)
+            .output();
+        if let Some(mut c) = self.daemon.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Name a backend answers with.
+pub fn backend_name(i: usize) -> String {
+    format!("backend-{}", i + 1)
+}
+
+/// Per connection, the answering backends or the error.
+type Answers = Vec<Result<String, String>>;
+/// A request to the keep-alive thread: requests per connection, where to send the answers.
+type Ask = (usize, Sender<Answers>);
+
+/// Long-lived keep-alive connections served by one client thread.
+pub struct KeepAlive {
+    tx: Option<Sender<Ask>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+impl KeepAlive {
+    /// Sends `k` requests on every connection: per connection, the comma-joined backend names
+    /// or the first error.
+    pub fn ask(&self, k: usize) -> Answers {
+        let (tx, rx) = channel();
+        match self.tx.as_ref().map(|t| t.send((k, tx))) {
+            Some(Ok(())) => rx.recv().unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Per connection, the one backend that answered all `k` requests, or why not.
+    pub fn sticky(&self, k: usize) -> Answers {
+        self.ask(k)
+            .into_iter()
+            .map(|r| {
+                let r = r?;
+                let first = r.split(',').next().unwrap_or_default().to_string();
+                match r.split(',').all(|n| n == first) {
+                    true => Ok(first),
+                    false => Err(format!("changed backend within the connection: {r}")),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
