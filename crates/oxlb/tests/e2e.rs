@@ -4,7 +4,8 @@
 //! connections with every backend's share within ±10 % of its weight, IPv6 served, keep-alive
 //! connections stay on one backend, removing 1 of 3 backends moves only its share, adding it
 //! back and restarting the daemon break no live connection (the restarted daemon adopts the
-//! pinned maps), and the LB's own addresses still answer.
+//! pinned maps), health checks take a stopped backend out and put it back, and the LB's own
+//! addresses still answer.
 
 use std::process::Command;
 use std::sync::Mutex;
@@ -36,6 +37,7 @@ fn demo(args: &[&str]) {
         "failed requests: 0",
         "moved between surviving backends:",
         "adopted pinned maps and conntrack: true",
+        "health checks: backend-2's server stops",
         "10.77.0.1 -> lb-itself, fd77::1 -> lb-itself",
     ] {
         assert!(text.contains(step), "missing {step:?} in:\n{text}");

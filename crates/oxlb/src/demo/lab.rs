@@ -1,8 +1,8 @@
 //! A running lab: the demo topology, HTTP backends, and `oxlb run` in the LB namespace with a
 //! generated config — shared by `oxlb demo`, the end-to-end tests and the benchmarks.
 //!
-//! The config has one IPv4 and one IPv6 VIP (port 80/tcp, same mode), each with the backends
-//! the caller enables, by weight. Everything is torn down on drop (`oxlb down`, namespaces,
+//! The config has one IPv4 and one IPv6 VIP (port 80/tcp, same mode, HTTP health checks every
+//! 200 ms), each with the backends the caller enables, by weight. Everything is torn down on drop (`oxlb down`, namespaces,
 //! files).
 
 use super::topology::Topology;
@@ -36,7 +36,8 @@ pub struct Lab {
     dir: PathBuf,
     cfg: PathBuf,
     daemon: Option<Child>,
-    stop: Arc<AtomicBool>,
+    /// Per backend: set to stop its HTTP server.
+    servers: Vec<Arc<AtomicBool>>,
 }
 
 /// Backend weights by backend index; `None` leaves the backend out of the config.
@@ -73,10 +74,10 @@ impl Lab {
             opts: opts.clone(),
             dir,
             daemon: None,
-            stop: Arc::new(AtomicBool::new(false)),
+            servers: Vec::new(),
         };
-        for (i, b) in lab.t.backends.iter().enumerate() {
-            traffic::serve(&b.ns, backend_name(i), Arc::clone(&lab.stop))?;
+        for i in 0..lab.t.backends.len() {
+            lab.start_backend(i)?;
         }
         std::fs::write(&lab.cfg, lab.config(weights)).map_err(|e| e.to_string())?;
         lab.start_daemon()?;
@@ -102,6 +103,7 @@ impl Lab {
             if nat {
                 s += &format!("snat = \"{}\"\n", t.lb.addr_like(vip));
             }
+            s += "health = { type = \"http\", path = \"/\", interval = \"200ms\", timeout = \"200ms\", rise = 2, fall = 2 }\n";
             for (b, w) in t.backends.iter().zip(weights) {
                 let Some(w) = w else { continue };
                 s += &format!(
@@ -134,6 +136,23 @@ impl Lab {
             crate::daemon::state::running_pid(&self.pin_dir) == Some(pid)
         })
         .map_err(|e| format!("{e}; oxlb log:\n{}", self.log()))
+    }
+
+    /// Starts backend `i`'s HTTP server (ports 80 and 8080).
+    pub fn start_backend(&mut self, i: usize) -> Result<(), String> {
+        let stop = Arc::new(AtomicBool::new(false));
+        traffic::serve(&self.t.backends[i].ns, backend_name(i), Arc::clone(&stop))?;
+        match self.servers.get_mut(i) {
+            Some(s) => *s = stop,
+            None => self.servers.push(stop),
+        }
+        Ok(())
+    }
+
+    /// Stops backend `i`'s HTTP server (its listening sockets close; served connections
+    /// finish on their own).
+    pub fn stop_backend(&self, i: usize) {
+        self.servers[i].store(true, Ordering::Relaxed);
     }
 
     /// Stops the daemon (SIGTERM); the pinned datapath keeps forwarding.
@@ -227,6 +246,28 @@ impl Lab {
             .unwrap_or_else(|e| format!("oxlb stats: {e}"))
     }
 
+    /// Health of backend `i` in the running plan: `Some(h)` when it is `h` in every VIP.
+    pub fn healthy(&self, i: usize) -> Option<bool> {
+        let state = crate::daemon::state::read(&self.pin_dir)?;
+        let addrs = [
+            self.t.backends[i].addr.to_string(),
+            self.t.backends[i].addr6.to_string(),
+        ];
+        let mut seen = Vec::new();
+        for v in state["vips"].as_array()? {
+            for b in v["backends"].as_array()? {
+                if b["addr"]
+                    .as_str()
+                    .is_some_and(|a| addrs.iter().any(|x| x == a))
+                {
+                    seen.push(b["healthy"].as_bool()?);
+                }
+            }
+        }
+        let first = *seen.first()?;
+        seen.iter().all(|h| *h == first).then_some(first)
+    }
+
     /// The daemon's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("oxlb.log")).unwrap_or_default()
@@ -245,7 +286,9 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        for s in &self.servers {
+            s.store(true, Ordering::Relaxed);
+        }
         let _ = Command::new(&self.opts.exe)
             .args(["--netns", &self.t.lb.ns, "down", "--pin-dir"])
             .arg(&self.pin_dir)

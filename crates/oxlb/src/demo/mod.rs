@@ -159,10 +159,11 @@ fn exercise(lab: &mut Lab, opts: &DemoOptions) -> Result<(), String> {
     }
     drop((ka4, ka6));
 
+    health(lab)?;
     own_address(lab)?;
 
     println!(
-        "\n8. oxlb stats:\n{}",
+        "\n9. oxlb stats:\n{}",
         lab.stats()
             .trim_end()
             .lines()
@@ -268,9 +269,46 @@ fn removal(lab: &Lab) -> Result<(), String> {
     Ok(())
 }
 
+/// Health checks take a backend whose server stopped out of new-flow selection, and put it
+/// back when it serves again.
+fn health(lab: &mut Lab) -> Result<(), String> {
+    println!("\n7. health checks: backend-2's server stops, then starts again:");
+    let vip = IpAddr::from(lab.t.vip);
+    lab.stop_backend(1);
+    let t0 = Instant::now();
+    lab::wait_for("backend-2 to be marked down", || {
+        lab.healthy(1) == Some(false)
+    })?;
+    let down_after = t0.elapsed();
+    let per = tally(&lab.round(vip, 100, None));
+    lab.start_backend(1)?;
+    let per = per?;
+    if per.contains_key(&backend_name(1)) {
+        return Err(format!(
+            "new connections still reach the failed backend-2: {per:?}"
+        ));
+    }
+    let t0 = Instant::now();
+    lab::wait_for("backend-2 to be marked up", || lab.healthy(1) == Some(true))?;
+    let up_after = t0.elapsed();
+    let back = tally(&lab.round(vip, 100, None))?;
+    println!(
+        "   marked down after {:.1} s; 100 new connections meanwhile, none failed: {per:?}",
+        down_after.as_secs_f64()
+    );
+    println!(
+        "   marked up after {:.1} s; 100 new connections: {back:?}",
+        up_after.as_secs_f64()
+    );
+    if !back.contains_key(&backend_name(1)) {
+        return Err("backend-2 gets no new connections after it recovered".into());
+    }
+    Ok(())
+}
+
 /// A server on the LB's own addresses answers while XDP is attached.
 fn own_address(lab: &Lab) -> Result<(), String> {
-    println!("\n7. the LB's own address (not a VIP) while oxlb is attached:");
+    println!("\n8. the LB's own address (not a VIP) while oxlb is attached:");
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     traffic::serve(&lab.t.lb.ns, "lb-itself".into(), stop.clone())?;
     let mut answers = Vec::new();
