@@ -2,19 +2,11 @@
 //! fails the start before anything is attached, and the forwarding sysctls the datapath needs
 //! are set on the XDP interface only and restored by `oxlb down`.
 
+mod common;
+
+use common::{require_kernel, sh};
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn require_kernel() -> bool {
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
-        panic!("OXBPF_REQUIRE_KERNEL=1 but not root");
-    }
-    eprintln!("SKIPPED: the daemon needs root (BPF, XDP, network namespaces)");
-    false
-}
 
 /// A namespace with veth `lb0` (10.99.0.1/24, fd99::1/64), a config for it, and a pin dir;
 /// `oxlb down` and namespace removal on drop.
@@ -22,16 +14,6 @@ struct Setup {
     ns: String,
     dir: PathBuf,
     pin_dir: PathBuf,
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Setup {
@@ -110,7 +92,7 @@ impl Drop for Setup {
 
 #[test]
 fn taken_metrics_port_fails_before_anything_is_attached() {
-    if !require_kernel() {
+    if !require_kernel("taken_metrics_port_fails_before_anything_is_attached") {
         return;
     }
     let s = Setup::new("m");
@@ -137,7 +119,7 @@ fn taken_metrics_port_fails_before_anything_is_attached() {
 
 #[test]
 fn forwarding_sysctls_are_set_on_the_xdp_interface_and_restored() {
-    if !require_kernel() {
+    if !require_kernel("forwarding_sysctls_are_set_on_the_xdp_interface_and_restored") {
         return;
     }
     let s = Setup::new("s");

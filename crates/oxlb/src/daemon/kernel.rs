@@ -6,7 +6,7 @@ use crate::datapath::{Layout, MapId, MapOp};
 use oxbpf::collection::{Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::prog::Program;
-use oxbpf::spec::Pinning;
+use oxbpf::spec::{CollectionSpec, Pinning};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -25,8 +25,8 @@ pub struct Datapath {
     pub adopted: bool,
 }
 
-/// Loads the datapath with `layout`, pinning its maps in `pin_dir` or reusing maps pinned there.
-pub fn load(layout: &Layout, pin_dir: &Path) -> Result<Datapath, DaemonError> {
+/// The datapath's spec sized and configured by `layout`; `pinning` for every map.
+pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonError> {
     layout.validate()?;
     let mut spec = oxbpf::elf::load_collection_spec(OBJECT)?;
     for id in MapId::ALL {
@@ -35,10 +35,31 @@ pub fn load(layout: &Layout, pin_dir: &Path) -> Result<Datapath, DaemonError> {
             .get_mut(id.name())
             .ok_or_else(|| DaemonError::Datapath(format!("object has no map {}", id.name())))?;
         m.max_entries = layout.max_entries(id);
-        m.pinning = Pinning::ByName;
+        m.pinning = pinning;
     }
     spec.set_variable("oxlb_cfg", &layout.config().to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    Ok(spec)
+}
+
+/// Takes the program and every map out of a loaded datapath collection.
+pub fn take(coll: &mut Collection) -> Result<(Program, BTreeMap<MapId, Map>), DaemonError> {
+    let program = coll
+        .take_program(PROGRAM)
+        .ok_or_else(|| DaemonError::Datapath(format!("object has no program {PROGRAM}")))?;
+    let mut maps = BTreeMap::new();
+    for id in MapId::ALL {
+        let map = coll
+            .take_map(id.name())
+            .ok_or_else(|| DaemonError::Datapath(format!("object has no map {}", id.name())))?;
+        maps.insert(id, map);
+    }
+    Ok((program, maps))
+}
+
+/// Loads the datapath with `layout`, pinning its maps in `pin_dir` or reusing maps pinned there.
+pub fn load(layout: &Layout, pin_dir: &Path) -> Result<Datapath, DaemonError> {
+    let spec = spec(layout, Pinning::ByName)?;
     require_bpffs(pin_dir)?;
     std::fs::create_dir_all(pin_dir).map_err(|e| DaemonError::io(pin_dir, e))?;
     let adopted = pin_dir.join(MapId::Ct.name()).exists();
@@ -53,13 +74,7 @@ pub fn load(layout: &Layout, pin_dir: &Path) -> Result<Datapath, DaemonError> {
         )),
         false => DaemonError::Load(e),
     })?;
-    let program = coll
-        .take_program(PROGRAM)
-        .ok_or_else(|| DaemonError::Datapath(format!("object has no program {PROGRAM}")))?;
-    let mut maps = BTreeMap::new();
-    for id in MapId::ALL {
-        maps.insert(id, coll.take_map(id.name()).expect("checked in the spec"));
-    }
+    let (program, maps) = take(&mut coll)?;
     Ok(Datapath {
         program,
         maps,

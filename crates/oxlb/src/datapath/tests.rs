@@ -178,8 +178,8 @@ fn encodings_are_byte_exact() {
 
 #[test]
 fn flow_hash_matches_the_datapath() {
-    // Values predicted by bpf/test/bpftool_check.py's hash, which the kernel run
-    // confirmed (backend choice and NAT port of the NAT tests).
+    // Values confirmed against the kernel: tests/packets.rs predicts backend choice and NAT
+    // port of real BPF_PROG_RUN results with this hash.
     let v4 = RawFlowKey::new(
         "10.0.0.100".parse().unwrap(),
         40006,
