@@ -67,7 +67,11 @@
  * reached with bpf_redirect (that device must accept XDP frames: a native-XDP driver, or
  * a veth whose peer runs an XDP program). IPv6: the kernel answers every bpf_fib_lookup with
  * FWD_DISABLED unless net.ipv6.conf.<ingress>.forwarding=1 (verified on 6.18), so IPv6
- * VIPs need IPv6 forwarding enabled on the XDP interface. VLAN-tagged frames keep their tag and always
+ * VIPs need IPv6 forwarding enabled on the XDP interface. A next hop that leads back out of
+ * the ingress interface is cached in the flow's conntrack entry (forward) or NAT entry
+ * (replies) for OXLB_HOP_TTL_NS: established packets skip bpf_fib_lookup (the costliest
+ * step) and, for NAT, the reverse-entry check; a neighbour whose MAC changes is followed
+ * within that time. VLAN-tagged frames keep their tag and always
  * leave through XDP_TX (one-armed on one VLAN).
  *
  * The flow hash is MurmurHash3 (x86, 32-bit) of src | dst | sport | dport | proto,0,0,0
@@ -378,28 +382,32 @@ static __always_inline __u32 pick_backend(__u32 vip_id, __u32 hash, __u32 *bid,
 }
 
 /* Conntrack entry of a flow if its backend is still valid. */
-static __always_inline int ct_backend(const struct oxlb_flow_key *key, __u32 vip_id, __u8 mode,
-				      __u32 *bid, struct oxlb_backend *be, __be16 *nat_port)
+/* The conntrack entry of an established flow of this VIP with a valid backend
+ * (filling bid, be, nat_port), or NULL. */
+static __always_inline struct oxlb_ct *ct_backend(const struct oxlb_flow_key *key, __u32 vip_id,
+						  __u8 mode, __u32 *bid, struct oxlb_backend *be,
+						  __be16 *nat_port)
 {
 	struct oxlb_backend *b;
 	struct oxlb_ct *ct;
 
 	if (!oxlb_cfg.ct_enabled)
-		return 0;
+		return NULL;
 	ct = bpf_map_lookup_elem(&oxlb_ct, key);
 	if (!ct || ct->vip_id != vip_id || ct->mode != mode)
-		return 0;
+		return NULL;
 	*bid = ct->backend_id;
 	*nat_port = ct->nat_port;
 	b = bpf_map_lookup_elem(&oxlb_backends, bid);
 	if (!b || !(b->flags & OXLB_BACKEND_VALID))
-		return 0;
+		return NULL;
 	*be = *b;
-	return 1;
+	return ct;
 }
 
+/* Record a new flow; hop: its resolved next hop, or NULL. */
 static __always_inline void ct_store(const struct oxlb_flow_key *key, __u32 vip_id, __u8 mode,
-				     __u32 bid, __be16 nat_port)
+				     __u32 bid, __be16 nat_port, const struct oxlb_hop *hop)
 {
 	struct oxlb_ct ct = {
 		.backend_id = bid,
@@ -408,6 +416,8 @@ static __always_inline void ct_store(const struct oxlb_flow_key *key, __u32 vip_
 		.mode = mode,
 	};
 
+	if (hop)
+		ct.hop = *hop;
 	if (oxlb_cfg.ct_enabled)
 		bpf_map_update_elem(&oxlb_ct, key, &ct, BPF_ANY);
 }
@@ -539,16 +549,49 @@ static __always_inline __u32 fib_resolve(struct xdp_md *ctx, struct bpf_fib_look
 	return OXLB_R_FIB_FAIL;
 }
 
-/* Set the MACs from a resolved next hop and send the frame. */
-static __always_inline int emit(struct xdp_md *ctx, struct ethhdr *eth, const struct bpf_fib_lookup *f,
+/* How long a cached next hop is used before bpf_fib_lookup is asked again. */
+#define OXLB_HOP_TTL_NS 1000000000ULL
+
+/* The next hop of a successful lookup f, stamped now. */
+static __always_inline void hop_from_fib(struct oxlb_hop *h, const struct bpf_fib_lookup *f,
+					 __u64 now)
+{
+	__builtin_memcpy(h->dmac, f->dmac, ETH_ALEN);
+	__builtin_memcpy(h->smac, f->smac, ETH_ALEN);
+	h->ifindex = f->ifindex;
+	h->at_ns = now;
+}
+
+/* A cached hop is used while fresh and only when it leads back out of the ingress
+ * interface (same MTU, XDP_TX); redirects always ask the FIB (MTU check). */
+static __always_inline int hop_fresh(const struct oxlb_hop *h, const struct xdp_md *ctx, __u64 now)
+{
+	return h->at_ns && now - h->at_ns < OXLB_HOP_TTL_NS && h->ifindex == ctx->ingress_ifindex;
+}
+
+/* Set the MACs from a next hop and send the frame. */
+static __always_inline int emit(struct xdp_md *ctx, struct ethhdr *eth, const struct oxlb_hop *h,
 				__u8 vlan)
 {
-	__builtin_memcpy(eth->h_dest, f->dmac, ETH_ALEN);
-	__builtin_memcpy(eth->h_source, f->smac, ETH_ALEN);
-	if (vlan || f->ifindex == ctx->ingress_ifindex)
+	__builtin_memcpy(eth->h_dest, h->dmac, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, h->smac, ETH_ALEN);
+	if (vlan || h->ifindex == ctx->ingress_ifindex)
 		return verdict(OXLB_R_TX, XDP_TX);
 	count(OXLB_R_REDIRECT);
-	return bpf_redirect(f->ifindex, 0);
+	return bpf_redirect(h->ifindex, 0);
+}
+
+/* Resolve the next hop (fib_resolve's arguments) into h: 0 or a reason. */
+static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx, __u64 now,
+					 __u8 family, const __u32 *src, const __u32 *dst,
+					 __u8 proto, __be16 sport, __be16 dport, __u16 tot_len)
+{
+	struct bpf_fib_lookup f;
+	__u32 r = fib_resolve(ctx, &f, family, src, dst, proto, sport, dport, tot_len);
+
+	if (!r)
+		hop_from_fib(h, &f, now);
+	return r;
 }
 
 /* ---- forward path: client -> VIP ----------------------------------------- */
@@ -559,12 +602,15 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	__u8 fam = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 	struct oxlb_vip vip = *vipp;
 	struct oxlb_backend be;
-	struct bpf_fib_lookup f;
+	struct oxlb_hop hop;
+	struct oxlb_ct *ct;
 	__be16 nat_port = 0, bport;
 	__u32 bid = 0, hash = 0, r;
-	int new_flow = 0;
+	int new_flow = 0, cached;
+	__u64 now;
 
-	if (ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port)) {
+	ct = ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port);
+	if (ct) {
 		count(OXLB_R_CT_HIT);
 	} else {
 		hash = flow_hash(&p->key, v6);
@@ -575,20 +621,28 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		nat_port = 0;
 		count(OXLB_R_CT_MISS);
 	}
+	now = bpf_ktime_get_ns();
+	cached = ct && hop_fresh(&ct->hop, ctx, now);
+	if (cached)
+		hop = ct->hop;
 
 	if (vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
 
-		if (new_flow)
-			ct_store(&p->key, vip.id, vip.mode, bid, 0);
 		/* DSR: only the MACs change; the backend's MAC is its next hop's. */
-		r = fib_resolve(ctx, &f, be.family, any, be.addr, p->key.proto, p->key.sport,
-				p->key.dport, p->l3_len);
-		if (r)
-			return verdict(r, XDP_PASS);
+		if (!cached) {
+			r = hop_resolve(&hop, ctx, now, be.family, any, be.addr, p->key.proto,
+					p->key.sport, p->key.dport, p->l3_len);
+			if (new_flow)
+				ct_store(&p->key, vip.id, vip.mode, bid, 0, r ? NULL : &hop);
+			if (r)
+				return verdict(r, XDP_PASS);
+			if (ct)
+				ct->hop = hop;
+		}
 		stats_add(&oxlb_vip_stats, vip.id, p->bytes, new_flow, 0);
 		stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
-		return emit(ctx, p->eth, &f, p->vlan);
+		return emit(ctx, p->eth, &hop, p->vlan);
 	}
 
 	if (vip.mode != OXLB_MODE_NAT || vip.snat_family != fam || be.family != fam)
@@ -598,18 +652,24 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		nat_port = nat_alloc(p, &vip, &be, bid, bport, hash, v6);
 		if (!nat_port)
 			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
-		ct_store(&p->key, vip.id, vip.mode, bid, nat_port);
-	} else {
+	} else if (!cached) {
+		/* Once per hop lifetime: the reverse entry may have aged out of its LRU. */
 		nat_refresh(p, &vip, &be, bid, bport, nat_port, v6);
 	}
-	r = fib_resolve(ctx, &f, fam, vip.snat_addr, be.addr, p->key.proto, nat_port, bport,
-			p->l3_len);
-	if (r)
-		return verdict(r, XDP_PASS);
+	if (!cached) {
+		r = hop_resolve(&hop, ctx, now, fam, vip.snat_addr, be.addr, p->key.proto, nat_port,
+				bport, p->l3_len);
+		if (new_flow)
+			ct_store(&p->key, vip.id, vip.mode, bid, nat_port, r ? NULL : &hop);
+		if (r)
+			return verdict(r, XDP_PASS);
+		if (ct)
+			ct->hop = hop;
+	}
 	rewrite(p, vip.snat_addr, be.addr, nat_port, bport, v6);
 	stats_add(&oxlb_vip_stats, vip.id, p->bytes, new_flow, 0);
 	stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
-	return emit(ctx, p->eth, &f, p->vlan);
+	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
 /* ---- reply path: backend -> LB (NAT) -------------------------------------- */
@@ -617,10 +677,11 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
 	__u32 dport = bpf_ntohs(p->key.dport);
-	struct bpf_fib_lookup f;
 	struct oxlb_flow_key c;
+	struct oxlb_hop hop;
 	struct oxlb_nat *n;
 	__u32 vip_id, bid, r;
+	__u64 now;
 
 	/* Replies of NAT flows always target a port of the NAT range: host traffic
 	 * outside it (ssh, ...) skips the map lookup. */
@@ -632,15 +693,22 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6
 	c = n->client;
 	vip_id = n->vip_id;
 	bid = n->backend_id;
-	/* src -> VIP:port, dst -> client:port */
-	r = fib_resolve(ctx, &f, c.family, c.dst, c.src, c.proto, c.dport, c.sport, p->l3_len);
-	if (r)
-		return verdict(r, XDP_PASS);
+	now = bpf_ktime_get_ns();
+	if (hop_fresh(&n->hop, ctx, now)) {
+		hop = n->hop;
+	} else {
+		/* src -> VIP:port, dst -> client:port */
+		r = hop_resolve(&hop, ctx, now, c.family, c.dst, c.src, c.proto, c.dport, c.sport,
+				p->l3_len);
+		if (r)
+			return verdict(r, XDP_PASS);
+		n->hop = hop;
+	}
 	rewrite(p, c.dst, c.src, c.dport, c.sport, v6);
 	stats_add(&oxlb_vip_stats, vip_id, p->bytes, 0, 1);
 	stats_add(&oxlb_be_stats, bid, p->bytes, 0, 1);
 	count(OXLB_R_NAT_REPLY);
-	return emit(ctx, p->eth, &f, p->vlan);
+	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
 /* ---- ICMP too-big about a flow ------------------------------------------- */
@@ -694,6 +762,7 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 {
 	struct icmphdr *ic = l4;
 	struct bpf_fib_lookup f;
+	struct oxlb_hop hop;
 	struct icmp_flow fl;
 	struct iphdr *q;
 	__be16 *qp;
@@ -727,7 +796,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 		if (r)
 			return verdict(r, XDP_PASS);
 		count(OXLB_R_ICMP_FORWARDED);
-		return emit(ctx, p->eth, &f, p->vlan);
+		hop_from_fib(&hop, &f, 0);
+		return emit(ctx, p->eth, &hop, p->vlan);
 	}
 	if (fl.vip.snat_family != OXLB_AF_INET || fl.be.family != OXLB_AF_INET)
 		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
@@ -755,7 +825,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 	qp[1] = fl.nat_port;
 	ic->checksum = csum_apply(ic->checksum, d_icmp);
 	count(OXLB_R_ICMP_FORWARDED);
-	return emit(ctx, p->eth, &f, p->vlan);
+	hop_from_fib(&hop, &f, 0);
+	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
 static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv6hdr *ip6, void *l4,
@@ -763,6 +834,7 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 {
 	struct icmp6hdr *ic = l4;
 	struct bpf_fib_lookup f;
+	struct oxlb_hop hop;
 	struct icmp_flow fl;
 	struct ipv6hdr *q;
 	__u32 *os, *od, *qs, *qd;
@@ -796,7 +868,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 		if (r)
 			return verdict(r, XDP_PASS);
 		count(OXLB_R_ICMP_FORWARDED);
-		return emit(ctx, p->eth, &f, p->vlan);
+		hop_from_fib(&hop, &f, 0);
+		return emit(ctx, p->eth, &hop, p->vlan);
 	}
 	if (fl.vip.snat_family != OXLB_AF_INET6 || fl.be.family != OXLB_AF_INET6)
 		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
@@ -822,7 +895,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	qp[1] = fl.nat_port;
 	ic->icmp6_cksum = csum_apply(ic->icmp6_cksum, d);
 	count(OXLB_R_ICMP_FORWARDED);
-	return emit(ctx, p->eth, &f, p->vlan);
+	hop_from_fib(&hop, &f, 0);
+	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
 /* ---- L3/L4 parsing --------------------------------------------------------- */

@@ -98,6 +98,16 @@ struct oxlb_flow_key {
 };
 _Static_assert(sizeof(struct oxlb_flow_key) == 40, "oxlb_flow_key size");
 
+/* A next hop from bpf_fib_lookup, cached in conntrack and NAT entries for
+ * OXLB_HOP_TTL_NS (see oxlb.bpf.c). */
+struct oxlb_hop {
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 ifindex;
+	__u64 at_ns; /* bpf_ktime_get_ns() of the lookup; 0: none cached */
+};
+_Static_assert(sizeof(struct oxlb_hop) == 24, "oxlb_hop size");
+
 /* Value of oxlb_ct (key: client -> VIP tuple). */
 struct oxlb_ct {
 	__u32 backend_id;
@@ -105,16 +115,19 @@ struct oxlb_ct {
 	__be16 nat_port; /* NAT: the LB source port of this flow; 0 for DSR */
 	__u8 mode;	 /* OXLB_MODE_* at flow creation */
 	__u8 _pad;
+	__u32 _pad2;
+	struct oxlb_hop hop; /* towards the backend */
 };
-_Static_assert(sizeof(struct oxlb_ct) == 12, "oxlb_ct size");
+_Static_assert(sizeof(struct oxlb_ct) == 40, "oxlb_ct size");
 
 /* Value of oxlb_nat (key: backend:port -> snat_addr:nat_port tuple of a reply). */
 struct oxlb_nat {
 	struct oxlb_flow_key client; /* the original client -> VIP tuple */
 	__u32 vip_id;
 	__u32 backend_id;
+	struct oxlb_hop hop; /* towards the client */
 };
-_Static_assert(sizeof(struct oxlb_nat) == 48, "oxlb_nat size");
+_Static_assert(sizeof(struct oxlb_nat) == 72, "oxlb_nat size");
 
 /* Value of oxlb_vip_stats and oxlb_be_stats (per CPU; sum over CPUs). */
 struct oxlb_stats {

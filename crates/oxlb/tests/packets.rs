@@ -20,7 +20,7 @@ use oxbpf::map::BPF_ANY;
 use oxbpf::prog::{Program, TestRunOpts};
 use oxbpf::spec::Pinning;
 use oxlb::daemon::kernel;
-use oxlb::datapath::abi::RawFlowKey;
+use oxlb::datapath::abi::{RawCt, RawFlowKey, RawNat};
 use oxlb::datapath::{self, Layout, MapId, MapOp};
 use oxlb::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
 
@@ -201,6 +201,7 @@ struct Dp {
     maps: BTreeMap<MapId, Map>,
     lb0: (u32, [u8; 6]),
     lb1: (u32, [u8; 6]),
+    ns: String,
     layout: Layout,
 }
 
@@ -235,6 +236,7 @@ impl Dp {
             maps,
             lb0: common::link_of(ns, "lb0"),
             lb1: common::link_of(ns, "lb1"),
+            ns: ns.to_string(),
             layout,
         }
     }
@@ -395,6 +397,7 @@ fn nat_dsr_vlan_icmp_and_conntrack_paths() {
         pass_drop_redirect(&dp);
         icmp_too_big(&dp, nat4, nat6);
         conntrack(&dp, nat4);
+        next_hop_cache(&dp);
         let s = oxlb::stats::snapshot(&dp.maps, &plan()).unwrap();
         assert!(s.vips[0].counters.packets >= 2 && s.vips[0].counters.new_flows >= 1);
         let entries = |id: MapId| dp.maps[&id].keys().count();
@@ -957,4 +960,98 @@ fn checksum_check_rejects_corruption() {
             }
         }
     }
+}
+
+/// Sets the neighbour entry of `addr` on lb0 to `mac`.
+fn set_neigh(dp: &Dp, addr: IpAddr, mac: &str) {
+    common::sh(&[
+        "ip",
+        "-n",
+        &dp.ns,
+        "neigh",
+        "replace",
+        &addr.to_string(),
+        "lladdr",
+        mac,
+        "dev",
+        "lb0",
+        "nud",
+        "permanent",
+    ]);
+}
+
+/// Makes the next hop cached in the map entry `key` of `map` (a RawCt or RawNat value)
+/// stale, as if its TTL had passed.
+fn expire_hop(dp: &Dp, map: MapId, key: &[u8]) {
+    let m = &dp.maps[&map];
+    let mut v = m.lookup(key).unwrap().expect("entry");
+    let at = v.len() - 8; // the hop's at_ns ends both values
+    assert_ne!(
+        u64::from_ne_bytes(v[at..].try_into().unwrap()),
+        0,
+        "a hop is cached"
+    );
+    v[at..].copy_from_slice(&1u64.to_ne_bytes());
+    m.update(key, &v, BPF_ANY).unwrap();
+}
+
+fn next_hop_cache(dp: &Dp) {
+    let (vip, client, cport) = (ip("10.0.1.1"), ip(CLIENT4), 40006u16);
+    let frame = dp.frame(&ip_l4(client, vip, TCP, cport, 80, b"hop"));
+    let key = RawFlowKey::new(client, cport, vip, 80, TCP).to_bytes();
+    let (rv, out) = dp.run(&frame);
+    let ct = RawCt::from_bytes(&dp.maps[&MapId::Ct].lookup(&key).unwrap().unwrap()).unwrap();
+    let (bid, nat_port) = (ct.backend_id, u16::from_be_bytes(ct.nat_port));
+    let (baddr, bport, bmac) = backend(bid);
+    assert_eq!((rv, &out[..6]), (XDP_TX, &bmac[..]));
+    assert_eq!(
+        (ct.hop.dmac, ct.hop.ifindex),
+        (bmac, dp.lb0.0),
+        "hop cached in conntrack"
+    );
+
+    // The backend's MAC changes: established packets keep the cached hop until it is stale.
+    let moved = "02:00:00:00:0a:0a";
+    set_neigh(dp, baddr, moved);
+    let (_, out) = dp.run(&frame);
+    assert_eq!(&out[..6], &bmac, "cached hop used within its TTL");
+    expire_hop(dp, MapId::Ct, &key);
+    let (rv, out) = dp.run(&frame);
+    assert_eq!(
+        (rv, &out[..6]),
+        (XDP_TX, &mac(moved)[..]),
+        "stale hop looked up again"
+    );
+    assert!(ip_of(&out).checksums_ok());
+
+    // Replies: the hop towards the client is cached in the NAT entry the same way.
+    let lb = ip(LB4);
+    let reply = eth(
+        dp.lb0.1,
+        mac(moved),
+        ethertype(&out[14..]),
+        &ip_l4(baddr, lb, TCP, bport, nat_port, b"reply"),
+    );
+    let nat_key = RawFlowKey::new(baddr, bport, lb, nat_port, TCP).to_bytes();
+    let (rv, rout) = dp.run(&reply);
+    assert_eq!((rv, &rout[..6]), (XDP_TX, &mac(CLIENT_MAC)[..]));
+    let n = RawNat::from_bytes(&dp.maps[&MapId::Nat].lookup(&nat_key).unwrap().unwrap()).unwrap();
+    assert_eq!(n.hop.dmac, mac(CLIENT_MAC), "hop cached in the NAT entry");
+    let client_moved = "02:00:00:00:0b:0b";
+    set_neigh(dp, client, client_moved);
+    let (_, rout) = dp.run(&reply);
+    assert_eq!(
+        &rout[..6],
+        &mac(CLIENT_MAC),
+        "cached reply hop used within its TTL"
+    );
+    expire_hop(dp, MapId::Nat, &nat_key);
+    let (rv, rout) = dp.run(&reply);
+    assert_eq!((rv, &rout[..6]), (XDP_TX, &mac(client_moved)[..]));
+    assert!(ip_of(&rout).checksums_ok());
+
+    set_neigh(dp, baddr, BACKENDS[bid as usize].3.unwrap());
+    set_neigh(dp, client, CLIENT_MAC);
+    expire_hop(dp, MapId::Ct, &key);
+    expire_hop(dp, MapId::Nat, &nat_key);
 }

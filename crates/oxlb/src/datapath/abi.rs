@@ -277,6 +277,32 @@ fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     h ^ (h >> 16)
 }
 
+/// `struct oxlb_hop`: a next hop cached by the datapath in conntrack and NAT entries.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawHop {
+    /// Destination MAC.
+    pub dmac: [u8; 6],
+    /// Source MAC.
+    pub smac: [u8; 6],
+    /// Egress interface.
+    pub ifindex: u32,
+    /// `bpf_ktime_get_ns()` of the lookup; 0: none cached.
+    pub at_ns: u64,
+}
+const _: () = assert!(std::mem::size_of::<RawHop>() == 24);
+
+impl RawHop {
+    fn from_bytes(b: &[u8]) -> Self {
+        RawHop {
+            dmac: b[0..6].try_into().expect("6 bytes"),
+            smac: b[6..12].try_into().expect("6 bytes"),
+            ifindex: u32_at(b, 12),
+            at_ns: u64::from_ne_bytes(b[16..24].try_into().expect("8 bytes")),
+        }
+    }
+}
+
 /// `struct oxlb_ct`: value of `oxlb_ct`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,12 +317,16 @@ pub struct RawCt {
     pub mode: u8,
     /// Zero.
     pub _pad: u8,
+    /// Zero.
+    pub _pad2: u32,
+    /// Cached next hop towards the backend.
+    pub hop: RawHop,
 }
-const _: () = assert!(std::mem::size_of::<RawCt>() == 12);
+const _: () = assert!(std::mem::size_of::<RawCt>() == 40);
 
 impl RawCt {
     /// Size in bytes.
-    pub const SIZE: usize = 12;
+    pub const SIZE: usize = 40;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -306,6 +336,8 @@ impl RawCt {
             nat_port: [b[8], b[9]],
             mode: b[10],
             _pad: 0,
+            _pad2: 0,
+            hop: RawHop::from_bytes(&b[16..40]),
         })
     }
 }
@@ -320,12 +352,14 @@ pub struct RawNat {
     pub vip_id: u32,
     /// Backend id.
     pub backend_id: u32,
+    /// Cached next hop towards the client.
+    pub hop: RawHop,
 }
-const _: () = assert!(std::mem::size_of::<RawNat>() == 48);
+const _: () = assert!(std::mem::size_of::<RawNat>() == 72);
 
 impl RawNat {
     /// Size in bytes.
-    pub const SIZE: usize = 48;
+    pub const SIZE: usize = 72;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -336,6 +370,7 @@ impl RawNat {
             client: RawFlowKey::from_bytes(&b[..40])?,
             vip_id: u32_at(b, 40),
             backend_id: u32_at(b, 44),
+            hop: RawHop::from_bytes(&b[48..72]),
         })
     }
 }

@@ -54,6 +54,7 @@ fn struct_sizes_match_header() {
     assert_eq!(size_of::<RawFlowKey>(), c_size("oxlb_flow_key"));
     assert_eq!(size_of::<RawCt>(), c_size("oxlb_ct"));
     assert_eq!(size_of::<RawNat>(), c_size("oxlb_nat"));
+    assert_eq!(size_of::<RawHop>(), c_size("oxlb_hop"));
     assert_eq!(size_of::<RawStats>(), c_size("oxlb_stats"));
     assert_eq!(size_of::<RawConfig>(), c_size("oxlb_config"));
     // to_bytes agrees with the declared sizes.
@@ -139,22 +140,39 @@ fn encodings_are_byte_exact() {
     let mut nat = fk.to_bytes();
     nat.extend(3u32.to_ne_bytes());
     nat.extend(9u32.to_ne_bytes());
+    let mut hop = vec![2, 0, 0, 0, 0, 0xaa, 2, 0, 0, 0, 0, 0xbb];
+    hop.extend(7u32.to_ne_bytes());
+    hop.extend(123_456_789u64.to_ne_bytes());
+    let want_hop = RawHop {
+        dmac: [2, 0, 0, 0, 0, 0xaa],
+        smac: [2, 0, 0, 0, 0, 0xbb],
+        ifindex: 7,
+        at_ns: 123_456_789,
+    };
+    nat.extend(&hop);
     let n = RawNat::from_bytes(&nat).unwrap();
-    assert_eq!((n.client, n.vip_id, n.backend_id), (fk, 3, 9));
+    assert_eq!(
+        (n.client, n.vip_id, n.backend_id, n.hop),
+        (fk, 3, 9, want_hop)
+    );
+    assert_eq!(RawNat::from_bytes(&nat[..48]), None);
 
     let mut ct = 5u32.to_ne_bytes().to_vec();
     ct.extend(2u32.to_ne_bytes());
-    ct.extend([0x40, 0x01, MODE_NAT, 0]);
+    ct.extend([0x40, 0x01, MODE_NAT, 0, 0, 0, 0, 0]);
+    ct.extend(&hop);
     let c = RawCt::from_bytes(&ct).unwrap();
     assert_eq!(
         (
             c.backend_id,
             c.vip_id,
             u16::from_be_bytes(c.nat_port),
-            c.mode
+            c.mode,
+            c.hop
         ),
-        (5, 2, 0x4001, MODE_NAT)
+        (5, 2, 0x4001, MODE_NAT, want_hop)
     );
+    assert_eq!(RawCt::from_bytes(&ct[..12]), None);
 
     let cpu: Vec<u8> = (1u64..=5).flat_map(|x| x.to_ne_bytes()).collect();
     let s = RawStats::from_bytes(&cpu).unwrap();
