@@ -284,11 +284,10 @@ impl Lab {
     }
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        for s in &self.servers {
-            s.store(true, Ordering::Relaxed);
-        }
+impl Lab {
+    /// Stops the daemon and removes the datapath (`oxlb down`): the LB namespace is plain
+    /// Linux again (used to compare against other load balancers).
+    pub fn down(&mut self) {
         let _ = Command::new(&self.opts.exe)
             .args(["--netns", &self.t.lb.ns, "down", "--pin-dir"])
             .arg(&self.pin_dir)
@@ -297,6 +296,15 @@ impl Drop for Lab {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for s in &self.servers {
+            s.store(true, Ordering::Relaxed);
+        }
+        self.down();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
