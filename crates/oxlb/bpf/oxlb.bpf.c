@@ -183,6 +183,7 @@ struct pkt {
 	__u32 bytes;	 /* L2 header + IP length, for the byte counters */
 	__u16 l3_len;	 /* IP total length, for the fib MTU check */
 	__u8 vlan;	 /* 1 if the frame carried a VLAN tag */
+	__u8 syn;	 /* 1 for a TCP SYN without ACK: a new connection */
 	struct oxlb_flow_key key;
 };
 
@@ -609,7 +610,10 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	int new_flow = 0, cached;
 	__u64 now;
 
-	ct = ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port);
+	/* A SYN starts a new connection even when its tuple is still in conntrack (a
+	 * reused client port): it is scheduled afresh, so it never follows a stale entry
+	 * to a backend that failed or was removed since. */
+	ct = p->syn ? NULL : ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port);
 	if (ct) {
 		count(OXLB_R_CT_HIT);
 	} else {
@@ -916,6 +920,7 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 		p->sport = &t->source;
 		p->dport = &t->dest;
 		p->l4_csum = &t->check;
+		p->syn = t->syn && !t->ack;
 	} else if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *u = l4;
 

@@ -646,6 +646,27 @@ fn conntrack(dp: &Dp, nat4: (u16, u32)) {
         (backend(bid).0, nat_port),
         "established flow keeps its backend"
     );
+    // A SYN on the same tuple is a new connection (the client reused its port): it is
+    // scheduled by the ring, not by the stale entry, and the entry follows it.
+    let syn = |src: IpAddr, sport: u16| {
+        let seg = tcp(src, vip, sport, 80, 0x02, b"");
+        match src {
+            IpAddr::V4(s) => dp.frame(&ipv4(s, v4("10.0.1.1"), TCP, &seg)),
+            IpAddr::V6(_) => unreachable!(),
+        }
+    };
+    let (rv, out, d) = dp.run_counted(&syn(client, cport));
+    assert_eq!(rv, XDP_TX);
+    assert_eq!(d.get("ct_miss"), Some(&1), "a SYN skips conntrack: {d:?}");
+    assert_eq!(ip_of(&out).dst, backend(other).0, "a SYN follows the ring");
+    assert!(ip_of(&out).checksums_ok());
+    let key = RawFlowKey::new(client, cport, vip, 80, TCP).to_bytes();
+    let ct = RawCt::from_bytes(&dp.maps[&MapId::Ct].lookup(&key).unwrap().unwrap()).unwrap();
+    assert_eq!(ct.backend_id, other, "conntrack follows the SYN");
+    // Put the flow back on its backend for the checks below.
+    dp.set_ring(0, &[bid]);
+    assert_eq!(ip_of(&dp.run(&syn(client, cport)).1).dst, backend(bid).0);
+    dp.set_ring(0, &[other]);
     let new = dp.frame(&ip_l4(client, vip, TCP, cport + 1000, 80, b""));
     let (_, out) = dp.run(&new);
     assert_eq!(

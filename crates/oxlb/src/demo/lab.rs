@@ -273,11 +273,6 @@ impl Lab {
         std::fs::read_to_string(self.dir.join("oxlb.log")).unwrap_or_default()
     }
 
-    /// Path of the conntrack map pin.
-    pub fn ct_pin(&self) -> PathBuf {
-        self.pin_dir.join(crate::datapath::MapId::Ct.name())
-    }
-
     /// The config file.
     pub fn config_path(&self) -> &Path {
         &self.cfg

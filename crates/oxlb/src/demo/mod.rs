@@ -229,17 +229,8 @@ fn removal(lab: &Lab) -> Result<(), String> {
     let vip = IpAddr::from(lab.t.vip);
     let before = lab.round(vip, 0, Some(MOVE_PORTS));
     lab.reload(&weights(2))?;
-    // Conntrack pins the fixed ports' old flows; forget those (only those: established
-    // keep-alive flows keep their entries) so the second round shows where the Maglev table
-    // sends each port now.
-    let ct = oxbpf::map::Map::from_pin(lab.ct_pin()).map_err(|e| e.to_string())?;
-    for k in ct.keys().filter_map(Result::ok).collect::<Vec<_>>() {
-        let fixed = crate::datapath::abi::RawFlowKey::from_bytes(&k)
-            .is_some_and(|f| MOVE_PORTS.contains(&u16::from_be_bytes(f.sport)));
-        if fixed {
-            let _ = ct.delete(&k);
-        }
-    }
+    // The same client ports again: each SYN is scheduled afresh (a stale conntrack entry
+    // of a reused port is not followed), so this shows where the Maglev table sends them.
     let after = lab.round(vip, 0, Some(MOVE_PORTS));
     let (mut moved, mut moved_wrongly, mut on_removed) = (0, 0, 0);
     let removed = backend_name(2);

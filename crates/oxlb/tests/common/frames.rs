@@ -137,7 +137,7 @@ pub fn ipv6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, payload: &[u8]) -> Vec<u8> {
     h
 }
 
-/// An IP packet (family from the addresses) carrying a TCP or UDP segment.
+/// An IP packet (family from the addresses) carrying a TCP (ACK) or UDP segment.
 pub fn ip_l4(
     src: IpAddr,
     dst: IpAddr,
@@ -147,7 +147,7 @@ pub fn ip_l4(
     payload: &[u8],
 ) -> Vec<u8> {
     let seg = if proto == TCP {
-        tcp(src, dst, sport, dport, 0x02, payload)
+        tcp(src, dst, sport, dport, 0x10, payload)
     } else {
         udp(src, dst, sport, dport, payload)
     };
