@@ -1,6 +1,7 @@
 //! Developer tasks. `cargo xtask build-bpf [--check]` compiles every `*.bpf.c` fixture;
 //! `cargo xtask vm-test` runs the test executables on Debian's 6.1 kernel under qemu.
 //! `cargo xtask fuzz [--seconds N] [--target NAME] [--seed S]` fuzzes the parsers (fuzz.rs).
+//! `cargo xtask bench [--quick]` runs oxlb's benchmarks (datapath, e2e; root).
 //!
 //! Sources are found recursively under `crates/*/testdata` and `crates/*/bpf`. Each is compiled
 //! from its own directory with a relative path and `-fdebug-compilation-dir=.`, so the object
@@ -37,12 +38,14 @@ fn main() -> ExitCode {
         Some("build-bpf") => build_bpf(&args[1..]),
         Some("vm-test") => vmtest::run(&args[1..]),
         Some("fuzz") => fuzz_cmd(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask build-bpf [--check] | vm-test [...] | fuzz [--seconds N] [--target NAME] [--seed S] [--target NAME --replay FILE]");
+            eprintln!("usage: cargo xtask build-bpf [--check] | vm-test [...] | fuzz [--seconds N] [--target NAME] [--seed S] [--target NAME --replay FILE] | bench [--quick]");
             eprintln!("  build-bpf          compile every *.bpf.c under crates/*/{{testdata,bpf}} to *.bpf.o beside it");
             eprintln!("  build-bpf --check  rebuild into a temp dir and fail if a committed object differs");
             eprintln!("  vm-test [--help]   run the tests on Debian's 6.1 kernel under qemu");
             eprintln!("  fuzz               mutate the committed objects and run the parsers on them (default 60 s)");
+            eprintln!("  bench [--quick]    run oxlb's benchmarks: datapath (BPF_PROG_RUN) and e2e (wrk; root)");
             return ExitCode::from(2);
         }
     };
@@ -53,6 +56,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo bench -p oxlb --bench NAME` for each oxlb benchmark, `--quick` passed on.
+fn bench(args: &[String]) -> Result<(), String> {
+    let quick = match args {
+        [] => false,
+        [q] if q == "--quick" => true,
+        _ => return Err(format!("bench takes only --quick, not {args:?}")),
+    };
+    for name in ["datapath", "e2e"] {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.current_dir(workspace_root())
+            .args(["bench", "-p", "oxlb", "--bench", name]);
+        if quick {
+            cmd.args(["--", "--quick"]);
+        }
+        let status = cmd.status().map_err(|e| format!("cargo bench: {e}"))?;
+        if !status.success() {
+            return Err(format!("oxlb bench {name} failed ({status})"));
+        }
+    }
+    Ok(())
 }
 
 fn fuzz_cmd(args: &[String]) -> Result<(), String> {
