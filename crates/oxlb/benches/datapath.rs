@@ -246,11 +246,11 @@ fn flow_variants<'a>(
     let mac = b.mac;
     let mut fresh = Fresh(0);
     [
-        Variant::new(
+        Variant::fixed(
             "established flow: conntrack hit, NAT",
             &dp.prog,
             XDP_TX,
-            move || est.clone(),
+            &est,
         )
         .checked(move |out| sent(out, LB, |d| d == backend)),
         Variant::new(
@@ -330,7 +330,6 @@ fn paths(b: &Bench, floor: &Program) {
     let est = frame(b.mac, EST_CLIENT, EST_PORT, vip, 80, ACK);
     let reply = frame(b.mac, backend, BACKEND_PORT, LB, nat_port, ACK);
     let pass = frame(b.mac, EST_CLIENT, 40001, LB, 22, ACK);
-    let pass_out = pass.clone();
     let blocks = blocks::load(&Targets {
         vips: (
             &dp.maps[&MapId::Vips],
@@ -342,47 +341,28 @@ fn paths(b: &Bench, floor: &Program) {
         ),
         fib: (LB, backend),
     });
-    let floor_frame = est.clone();
     let [est_v, new_v] = flow_variants(&dp, b, vip, backend);
     let mut v = vec![
-        Variant::new(
-            "floor: parse, swap MACs, XDP_TX",
-            floor,
-            XDP_TX,
-            move || floor_frame.clone(),
-        )
-        .checked(move |out| sent(out, EST_CLIENT, |d| d == vip)),
+        Variant::fixed("floor: parse, swap MACs, XDP_TX", floor, XDP_TX, &est)
+            .checked(move |out| sent(out, EST_CLIENT, |d| d == vip)),
         est_v,
         new_v,
-        Variant::new(
-            "NAT reply: backend -> client",
-            &dp.prog,
-            XDP_TX,
-            move || reply.clone(),
-        )
-        .checked(move |out| sent(out, vip, |d| d == EST_CLIENT)),
-        Variant::new(
+        Variant::fixed("NAT reply: backend -> client", &dp.prog, XDP_TX, &reply)
+            .checked(move |out| sent(out, vip, |d| d == EST_CLIENT)),
+        Variant::fixed(
             "non-VIP pass: TCP to the LB's own :22",
             &dp.prog,
             XDP_PASS,
-            move || pass.clone(),
+            &pass,
         )
-        .checked(move |out| match out == pass_out {
+        .checked(move |out| match out == pass {
             true => Ok(()),
             false => Err("a passed frame was modified".into()),
         }),
     ];
-    let block_frame = est.clone();
-    let f = block_frame.clone();
-    v.push(Variant::new(
-        "empty program",
-        &blocks.empty,
-        XDP_TX,
-        move || f.clone(),
-    ));
+    v.push(Variant::fixed("empty program", &blocks.empty, XDP_TX, &est));
     for (name, prog) in &blocks.ops {
-        let f = block_frame.clone();
-        v.push(Variant::new(*name, prog, XDP_TX, move || f.clone()));
+        v.push(Variant::fixed(*name, prog, XDP_TX, &est));
     }
     let ct_before = ct_entries(&dp);
     let before = reasons(&dp);
@@ -552,7 +532,7 @@ fn scaling(b: &Bench, floor: &Program) {
             let (backend, _) = open_flow(&dp, b, vip);
             let [est, new] = flow_variants(&dp, b, vip, backend);
             let mut v = vec![
-                Variant::new("floor", floor, XDP_TX, move || floor_frame.clone()),
+                Variant::fixed("floor", floor, XDP_TX, &floor_frame),
                 est,
                 new.per_round(new_per_round),
             ];

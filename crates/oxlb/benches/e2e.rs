@@ -303,37 +303,45 @@ fn report(figures: &[(Lb, Figures)], rounds: usize, wrk_secs: u32, conn_secs: f6
     );
     let nft = |f: fn(&Figures) -> f64| of(Lb::Nftables, f);
     println!("\nkeep-alive: wrk -t2 -c32 -d{wrk_secs}s --latency");
-    println!(
-        "{:<30} {:>8} {:>6} {:>7} {:>7}   req/s by round",
-        "load balancer", "req/s", "x nft", "p50 ms", "p99 ms"
+    table(
+        &["req/s", "x nft", "p50 ms", "p99 ms", "req/s by round"],
+        |lb| {
+            let rps = of(lb, |f| f.rps);
+            vec![
+                format!("{rps:.0}"),
+                format!("{:.2}", rps / nft(|f| f.rps)),
+                format!("{:.3}", of(lb, |f| f.p50_ms)),
+                format!("{:.3}", of(lb, |f| f.p99_ms)),
+                by_round(lb, |f| f.rps),
+            ]
+        },
     );
-    for lb in Lb::ALL {
-        let rps = of(lb, |f| f.rps);
-        println!(
-            "{:<30} {rps:>8.0} {:>6.2} {:>7.3} {:>7.3}   {}",
-            lb.name(),
-            rps / nft(|f| f.rps),
-            of(lb, |f| f.p50_ms),
-            of(lb, |f| f.p99_ms),
-            by_round(lb, |f| f.rps)
-        );
-    }
     println!(
         "\nnew connections: {conn_secs} s, {CONN_THREADS} client threads, a fresh source port and \
          one request each, RST close; the demo server (a thread per connection, accept polled \
          every 2 ms when idle) bounds this rate, so the single-backend row is the lowest"
     );
-    println!(
-        "{:<30} {:>8} {:>6}   conn/s by round",
-        "load balancer", "conn/s", "x nft"
-    );
-    for lb in Lb::ALL {
+    table(&["conn/s", "x nft", "conn/s by round"], |lb| {
         let conns = of(lb, |f| f.conns_per_s);
-        println!(
-            "{:<30} {conns:>8.0} {:>6.2}   {}",
-            lb.name(),
-            conns / nft(|f| f.conns_per_s),
-            by_round(lb, |f| f.conns_per_s)
-        );
+        vec![
+            format!("{conns:.0}"),
+            format!("{:.2}", conns / nft(|f| f.conns_per_s)),
+            by_round(lb, |f| f.conns_per_s),
+        ]
+    });
+}
+
+/// A row per load balancer: its name, then `cells(lb)` under `head` (the last column, the
+/// per-round figures, left-aligned).
+fn table(head: &[&str], cells: impl Fn(Lb) -> Vec<String>) {
+    let line = |name: &str, cols: &[String]| {
+        let (last, rest) = cols.split_last().expect("a column");
+        let rest: String = rest.iter().map(|c| format!(" {c:>8}")).collect();
+        println!("{name:<30}{rest}   {last}");
+    };
+    let head: Vec<String> = head.iter().map(|h| h.to_string()).collect();
+    line("load balancer", &head);
+    for lb in Lb::ALL {
+        line(lb.name(), &cells(lb));
     }
 }

@@ -74,6 +74,12 @@ impl<'a> Variant<'a> {
         }
     }
 
+    /// `prog` on the same `frame` every run.
+    pub fn fixed(name: impl Into<String>, prog: &'a Program, verdict: u32, frame: &[u8]) -> Self {
+        let frame = frame.to_vec();
+        Self::new(name, prog, verdict, move || frame.clone())
+    }
+
     /// Also checks every output frame with `check`.
     pub fn checked(mut self, check: impl Fn(&[u8]) -> Result<(), String> + 'a) -> Self {
         self.check = Some(Box::new(check));
