@@ -496,10 +496,10 @@ fn ring_size(max_vips: u64) -> (u32, u64) {
 /// Established and new-flow cost for every (VIPs, backends) pair, each cell interleaved with
 /// the floor; flatness is judged on the floor-relative figures.
 fn scaling(b: &Bench, floor: &Program) {
-    // NAT reverse entries are never reclaimed before the NAT map is full (see the note
-    // printed below), so each cell keeps its new flows to a few thousand: with 2 backends
-    // each has 16,384 ports, and port allocation (8 linear probes) starts failing at
-    // about a fifth of them.
+    // An open NAT flow keeps its source port until it has been quiet for 15 minutes (see
+    // the note printed below), so each cell keeps its new flows to a few thousand: with 2
+    // backends each has 16,384 ports, and port allocation (8 linear probes) starts failing
+    // at about a fifth of them.
     let (rounds, per_round) = (b.rounds.min(15), b.per_round);
     let new_per_round = (per_round / 5).max(1);
     let (table, ring_bytes) = ring_size(10_000);
@@ -507,8 +507,8 @@ fn scaling(b: &Bench, floor: &Program) {
         "\n2. scaling: NAT VIPs on port 80, the measured VIP in the middle of the VIP ids; \
          Maglev ring of {table} slots per VIP in every cell (10,000 VIPs: {:.2} GiB ring; chosen \
          to fit a quarter of MemAvailable and 2 GiB); {rounds} rounds × {per_round} runs per cell \
-         ({new_per_round} for new flows), interleaved with the floor. New flows per cell: {}, as the datapath reclaims a NAT \
-         port only when its NAT map is full (LRU).",
+         ({new_per_round} for new flows), interleaved with the floor. New flows per cell: {}, as an open NAT flow keeps its \
+         source port until it is closed or quiet (15 min by default).",
         ring_bytes as f64 / (1u64 << 30) as f64,
         rounds * new_per_round
     );

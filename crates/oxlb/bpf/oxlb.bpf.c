@@ -30,7 +30,7 @@
  *       destination options, AH, mobility, HIP, shim6, experimental) XDP_PASS (IPV6_EXT)
  *   other L4 protocols (ESP, SCTP, GRE, ...) ........ XDP_PASS (PASS_NOT_VIP)
  *   VIP traffic with no usable backend .............. XDP_DROP (DROP_NO_BACKEND)
- *   NAT with no free source port after 8 probes ..... XDP_DROP (DROP_NAT_PORTS)
+ *   NAT with no free or stale source port among 8 .. XDP_DROP (DROP_NAT_PORTS)
  *   VIP/backend/SNAT family mismatch, table_size 0 .. XDP_DROP (DROP_BAD_CONFIG)
  *   fib: no neighbour entry ......................... XDP_PASS untouched (FIB_NO_NEIGH)
  *   fib: larger than the egress MTU ................. XDP_PASS untouched (FIB_FRAG_NEEDED)
@@ -55,6 +55,16 @@
  * Quoted packets with IPv4 options or IPv6 extension headers, other ICMP types,
  * and ICMP errors about packets the LB sent towards a backend (NAT forward path)
  * are passed to the kernel (ICMP_UNTRACKED / PASS_NOT_VIP).
+ *
+ * NAT source ports: each (backend:port, SNAT address) pair has its own range of
+ * oxlb_cfg.nat_port_count ports; a new flow probes 8 of them from its hash. A port
+ * belongs to its flow until the flow is stale: no packet for nat_tcp_idle_s (open
+ * TCP), nat_tcp_closed_s (client closed first, or a RST: nobody holds TIME_WAIT on
+ * the backend's side of the tuple), nat_tcp_time_wait_s (backend closed first: its
+ * TIME_WAIT must end before the tuple is used again), nat_udp_idle_s (UDP). A stale
+ * port is reclaimed only when all 8 probed ports are taken (NAT_PORT_REUSED), and
+ * the conntrack entry of its old flow is removed with it. Idle time is measured on
+ * replies (every packet) and on forward packets (once per cached-hop lifetime).
  *
  * Checksums: RFC 1624 incremental updates (HC' = ~(~HC + ~m + m')) of the IPv4 header
  * checksum and of the TCP/UDP checksum (pseudo-header addresses + ports), IPv4 and
@@ -94,6 +104,10 @@
 #define IP4_MF 0x2000
 #define IP4_OFFSET 0x1fff
 #define NAT_PROBES 8
+/* struct pkt.tcp bits */
+#define TCP_SYN 1
+#define TCP_FIN 2
+#define TCP_RST 4
 #define ETH_VLAN_LEN 4
 
 struct vlan_hdr {
@@ -167,6 +181,10 @@ const volatile struct oxlb_config oxlb_cfg = {
 	.nat_port_min = OXLB_DEFAULT_NAT_PORT_MIN,
 	.nat_port_count = OXLB_DEFAULT_NAT_PORT_COUNT,
 	.ct_enabled = 1,
+	.nat_tcp_idle_s = OXLB_DEFAULT_NAT_TCP_IDLE_S,
+	.nat_tcp_closed_s = OXLB_DEFAULT_NAT_TCP_CLOSED_S,
+	.nat_tcp_time_wait_s = OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S,
+	.nat_udp_idle_s = OXLB_DEFAULT_NAT_UDP_IDLE_S,
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -183,7 +201,7 @@ struct pkt {
 	__u32 bytes;	 /* L2 header + IP length, for the byte counters */
 	__u16 l3_len;	 /* IP total length, for the fib MTU check */
 	__u8 vlan;	 /* 1 if the frame carried a VLAN tag */
-	__u8 syn;	 /* 1 for a TCP SYN without ACK: a new connection */
+	__u8 tcp;	 /* TCP_SYN (SYN without ACK: a new connection) | TCP_FIN | TCP_RST */
 	struct oxlb_flow_key key;
 };
 
@@ -445,17 +463,67 @@ static __always_inline void nat_rev_key(struct oxlb_flow_key *rk, const struct o
 	rk->family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 }
 
+#define NS_PER_S 1000000000ULL
+
+/* Whether a NAT port's flow has been quiet long enough for its port to go to a
+ * new flow (timeouts: oxlb_cfg.nat_*). */
+static __always_inline int nat_stale(const struct oxlb_nat *n, __u64 now)
+{
+	__u32 s = oxlb_cfg.nat_udp_idle_s;
+
+	if (n->client.proto == IPPROTO_TCP) {
+		if (n->closing == OXLB_NAT_CLOSED)
+			s = oxlb_cfg.nat_tcp_closed_s;
+		else if (n->closing == OXLB_NAT_TIME_WAIT)
+			s = oxlb_cfg.nat_tcp_time_wait_s;
+		else
+			s = oxlb_cfg.nat_tcp_idle_s;
+	}
+	__u32 ticks = (__u32)(now >> OXLB_NAT_TICK_SHIFT) - n->seen;
+
+	/* ticks apart: at least ticks - 1 whole ticks have passed. */
+	return ticks > 0 && ((__u64)(ticks - 1) << OXLB_NAT_TICK_SHIFT) >= (__u64)s * NS_PER_S;
+}
+
+/* Record a packet of a NAT flow: refresh its idle time and follow its TCP close
+ * (from_client: a forward packet, else a reply). */
+static __always_inline void nat_seen(struct oxlb_nat *n, const struct pkt *p, __u64 now,
+				     int from_client)
+{
+	n->seen = now >> OXLB_NAT_TICK_SHIFT;
+	if (p->tcp & TCP_RST)
+		n->closing = OXLB_NAT_CLOSED;
+	else if ((p->tcp & TCP_FIN) && n->closing == OXLB_NAT_OPEN)
+		n->closing = from_client ? OXLB_NAT_CLOSED : OXLB_NAT_TIME_WAIT;
+}
+
+/* Drop the conntrack entry of the flow that held a reclaimed NAT port, so that
+ * flow (if it ever resumes) is scheduled afresh instead of sending on a port that
+ * now belongs to another flow. */
+static __always_inline void ct_forget(const struct oxlb_nat *old, __be16 port)
+{
+	struct oxlb_ct *ct = bpf_map_lookup_elem(&oxlb_ct, &old->client);
+
+	if (ct && ct->nat_port == port && ct->backend_id == old->backend_id)
+		bpf_map_delete_elem(&oxlb_ct, &old->client);
+}
+
 /* Allocate a source port for a new NAT flow: start at hash % count in
- * [nat_port_min, nat_port_min + count) and probe linearly; a reverse entry that
- * already belongs to this client tuple is reused (conntrack aged out first).
- * Returns the port (network order) or 0. */
+ * [nat_port_min, nat_port_min + count) and probe NAT_PROBES ports linearly. The
+ * first free port wins; a port that already belongs to this client tuple is
+ * reused (its conntrack entry aged out first, or a SYN reopens the tuple). When
+ * every probed port is taken, the first one whose flow is stale (nat_stale) is
+ * reclaimed. Two CPUs reclaiming the same stale port at the same instant may both
+ * take it (no compare-and-swap on map values); the loser's flow is reset by its
+ * backend. Returns the port (network order) or 0. */
 static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_vip *vip,
 					const struct oxlb_backend *be, __u32 bid, __be16 bport,
-					__u32 hash, const int v6)
+					__u32 hash, __u64 now, const int v6)
 {
 	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
 	struct oxlb_flow_key rk;
-	struct oxlb_nat nv;
+	struct oxlb_nat nv, *cur;
+	__be16 victim = 0;
 	__u32 start;
 
 	if (cnt == 0)
@@ -465,10 +533,10 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 	nv.client = p->key;
 	nv.vip_id = vip->id;
 	nv.backend_id = bid;
+	nv.seen = now >> OXLB_NAT_TICK_SHIFT;
 	start = (hash >> 7) % cnt;
 	for (int i = 0; i < NAT_PROBES; i++) {
 		__u32 port = min + (start + i) % cnt;
-		struct oxlb_nat *cur;
 
 		if (port == 0 || port > 0xffff)
 			continue;
@@ -476,29 +544,53 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 		if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST) == 0)
 			return rk.dport;
 		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
-		if (cur && key_eq(&cur->client, &p->key))
+		if (!cur)
+			continue;
+		if (key_eq(&cur->client, &p->key)) {
+			*cur = nv;
 			return rk.dport;
+		}
+		if (!victim && nat_stale(cur, now))
+			victim = rk.dport;
 	}
-	return 0;
+	if (!victim)
+		return 0;
+	rk.dport = victim;
+	cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+	if (cur) {
+		if (!nat_stale(cur, now))
+			return 0;
+		ct_forget(cur, victim);
+	}
+	if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_ANY))
+		return 0;
+	count(OXLB_R_NAT_PORT_REUSED);
+	return victim;
 }
 
-/* Keep the reverse entry of an established NAT flow alive (LRU) and recreate it
- * if it was evicted. */
-static __always_inline void nat_refresh(const struct pkt *p, const struct oxlb_vip *vip,
-					const struct oxlb_backend *be, __u32 bid, __be16 bport,
-					__be16 nat_port, const int v6)
+/* A forward packet of an established NAT flow: refresh its reverse entry (idle
+ * time, TCP close) and recreate it if it was evicted from its LRU. */
+static __always_inline void nat_touch(const struct pkt *p, const struct oxlb_vip *vip,
+				      const struct oxlb_backend *be, __u32 bid, __be16 bport,
+				      __be16 nat_port, __u64 now, const int v6)
 {
 	struct oxlb_flow_key rk;
-	struct oxlb_nat nv;
+	struct oxlb_nat nv, *cur;
 
 	nat_rev_key(&rk, be, vip, bport, p->key.proto, v6);
 	rk.dport = nat_port;
-	if (bpf_map_lookup_elem(&oxlb_nat, &rk))
+	cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+	if (cur) {
+		/* A port reclaimed by another flow is left alone. */
+		if (key_eq(&cur->client, &p->key))
+			nat_seen(cur, p, now, 1);
 		return;
+	}
 	__builtin_memset(&nv, 0, sizeof(nv));
 	nv.client = p->key;
 	nv.vip_id = vip->id;
 	nv.backend_id = bid;
+	nat_seen(&nv, p, now, 1);
 	bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST);
 }
 
@@ -613,7 +705,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	/* A SYN starts a new connection even when its tuple is still in conntrack (a
 	 * reused client port): it is scheduled afresh, so it never follows a stale entry
 	 * to a backend that failed or was removed since. */
-	ct = p->syn ? NULL : ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port);
+	ct = (p->tcp & TCP_SYN) ? NULL : ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port);
 	if (ct) {
 		count(OXLB_R_CT_HIT);
 	} else {
@@ -653,12 +745,13 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
 	bport = be.port ? be.port : p->key.dport;
 	if (new_flow) {
-		nat_port = nat_alloc(p, &vip, &be, bid, bport, hash, v6);
+		nat_port = nat_alloc(p, &vip, &be, bid, bport, hash, now, v6);
 		if (!nat_port)
 			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
-	} else if (!cached) {
-		/* Once per hop lifetime: the reverse entry may have aged out of its LRU. */
-		nat_refresh(p, &vip, &be, bid, bport, nat_port, v6);
+	} else if (!cached || (p->tcp & (TCP_FIN | TCP_RST))) {
+		/* Once per hop lifetime (so the flow's idle time has ~1 s resolution), and
+		 * on a FIN or RST: refresh the reverse entry, recreate it if evicted. */
+		nat_touch(p, &vip, &be, bid, bport, nat_port, now, v6);
 	}
 	if (!cached) {
 		r = hop_resolve(&hop, ctx, now, fam, vip.snat_addr, be.addr, p->key.proto, nat_port,
@@ -698,6 +791,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6
 	vip_id = n->vip_id;
 	bid = n->backend_id;
 	now = bpf_ktime_get_ns();
+	nat_seen(n, p, now, 0);
 	if (hop_fresh(&n->hop, ctx, now)) {
 		hop = n->hop;
 	} else {
@@ -920,7 +1014,8 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 		p->sport = &t->source;
 		p->dport = &t->dest;
 		p->l4_csum = &t->check;
-		p->syn = t->syn && !t->ack;
+		p->tcp = (t->syn && !t->ack ? TCP_SYN : 0) | (t->fin ? TCP_FIN : 0) |
+			 (t->rst ? TCP_RST : 0);
 	} else if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *u = l4;
 

@@ -57,6 +57,10 @@
 #define OXLB_DEFAULT_CT_ENTRIES 262144
 #define OXLB_DEFAULT_NAT_PORT_MIN 16384
 #define OXLB_DEFAULT_NAT_PORT_COUNT 16384
+#define OXLB_DEFAULT_NAT_TCP_IDLE_S 900
+#define OXLB_DEFAULT_NAT_TCP_CLOSED_S 5
+#define OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S 60
+#define OXLB_DEFAULT_NAT_UDP_IDLE_S 30
 
 /* Key of oxlb_vips: destination of the client packet. port 0 = any port. */
 struct oxlb_vip_key {
@@ -120,14 +124,25 @@ struct oxlb_ct {
 };
 _Static_assert(sizeof(struct oxlb_ct) == 40, "oxlb_ct size");
 
+/* oxlb_nat.closing: how a TCP flow of a NAT port ended (decides when the port may
+ * be given to another flow, see oxlb_config). */
+#define OXLB_NAT_OPEN 0
+#define OXLB_NAT_CLOSED 1    /* the client sent the first FIN, or either side a RST */
+#define OXLB_NAT_TIME_WAIT 2 /* the backend sent the first FIN: it holds TIME_WAIT */
+/* oxlb_nat.seen counts ticks of 2^30 ns (1.07 s): 4 bytes, wraps after 146 years. */
+#define OXLB_NAT_TICK_SHIFT 30
+
 /* Value of oxlb_nat (key: backend:port -> snat_addr:nat_port tuple of a reply). */
 struct oxlb_nat {
 	struct oxlb_flow_key client; /* the original client -> VIP tuple */
 	__u32 vip_id;
 	__u32 backend_id;
 	struct oxlb_hop hop; /* towards the client */
+	__u32 seen;	     /* last packet of the flow: bpf_ktime_get_ns() >> OXLB_NAT_TICK_SHIFT */
+	__u8 closing;	     /* OXLB_NAT_* */
+	__u8 _pad[3];
 };
-_Static_assert(sizeof(struct oxlb_nat) == 72, "oxlb_nat size");
+_Static_assert(sizeof(struct oxlb_nat) == 80, "oxlb_nat size");
 
 /* Value of oxlb_vip_stats and oxlb_be_stats (per CPU; sum over CPUs). */
 struct oxlb_stats {
@@ -162,7 +177,8 @@ enum oxlb_reason {
 	OXLB_R_CT_MISS = 18,	     /* new flow scheduled through the Maglev ring */
 	OXLB_R_NAT_REPLY = 19,	     /* reply translated back to the client */
 	OXLB_R_VLAN = 20,	     /* frame carried one 802.1Q/802.1ad tag (handled) */
-	OXLB_R_MAX = 21,
+	OXLB_R_NAT_PORT_REUSED = 21, /* a new NAT flow took the port of an idle or closed one */
+	OXLB_R_MAX = 22,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -174,7 +190,13 @@ struct oxlb_config {
 	__u16 nat_port_count; /* number of NAT source ports */
 	__u8 ct_enabled;      /* 1: pin flows to backends in oxlb_ct; 0: stateless Maglev */
 	__u8 _pad[3];
+	/* Seconds since its last packet after which a NAT port may go to a new flow
+	 * (it is reused only when the probed ports are all taken): */
+	__u32 nat_tcp_idle_s;	   /* open TCP flow */
+	__u32 nat_tcp_closed_s;	   /* OXLB_NAT_CLOSED */
+	__u32 nat_tcp_time_wait_s; /* OXLB_NAT_TIME_WAIT (the backend's TIME_WAIT, 60 s on Linux) */
+	__u32 nat_udp_idle_s;	   /* UDP flow */
 };
-_Static_assert(sizeof(struct oxlb_config) == 20, "oxlb_config size");
+_Static_assert(sizeof(struct oxlb_config) == 36, "oxlb_config size");
 
 #endif /* OXLB_H */

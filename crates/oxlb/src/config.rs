@@ -11,6 +11,12 @@
 //! conntrack_size = 262144
 //! metrics_listen = "127.0.0.1:9100" # or "off"
 //! pin_dir = "/sys/fs/bpf/oxlb"
+//! # NAT mode: when the source port of a quiet flow may go to a new flow (it is
+//! # reused only when the ports a new flow probes are all taken)
+//! nat_tcp_timeout = "15m"           # open TCP flow
+//! nat_tcp_closed_timeout = "5s"     # client closed first (FIN) or RST
+//! nat_tcp_time_wait_timeout = "60s" # backend closed first: its TIME_WAIT
+//! nat_udp_timeout = "30s"
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -37,6 +43,7 @@ use std::time::Duration;
 
 use validate::{RawConfig, Validator};
 
+pub use crate::datapath::NatTimeouts;
 pub use crate::plan::{BackendKey, VipKey};
 use crate::plan::{Mode, Proto};
 
@@ -52,6 +59,8 @@ pub const MAX_CONNTRACK_SIZE: u32 = 1 << 26;
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9100";
 /// Default bpffs pin directory.
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/oxlb";
+/// Longest accepted NAT timeout, in seconds (7 days).
+pub const MAX_NAT_TIMEOUT_S: u64 = 7 * 24 * 3600;
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
 const MAX_IFNAME: usize = 15;
 
@@ -77,6 +86,8 @@ pub struct Global {
     pub metrics_listen: Option<SocketAddr>,
     /// bpffs directory where maps and links are pinned.
     pub pin_dir: PathBuf,
+    /// When a quiet NAT flow's source port may go to a new flow.
+    pub nat_timeouts: NatTimeouts,
 }
 
 impl Default for Global {
@@ -86,6 +97,7 @@ impl Default for Global {
             conntrack_size: DEFAULT_CONNTRACK_SIZE,
             metrics_listen: DEFAULT_METRICS_LISTEN.parse().ok(),
             pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
+            nat_timeouts: NatTimeouts::default(),
         }
     }
 }
@@ -306,7 +318,7 @@ impl Config {
     }
 }
 
-/// Parses `"<digits>ms"`, `"<digits>s"` or `"<digits>m"`.
+/// Parses `"<digits>"` followed by `ms`, `s`, `m`, `h` or `d`.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit())?;
@@ -316,6 +328,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "ms" => Some(Duration::from_millis(n)),
         "s" => Some(Duration::from_secs(n)),
         "m" => n.checked_mul(60).map(Duration::from_secs),
+        "h" => n.checked_mul(3600).map(Duration::from_secs),
+        "d" => n.checked_mul(86_400).map(Duration::from_secs),
         _ => None,
     }
 }

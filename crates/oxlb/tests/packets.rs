@@ -20,7 +20,9 @@ use oxbpf::map::BPF_ANY;
 use oxbpf::prog::{Program, TestRunOpts};
 use oxbpf::spec::Pinning;
 use oxlb::daemon::kernel;
-use oxlb::datapath::abi::{RawCt, RawFlowKey, RawNat};
+use oxlb::datapath::abi::{
+    RawCt, RawFlowKey, RawNat, NAT_CLOSED, NAT_OPEN, NAT_TICK_SHIFT, NAT_TIME_WAIT,
+};
 use oxlb::datapath::{self, Layout, MapId, MapOp};
 use oxlb::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
 
@@ -207,7 +209,10 @@ struct Dp {
 
 impl Dp {
     fn load(ns: &str) -> Dp {
-        let layout = layout();
+        Dp::load_with(ns, layout())
+    }
+
+    fn load_with(ns: &str, layout: Layout) -> Dp {
         let spec = kernel::spec(&layout, Pinning::None).unwrap();
         let mut coll = Collection::load(&spec, &CollectionOptions::default()).unwrap();
         let (prog, maps) = kernel::take(&mut coll).unwrap();
@@ -1006,13 +1011,14 @@ fn set_neigh(dp: &Dp, addr: IpAddr, mac: &str) {
 fn expire_hop(dp: &Dp, map: MapId, key: &[u8]) {
     let m = &dp.maps[&map];
     let mut v = m.lookup(key).unwrap().expect("entry");
-    let at = v.len() - 8; // the hop's at_ns ends both values
+    // The hop's at_ns: the last field of RawCt, before `seen` and `closing` in RawNat.
+    let at = if map == MapId::Nat { 64 } else { v.len() - 8 };
     assert_ne!(
-        u64::from_ne_bytes(v[at..].try_into().unwrap()),
+        u64::from_ne_bytes(v[at..at + 8].try_into().unwrap()),
         0,
         "a hop is cached"
     );
-    v[at..].copy_from_slice(&1u64.to_ne_bytes());
+    v[at..at + 8].copy_from_slice(&1u64.to_ne_bytes());
     m.update(key, &v, BPF_ANY).unwrap();
 }
 
@@ -1075,4 +1081,209 @@ fn next_hop_cache(dp: &Dp) {
     set_neigh(dp, client, CLIENT_MAC);
     expire_hop(dp, MapId::Ct, &key);
     expire_hop(dp, MapId::Nat, &nat_key);
+}
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const FIN: u8 = 0x01;
+const RST: u8 = 0x04;
+
+/// NAT ports of a tiny range (8 = the datapath's probe count, so every new flow sees every
+/// port) are given to new flows only once their flow is stale: idle, closed by the client
+/// or a RST, or past the backend's TIME_WAIT; never while the flow is active.
+#[test]
+fn nat_ports_are_reclaimed_from_stale_flows_only() {
+    if !require_kernel("nat_ports_are_reclaimed_from_stale_flows_only") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let layout = Layout {
+            nat_port_min: 20000,
+            nat_port_count: 8,
+            ..layout()
+        };
+        let dp = Dp::load_with(name, layout);
+        let (vip, client, lb) = (ip("10.0.1.1"), ip(CLIENT4), ip(LB4));
+        let (baddr, bport, bmac) = backend(0);
+        dp.set_ring(0, &[0]);
+        dp.set_ring(1, &[0]);
+        let seg = |cport: u16, flags: u8| {
+            let t = tcp(client, vip, cport, 80, flags, b"");
+            dp.frame(&ipv4(v4(CLIENT4), v4("10.0.1.1"), TCP, &t))
+        };
+        let reply = |port: u16, flags: u8| {
+            let t = tcp(baddr, lb, bport, port, flags, b"");
+            eth(
+                dp.lb0.1,
+                bmac,
+                0x0800,
+                &ipv4(v4("10.0.0.10"), v4(LB4), TCP, &t),
+            )
+        };
+        let nat_key =
+            |port: u16, proto: u8| RawFlowKey::new(baddr, bport, lb, port, proto).to_bytes();
+        let nat = |port: u16, proto: u8| {
+            let v = dp.maps[&MapId::Nat]
+                .lookup(&nat_key(port, proto))
+                .unwrap()
+                .expect("NAT entry");
+            RawNat::from_bytes(&v).unwrap()
+        };
+        // Moves the flow's last packet `secs` seconds into the past.
+        let age = |port: u16, proto: u8, secs: u64| {
+            let m = &dp.maps[&MapId::Nat];
+            let key = nat_key(port, proto);
+            let mut v = m.lookup(&key).unwrap().expect("NAT entry");
+            let seen = u32::from_ne_bytes(v[72..76].try_into().unwrap());
+            let ticks = ((secs * 1_000_000_000) >> NAT_TICK_SHIFT) as u32 + 2;
+            v[72..76].copy_from_slice(&seen.wrapping_sub(ticks).to_ne_bytes());
+            m.update(&key, &v, BPF_ANY).unwrap();
+        };
+        let new_flow = |cport: u16| -> Result<u16, BTreeMap<String, u64>> {
+            let (rv, out, d) = dp.run_counted(&seg(cport, SYN));
+            if rv != XDP_TX {
+                assert_eq!((rv, d.get("drop_nat_ports")), (XDP_DROP, Some(&1)), "{d:?}");
+                return Err(d);
+            }
+            let o = ip_of(&out);
+            assert!(o.checksums_ok());
+            assert_eq!(o.dst, baddr);
+            Ok(o.sport())
+        };
+
+        // Eight flows take the eight ports; the ninth finds none.
+        let ports: Vec<u16> = (0..8)
+            .map(|i| new_flow(41000 + i).expect("a free port"))
+            .collect();
+        let flow = |i: usize| (41000 + i as u16, ports[i]);
+        let mut sorted = ports.clone();
+        sorted.sort();
+        assert_eq!(sorted, (20000..20008).collect::<Vec<_>>());
+        assert!(new_flow(41100).is_err(), "every port is taken");
+        for &p in &ports {
+            assert_eq!(nat(p, TCP).closing, NAT_OPEN);
+        }
+
+        // Flow 0: the client closes first. Fresh, its port stays; 5 s later it is reclaimed,
+        // and the old flow's conntrack entry goes with it.
+        let (c0, p0) = flow(0);
+        assert_eq!(dp.run(&seg(c0, ACK | FIN)).0, XDP_TX);
+        assert_eq!(nat(p0, TCP).closing, NAT_CLOSED);
+        assert!(
+            new_flow(41100).is_err(),
+            "a just-closed flow keeps its port"
+        );
+        age(p0, TCP, 6);
+        let before = dp.reasons();
+        assert_eq!(new_flow(41100), Ok(p0), "the closed flow's port is reused");
+        assert_eq!(
+            dp.reasons()["nat_port_reused"],
+            before["nat_port_reused"] + 1
+        );
+        let n = nat(p0, TCP);
+        assert_eq!(n.client, RawFlowKey::new(client, 41100, vip, 80, TCP));
+        assert_eq!(n.closing, NAT_OPEN);
+        let old_ct = RawFlowKey::new(client, c0, vip, 80, TCP).to_bytes();
+        assert!(
+            dp.maps[&MapId::Ct].lookup(&old_ct).unwrap().is_none(),
+            "old flow forgotten"
+        );
+        let (rv, _, d) = dp.run_counted(&seg(c0, ACK));
+        assert_eq!(
+            (rv, d.get("ct_miss")),
+            (XDP_DROP, Some(&1)),
+            "the old flow is not sent on its former port: {d:?}"
+        );
+
+        // Flow 1: the backend closes first, then the client: the backend holds TIME_WAIT,
+        // so the port waits 60 s, not 5.
+        let (c1, p1) = flow(1);
+        assert_eq!(dp.run(&reply(p1, ACK | FIN)).0, XDP_TX);
+        assert_eq!(nat(p1, TCP).closing, NAT_TIME_WAIT);
+        assert_eq!(dp.run(&seg(c1, ACK | FIN)).0, XDP_TX);
+        assert_eq!(
+            nat(p1, TCP).closing,
+            NAT_TIME_WAIT,
+            "the backend closed first"
+        );
+        age(p1, TCP, 10);
+        assert!(new_flow(41101).is_err(), "TIME_WAIT not over");
+        age(p1, TCP, 55);
+        assert_eq!(
+            new_flow(41101),
+            Ok(p1),
+            "reused after the backend's TIME_WAIT"
+        );
+
+        // Flow 2: reset by the backend: reusable after the closed timeout.
+        let (_, p2) = flow(2);
+        assert_eq!(dp.run(&reply(p2, RST)).0, XDP_TX);
+        assert_eq!(nat(p2, TCP).closing, NAT_CLOSED);
+        age(p2, TCP, 6);
+        assert_eq!(new_flow(41102), Ok(p2), "reused after a RST");
+
+        // Flow 3: open and quiet. 10 minutes is not enough (15 min idle timeout), 16 is.
+        let (_, p3) = flow(3);
+        age(p3, TCP, 600);
+        assert!(
+            new_flow(41103).is_err(),
+            "an open flow quiet for 10 min keeps its port"
+        );
+        age(p3, TCP, 400);
+        assert_eq!(new_flow(41103), Ok(p3), "reused after 15 min idle");
+
+        // Flows 4 and 5: quiet for 20 min, then a reply (4) or a forward packet once its
+        // cached hop is stale (5) shows they are alive: their ports stay.
+        let (c4, p4) = flow(4);
+        let (c5, p5) = flow(5);
+        for p in [p4, p5] {
+            age(p, TCP, 1200);
+        }
+        assert_eq!(dp.run(&reply(p4, ACK)).0, XDP_TX);
+        let ct5 = RawFlowKey::new(client, c5, vip, 80, TCP).to_bytes();
+        expire_hop(&dp, MapId::Ct, &ct5);
+        assert_eq!(dp.run(&seg(c5, ACK)).0, XDP_TX);
+        assert!(new_flow(41104).is_err(), "active flows keep their ports");
+        for (c, p) in [(c4, p4), (c5, p5)] {
+            let (rv, out) = dp.run(&seg(c, ACK));
+            assert_eq!(
+                (rv, ip_of(&out).sport()),
+                (XDP_TX, p),
+                "flow {c} still on its port"
+            );
+        }
+
+        // Flow 6: closed by the client, then the client reopens the same tuple (SYN): it
+        // gets its own port back, open again.
+        let (c6, p6) = flow(6);
+        assert_eq!(dp.run(&seg(c6, ACK | FIN)).0, XDP_TX);
+        assert_eq!(nat(p6, TCP).closing, NAT_CLOSED);
+        assert_eq!(new_flow(c6), Ok(p6), "a reopened tuple keeps its port");
+        assert_eq!(nat(p6, TCP).closing, NAT_OPEN);
+
+        // UDP (VIP 53/udp, same backend): its own ports, 30 s idle timeout.
+        let useg = |cport: u16| {
+            let u = udp(client, vip, cport, 53, b"q");
+            dp.frame(&ipv4(v4(CLIENT4), v4("10.0.1.1"), UDP, &u))
+        };
+        let uports: Vec<u16> = (0..8)
+            .map(|i| {
+                let (rv, out) = dp.run(&useg(42000 + i));
+                assert_eq!(rv, XDP_TX);
+                ip_of(&out).sport()
+            })
+            .collect();
+        assert_eq!(dp.run(&useg(42100)).0, XDP_DROP, "every UDP port is taken");
+        age(uports[3], UDP, 20);
+        assert_eq!(dp.run(&useg(42100)).0, XDP_DROP, "20 s quiet is not enough");
+        age(uports[3], UDP, 15);
+        let (rv, out) = dp.run(&useg(42100));
+        assert_eq!(
+            (rv, ip_of(&out).sport()),
+            (XDP_TX, uports[3]),
+            "reused after 30 s"
+        );
+        assert!(ip_of(&out).checksums_ok());
+    });
 }

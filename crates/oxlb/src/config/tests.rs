@@ -371,6 +371,26 @@ fn global_rules() {
     assert!(d.message.contains("absolute"), "{}", d.message);
     let d = one_error(&format!("[global]\nconntrack_size = 0\n{base}"));
     assert!(d.message.contains("conntrack_size 0"), "{}", d.message);
+    let c = parse(&format!(
+        "[global]\nnat_tcp_timeout = \"1h\"\nnat_tcp_closed_timeout = \"2s\"\n\
+         nat_tcp_time_wait_timeout = \"2m\"\nnat_udp_timeout = \"10s\"\n{base}"
+    ))
+    .unwrap();
+    let t = c.global.nat_timeouts;
+    assert_eq!(
+        (t.tcp_idle, t.tcp_closed, t.tcp_time_wait, t.udp_idle),
+        (3600, 2, 120, 10)
+    );
+    assert_eq!(
+        parse(&base).unwrap().global.nat_timeouts,
+        NatTimeouts::default()
+    );
+    for bad in ["\"500ms\"", "\"0s\"", "\"8d\"", "\"soon\""] {
+        let d = one_error(&format!("[global]\nnat_udp_timeout = {bad}\n{base}"));
+        assert!(d.message.contains("nat_udp_timeout"), "{}", d.message);
+        assert!(d.message.contains("whole seconds"), "{}", d.message);
+        assert_eq!(d.line, 2, "{bad}: {}", d.message);
+    }
     let d = one_error("[[interface]]\nname = \"a-very-long-interface-name\"\n");
     assert!(d.message.contains("interface name"), "{}", d.message);
     let d = one_error("[[interface]]\nname = \"eth0\"\nxdp_mode = \"offload\"\n");
@@ -413,7 +433,9 @@ fn helpers() {
     assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
     assert_eq!(parse_duration(" 3s "), Some(Duration::from_secs(3)));
     assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-    assert_eq!(parse_duration("2h"), None);
+    assert_eq!(parse_duration("2h"), Some(Duration::from_secs(7200)));
+    assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86_400)));
+    assert_eq!(parse_duration("2w"), None);
     assert_eq!(parse_duration("s"), None);
     assert_eq!(parse_duration("99999999999999999999s"), None);
     assert_eq!(line_col("ab\ncdé\nx", 7), (2, 4));

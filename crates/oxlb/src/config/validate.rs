@@ -11,7 +11,7 @@ use toml::Spanned;
 
 use super::{
     is_prime, parse_duration, Backend, CheckKind, Config, Diagnostic, Global, HealthCheck,
-    Interface, Vip, XdpMode, MAX_CONNTRACK_SIZE, MAX_IFNAME, MAX_TABLE_SIZE,
+    Interface, Vip, XdpMode, MAX_CONNTRACK_SIZE, MAX_IFNAME, MAX_NAT_TIMEOUT_S, MAX_TABLE_SIZE,
 };
 use crate::plan::{Mode, Proto, VipKey};
 
@@ -32,6 +32,10 @@ struct RawGlobal {
     conntrack_size: Option<Spanned<i64>>,
     metrics_listen: Option<Spanned<String>>,
     pin_dir: Option<Spanned<String>>,
+    nat_tcp_timeout: Option<Spanned<String>>,
+    nat_tcp_closed_timeout: Option<Spanned<String>>,
+    nat_tcp_time_wait_timeout: Option<Spanned<String>>,
+    nat_udp_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -195,6 +199,38 @@ impl<'a> Validator<'a> {
                         ),
                     ),
                 }
+            }
+        }
+        let t = &mut g.nat_timeouts;
+        for (name, raw, slot) in [
+            ("nat_tcp_timeout", &raw.nat_tcp_timeout, &mut t.tcp_idle),
+            (
+                "nat_tcp_closed_timeout",
+                &raw.nat_tcp_closed_timeout,
+                &mut t.tcp_closed,
+            ),
+            (
+                "nat_tcp_time_wait_timeout",
+                &raw.nat_tcp_time_wait_timeout,
+                &mut t.tcp_time_wait,
+            ),
+            ("nat_udp_timeout", &raw.nat_udp_timeout, &mut t.udp_idle),
+        ] {
+            let Some(raw) = raw else { continue };
+            match parse_duration(raw.get_ref()) {
+                Some(d)
+                    if d.subsec_nanos() == 0
+                        && (1..=MAX_NAT_TIMEOUT_S).contains(&d.as_secs()) =>
+                {
+                    *slot = d.as_secs() as u32
+                }
+                _ => self.err(
+                    &raw.span(),
+                    format!(
+                        "{name} {:?} must be whole seconds like \"30s\", \"15m\" or \"1h\", within 1s..={MAX_NAT_TIMEOUT_S}s",
+                        raw.get_ref()
+                    ),
+                ),
             }
         }
         if let Some(dir) = raw.pin_dir {

@@ -354,12 +354,27 @@ pub struct RawNat {
     pub backend_id: u32,
     /// Cached next hop towards the client.
     pub hop: RawHop,
+    /// Last packet of the flow, in ticks of 2^[`NAT_TICK_SHIFT`] ns of `bpf_ktime_get_ns()`.
+    pub seen: u32,
+    /// How the TCP flow ended: one of the `NAT_*` states.
+    pub closing: u8,
+    /// Zero.
+    pub _pad: [u8; 3],
 }
-const _: () = assert!(std::mem::size_of::<RawNat>() == 72);
+const _: () = assert!(std::mem::size_of::<RawNat>() == 80);
+
+/// `OXLB_NAT_TICK_SHIFT`: `RawNat::seen` counts `bpf_ktime_get_ns() >> NAT_TICK_SHIFT`.
+pub const NAT_TICK_SHIFT: u32 = 30;
+/// `OXLB_NAT_OPEN`: the flow has not closed.
+pub const NAT_OPEN: u8 = 0;
+/// `OXLB_NAT_CLOSED`: the client sent the first FIN, or either side a RST.
+pub const NAT_CLOSED: u8 = 1;
+/// `OXLB_NAT_TIME_WAIT`: the backend sent the first FIN.
+pub const NAT_TIME_WAIT: u8 = 2;
 
 impl RawNat {
     /// Size in bytes.
-    pub const SIZE: usize = 72;
+    pub const SIZE: usize = 80;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -371,6 +386,9 @@ impl RawNat {
             vip_id: u32_at(b, 40),
             backend_id: u32_at(b, 44),
             hop: RawHop::from_bytes(&b[48..72]),
+            seen: u32_at(b, 72),
+            closing: b[76],
+            _pad: [0; 3],
         })
     }
 }
@@ -439,12 +457,20 @@ pub struct RawConfig {
     pub ct_enabled: u8,
     /// Zero.
     pub _pad: [u8; 3],
+    /// Seconds after its last packet before an open TCP flow's NAT port may be reused.
+    pub nat_tcp_idle_s: u32,
+    /// Same, for a TCP flow the client closed first or that was reset.
+    pub nat_tcp_closed_s: u32,
+    /// Same, for a TCP flow the backend closed first (its TIME_WAIT).
+    pub nat_tcp_time_wait_s: u32,
+    /// Same, for a UDP flow.
+    pub nat_udp_idle_s: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawConfig>() == 20);
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 36);
 
 impl RawConfig {
     /// Size in bytes.
-    pub const SIZE: usize = 20;
+    pub const SIZE: usize = 36;
     /// Name of the `.rodata` variable.
     pub const VAR_NAME: &'static str = "oxlb_cfg";
 
@@ -457,6 +483,14 @@ impl RawConfig {
         v.extend_from_slice(&self.nat_port_min.to_ne_bytes());
         v.extend_from_slice(&self.nat_port_count.to_ne_bytes());
         v.extend_from_slice(&[self.ct_enabled, 0, 0, 0]);
+        for t in [
+            self.nat_tcp_idle_s,
+            self.nat_tcp_closed_s,
+            self.nat_tcp_time_wait_s,
+            self.nat_udp_idle_s,
+        ] {
+            v.extend_from_slice(&t.to_ne_bytes());
+        }
         v
     }
 }
@@ -507,13 +541,15 @@ pub enum Reason {
     NatReply = 19,
     /// Frames with one VLAN tag.
     Vlan = 20,
+    /// New NAT flows that took the port of an idle or closed flow.
+    NatPortReused = 21,
 }
 
 impl Reason {
     /// Number of reasons (`OXLB_R_MAX`).
-    pub const COUNT: u32 = 21;
+    pub const COUNT: u32 = 22;
     /// Every reason in index order.
-    pub const ALL: [Reason; 21] = [
+    pub const ALL: [Reason; 22] = [
         Reason::PassNotIp,
         Reason::PassNotVip,
         Reason::Truncated,
@@ -535,6 +571,7 @@ impl Reason {
         Reason::CtMiss,
         Reason::NatReply,
         Reason::Vlan,
+        Reason::NatPortReused,
     ];
 
     /// Metric-style name, e.g. `pass_not_vip`.
@@ -561,6 +598,7 @@ impl Reason {
             Reason::CtMiss => "ct_miss",
             Reason::NatReply => "nat_reply",
             Reason::Vlan => "vlan",
+            Reason::NatPortReused => "nat_port_reused",
         }
     }
 }

@@ -79,6 +79,8 @@ pub struct Layout {
     pub nat_port_count: u16,
     /// Seed of the flow hash.
     pub hash_seed: u32,
+    /// When the NAT port of a quiet flow may go to a new flow.
+    pub nat_timeouts: NatTimeouts,
     /// Pin flows to backends (conntrack); off = stateless Maglev.
     pub conntrack: bool,
 }
@@ -94,7 +96,34 @@ impl Default for Layout {
             nat_port_min: 16384,
             nat_port_count: 16384,
             hash_seed: 0x6f78_6c62,
+            nat_timeouts: NatTimeouts::default(),
             conntrack: true,
+        }
+    }
+}
+
+/// Seconds without a packet after which a NAT flow's source port may be given to a
+/// new flow (only when the ports a new flow probes are all taken).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatTimeouts {
+    /// Open TCP flow.
+    pub tcp_idle: u32,
+    /// TCP flow the client closed first (FIN), or reset by either side (RST).
+    pub tcp_closed: u32,
+    /// TCP flow the backend closed first: covers its TIME_WAIT (60 s on Linux).
+    pub tcp_time_wait: u32,
+    /// UDP flow.
+    pub udp_idle: u32,
+}
+
+impl Default for NatTimeouts {
+    /// The defaults compiled into `oxlb.bpf.o` (`OXLB_DEFAULT_NAT_*_S` in `oxlb.h`).
+    fn default() -> Self {
+        NatTimeouts {
+            tcp_idle: 900,
+            tcp_closed: 5,
+            tcp_time_wait: 60,
+            udp_idle: 30,
         }
     }
 }
@@ -157,6 +186,10 @@ impl Layout {
             nat_port_count: self.nat_port_count,
             ct_enabled: u8::from(self.conntrack),
             _pad: [0; 3],
+            nat_tcp_idle_s: self.nat_timeouts.tcp_idle,
+            nat_tcp_closed_s: self.nat_timeouts.tcp_closed,
+            nat_tcp_time_wait_s: self.nat_timeouts.tcp_time_wait,
+            nat_udp_idle_s: self.nat_timeouts.udp_idle,
         }
     }
 

@@ -82,21 +82,25 @@ fn constants_and_reasons_match_header() {
         assert_eq!(u64::from(r as u32), c_const(&c_name), "{c_name}");
     }
     let d = Layout::default();
-    assert_eq!(u64::from(d.max_vips), c_const("OXLB_DEFAULT_MAX_VIPS"));
-    assert_eq!(u64::from(d.table_size), c_const("OXLB_DEFAULT_TABLE_SIZE"));
-    assert_eq!(
-        u64::from(d.max_backends),
-        c_const("OXLB_DEFAULT_MAX_BACKENDS")
-    );
-    assert_eq!(u64::from(d.ct_entries), c_const("OXLB_DEFAULT_CT_ENTRIES"));
-    assert_eq!(
-        u64::from(d.nat_port_min),
-        c_const("OXLB_DEFAULT_NAT_PORT_MIN")
-    );
-    assert_eq!(
-        u64::from(d.nat_port_count),
-        c_const("OXLB_DEFAULT_NAT_PORT_COUNT")
-    );
+    let t = d.nat_timeouts;
+    for (rust, c_name) in [
+        (d.max_vips, "OXLB_DEFAULT_MAX_VIPS"),
+        (d.table_size, "OXLB_DEFAULT_TABLE_SIZE"),
+        (d.max_backends, "OXLB_DEFAULT_MAX_BACKENDS"),
+        (d.ct_entries, "OXLB_DEFAULT_CT_ENTRIES"),
+        (d.nat_port_min.into(), "OXLB_DEFAULT_NAT_PORT_MIN"),
+        (d.nat_port_count.into(), "OXLB_DEFAULT_NAT_PORT_COUNT"),
+        (t.tcp_idle, "OXLB_DEFAULT_NAT_TCP_IDLE_S"),
+        (t.tcp_closed, "OXLB_DEFAULT_NAT_TCP_CLOSED_S"),
+        (t.tcp_time_wait, "OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S"),
+        (t.udp_idle, "OXLB_DEFAULT_NAT_UDP_IDLE_S"),
+    ] {
+        assert_eq!(u64::from(rust), c_const(c_name), "{c_name}");
+    }
+    assert_eq!(u64::from(NAT_TICK_SHIFT), c_const("OXLB_NAT_TICK_SHIFT"));
+    assert_eq!(u64::from(NAT_OPEN), c_const("OXLB_NAT_OPEN"));
+    assert_eq!(u64::from(NAT_CLOSED), c_const("OXLB_NAT_CLOSED"));
+    assert_eq!(u64::from(NAT_TIME_WAIT), c_const("OXLB_NAT_TIME_WAIT"));
     // The seed initialiser in oxlb.bpf.c.
     let src = include_str!("../../bpf/oxlb.bpf.c");
     assert!(src.contains(&format!(".hash_seed = {:#x}", d.hash_seed)));
@@ -150,10 +154,12 @@ fn encodings_are_byte_exact() {
         at_ns: 123_456_789,
     };
     nat.extend(&hop);
+    nat.extend(0x0102_0304u32.to_ne_bytes());
+    nat.extend([NAT_TIME_WAIT, 0, 0, 0]);
     let n = RawNat::from_bytes(&nat).unwrap();
     assert_eq!(
-        (n.client, n.vip_id, n.backend_id, n.hop),
-        (fk, 3, 9, want_hop)
+        (n.client, n.vip_id, n.backend_id, n.hop, n.seen, n.closing),
+        (fk, 3, 9, want_hop, 0x0102_0304, NAT_TIME_WAIT)
     );
     assert_eq!(RawNat::from_bytes(&nat[..48]), None);
 
