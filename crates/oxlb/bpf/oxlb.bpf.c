@@ -547,7 +547,12 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 		if (!cur)
 			continue;
 		if (key_eq(&cur->client, &p->key)) {
-			*cur = nv;
+			/* A SYN reopens the tuple; otherwise the flow goes on (its conntrack
+			 * entry aged out, or conntrack is off). */
+			if (p->tcp & TCP_SYN)
+				*cur = nv;
+			else
+				nat_seen(cur, p, now, 1);
 			return rk.dport;
 		}
 		if (!victim && nat_stale(cur, now))

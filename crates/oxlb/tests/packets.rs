@@ -1287,3 +1287,57 @@ fn nat_ports_are_reclaimed_from_stale_flows_only() {
         assert!(ip_of(&out).checksums_ok());
     });
 }
+
+/// Without conntrack every packet is scheduled by the Maglev ring: same backend, same NAT
+/// port, no conntrack entries; the reverse entry still follows the flow's close.
+#[test]
+fn stateless_maglev_without_conntrack() {
+    if !require_kernel("stateless_maglev_without_conntrack") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let layout = Layout {
+            conntrack: false,
+            ..layout()
+        };
+        let dp = Dp::load_with(name, layout);
+        let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
+        let seg = |flags: u8| {
+            let t = tcp(client, vip, 40500, 80, flags, b"x");
+            dp.frame(&ipv4(v4(CLIENT4), v4("10.0.1.1"), TCP, &t))
+        };
+        let h = flow_hash(client, 40500, vip, 80, TCP);
+        let (rv, out, d) = dp.run_counted(&seg(SYN));
+        assert_eq!((rv, d.get("ct_miss")), (XDP_TX, Some(&1)), "{d:?}");
+        let o = ip_of(&out);
+        let (baddr, bport, _) = backend(ring_pick(VIPS[0].6, h));
+        assert_eq!((o.dst, o.sport()), (baddr, nat_port_of(h)));
+        assert!(o.checksums_ok());
+        let (rv2, out2, d) = dp.run_counted(&seg(ACK | FIN));
+        assert_eq!(
+            (rv2, d.get("ct_miss")),
+            (XDP_TX, Some(&1)),
+            "scheduled again: {d:?}"
+        );
+        let o2 = ip_of(&out2);
+        assert_eq!(
+            (o2.dst, o2.sport()),
+            (baddr, nat_port_of(h)),
+            "same backend and port"
+        );
+        assert_eq!(
+            dp.maps[&MapId::Ct].keys().count(),
+            0,
+            "no conntrack entries"
+        );
+        assert_eq!(
+            dp.maps[&MapId::Nat].keys().count(),
+            1,
+            "one NAT reverse entry"
+        );
+        let key = RawFlowKey::new(baddr, bport, ip(LB4), nat_port_of(h), TCP).to_bytes();
+        let n = RawNat::from_bytes(&dp.maps[&MapId::Nat].lookup(&key).unwrap().unwrap()).unwrap();
+        assert_eq!(n.closing, NAT_CLOSED, "the client's FIN is recorded");
+    });
+}
