@@ -647,6 +647,14 @@ static __always_inline __u32 fib_resolve(struct xdp_md *ctx, struct bpf_fib_look
 	return OXLB_R_FIB_FAIL;
 }
 
+/* Now, in nanoseconds of the datapath's clock (see oxlb_config.ns_per_jiffy). */
+static __always_inline __u64 now_ns(void)
+{
+	if (oxlb_cfg.ns_per_jiffy)
+		return bpf_jiffies64() * oxlb_cfg.ns_per_jiffy;
+	return bpf_ktime_get_ns();
+}
+
 /* How long a cached next hop is used before bpf_fib_lookup is asked again. */
 #define OXLB_HOP_TTL_NS 1000000000ULL
 
@@ -722,7 +730,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		nat_port = 0;
 		count(OXLB_R_CT_MISS);
 	}
-	now = bpf_ktime_get_ns();
+	now = now_ns();
 	cached = ct && hop_fresh(&ct->hop, ctx, now);
 	if (cached)
 		hop = ct->hop;
@@ -795,7 +803,7 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6
 	c = n->client;
 	vip_id = n->vip_id;
 	bid = n->backend_id;
-	now = bpf_ktime_get_ns();
+	now = now_ns();
 	nat_seen(n, p, now, 0);
 	if (hop_fresh(&n->hop, ctx, now)) {
 		hop = n->hop;

@@ -108,7 +108,7 @@ struct oxlb_hop {
 	__u8 dmac[6];
 	__u8 smac[6];
 	__u32 ifindex;
-	__u64 at_ns; /* bpf_ktime_get_ns() of the lookup; 0: none cached */
+	__u64 at_ns; /* datapath clock (oxlb_config.ns_per_jiffy) at the lookup; 0: none cached */
 };
 _Static_assert(sizeof(struct oxlb_hop) == 24, "oxlb_hop size");
 
@@ -138,7 +138,7 @@ struct oxlb_nat {
 	__u32 vip_id;
 	__u32 backend_id;
 	struct oxlb_hop hop; /* towards the client */
-	__u32 seen;	     /* last packet of the flow: bpf_ktime_get_ns() >> OXLB_NAT_TICK_SHIFT */
+	__u32 seen;	     /* last packet of the flow: datapath clock in ns >> OXLB_NAT_TICK_SHIFT */
 	__u8 closing;	     /* OXLB_NAT_* */
 	__u8 _pad[3];
 };
@@ -196,7 +196,12 @@ struct oxlb_config {
 	__u32 nat_tcp_closed_s;	   /* OXLB_NAT_CLOSED */
 	__u32 nat_tcp_time_wait_s; /* OXLB_NAT_TIME_WAIT (the backend's TIME_WAIT, 60 s on Linux) */
 	__u32 nat_udp_idle_s;	   /* UDP flow */
+	/* Clock of hop ages and NAT idle times: > 0 = bpf_jiffies64() * ns_per_jiffy (one
+	 * memory read; the loader sets 10^9 / CONFIG_HZ when the kernel has the helper),
+	 * 0 = bpf_ktime_get_ns(). Fixed per host: maps adopted across a restart keep
+	 * their meaning. */
+	__u32 ns_per_jiffy;
 };
-_Static_assert(sizeof(struct oxlb_config) == 36, "oxlb_config size");
+_Static_assert(sizeof(struct oxlb_config) == 40, "oxlb_config size");
 
 #endif /* OXLB_H */

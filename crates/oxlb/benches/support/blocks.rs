@@ -5,7 +5,7 @@
 //! datapath's own maps and keys; the counter and insert blocks get maps of the same types
 //! and sizes, so the datapath's state and counters stay untouched.
 
-use oxbpf::asm::opcode::{BPF_ADD, BPF_B, BPF_DW, BPF_H, BPF_JEQ, BPF_JNE, BPF_W};
+use oxbpf::asm::opcode::{BPF_ADD, BPF_B, BPF_DW, BPF_H, BPF_JEQ, BPF_JNE, BPF_MUL, BPF_W};
 use oxbpf::asm::{helper_id, Insn};
 use oxbpf::map::Map;
 use oxbpf::prog::{self, LoadRequest, Program};
@@ -166,7 +166,20 @@ pub fn load(t: &Targets) -> Blocks {
     ]);
     let mut zero_value = store(&vec![0; ct.value_size() as usize], VALUE);
     zero_value.extend(store(flow_key, KEY));
-    let ktime = [Insn::call_helper(helper("bpf_ktime_get_ns"))];
+    // The clock the datapath uses on this host (oxlb_config.ns_per_jiffy).
+    let (clock_name, clock) = match oxlb::daemon::kernel::clock().ns_per_jiffy {
+        0 => (
+            "datapath clock: bpf_ktime_get_ns",
+            vec![Insn::call_helper(helper("bpf_ktime_get_ns"))],
+        ),
+        ns => (
+            "datapath clock: bpf_jiffies64 × ns per jiffy",
+            vec![
+                Insn::call_helper(helper("bpf_jiffies64")),
+                Insn::alu64_imm(BPF_MUL, 0, ns as i32),
+            ],
+        ),
+    };
 
     let ops = vec![
         (
@@ -185,7 +198,7 @@ pub fn load(t: &Targets) -> Blocks {
             "PERCPU_ARRAY counter += 1",
             program("blk_count", store(&[0; 4], KEY), &count),
         ),
-        ("bpf_ktime_get_ns", program("blk_ktime", Vec::new(), &ktime)),
+        (clock_name, program("blk_clock", Vec::new(), &clock)),
         (
             "bpf_fib_lookup: IPv4 via a gateway",
             program("blk_fib", Vec::new(), &fib_lookup(t.fib.0, t.fib.1)),

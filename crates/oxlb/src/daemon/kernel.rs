@@ -2,11 +2,12 @@
 //! adopted from an earlier run), and write [`MapOp`]s into them.
 
 use super::DaemonError;
+use crate::datapath::abi::RawConfig;
 use crate::datapath::{Layout, MapId, MapOp};
-use oxbpf::collection::{Collection, CollectionOptions};
+use oxbpf::collection::{kconfig, Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::prog::Program;
-use oxbpf::spec::{CollectionSpec, Pinning};
+use oxbpf::spec::{CollectionSpec, Pinning, ProgramType};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -37,9 +38,59 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
         m.max_entries = layout.max_entries(id);
         m.pinning = pinning;
     }
-    spec.set_variable("oxlb_cfg", &layout.config().to_bytes())
+    let config = RawConfig {
+        ns_per_jiffy: clock().ns_per_jiffy,
+        ..layout.config()
+    };
+    spec.set_variable("oxlb_cfg", &config.to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
     Ok(spec)
+}
+
+/// `BPF_FUNC_jiffies64` (kernel >= 5.5).
+const BPF_FUNC_JIFFIES64: u32 = 118;
+
+/// The datapath's clock on this host (see `oxlb_config.ns_per_jiffy` in `oxlb.h`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clock {
+    /// Nanoseconds per jiffy (10^9 / CONFIG_HZ); 0 = `bpf_ktime_get_ns()`.
+    pub ns_per_jiffy: u32,
+    /// Why this clock: shown in the startup log.
+    pub why: &'static str,
+}
+
+/// Picks the cheapest clock the kernel offers: `bpf_jiffies64()` (one memory read) when the
+/// helper exists for XDP and the kernel config gives CONFIG_HZ, else `bpf_ktime_get_ns()`.
+/// Decided once per process; the same host always gets the same answer.
+pub fn clock() -> Clock {
+    static CLOCK: std::sync::OnceLock<Clock> = std::sync::OnceLock::new();
+    *CLOCK.get_or_init(|| {
+        let ktime = |why| Clock {
+            ns_per_jiffy: 0,
+            why,
+        };
+        if !matches!(
+            oxbpf::features::have_helper(ProgramType::XDP, BPF_FUNC_JIFFIES64),
+            Ok(true)
+        ) {
+            return ktime("bpf_ktime_get_ns (no bpf_jiffies64 helper: requires >= v5.5)");
+        }
+        let release = oxbpf::features::kernel_release();
+        let hz = kconfig::read_running_config(&release)
+            .ok()
+            .and_then(|text| kconfig::parse_config(&text).remove("CONFIG_HZ"))
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|hz| (1..=100_000).contains(hz) && 1_000_000_000 % hz == 0);
+        match hz {
+            Some(hz) => Clock {
+                ns_per_jiffy: 1_000_000_000 / hz,
+                why: "bpf_jiffies64 (CONFIG_HZ from the kernel config)",
+            },
+            None => {
+                ktime("bpf_ktime_get_ns (CONFIG_HZ unknown: no /boot/config or /proc/config.gz)")
+            }
+        }
+    })
 }
 
 /// Takes the program and every map out of a loaded datapath collection.

@@ -170,6 +170,7 @@ impl Daemon {
             );
         }
         tracing::debug!("wrote {written} map entries");
+        tracing::info!("datapath clock: {}", kernel::clock().why);
         state::add_sysctls(&pin_dir, &sysctl::apply(&config)?)?;
         let attached = attach::attach_all(&config, &datapath.program, &pin_dir)?;
         state::write(&pin_dir, &next_plan, &attached)?;

@@ -354,7 +354,7 @@ pub struct RawNat {
     pub backend_id: u32,
     /// Cached next hop towards the client.
     pub hop: RawHop,
-    /// Last packet of the flow, in ticks of 2^[`NAT_TICK_SHIFT`] ns of `bpf_ktime_get_ns()`.
+    /// Last packet of the flow: the datapath's clock in ns >> [`NAT_TICK_SHIFT`].
     pub seen: u32,
     /// How the TCP flow ended: one of the `NAT_*` states.
     pub closing: u8,
@@ -363,7 +363,7 @@ pub struct RawNat {
 }
 const _: () = assert!(std::mem::size_of::<RawNat>() == 80);
 
-/// `OXLB_NAT_TICK_SHIFT`: `RawNat::seen` counts `bpf_ktime_get_ns() >> NAT_TICK_SHIFT`.
+/// `OXLB_NAT_TICK_SHIFT`: `RawNat::seen` counts ticks of 2^NAT_TICK_SHIFT ns.
 pub const NAT_TICK_SHIFT: u32 = 30;
 /// `OXLB_NAT_OPEN`: the flow has not closed.
 pub const NAT_OPEN: u8 = 0;
@@ -465,12 +465,14 @@ pub struct RawConfig {
     pub nat_tcp_time_wait_s: u32,
     /// Same, for a UDP flow.
     pub nat_udp_idle_s: u32,
+    /// Datapath clock: `bpf_jiffies64() * ns_per_jiffy`, or `bpf_ktime_get_ns()` when 0.
+    pub ns_per_jiffy: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawConfig>() == 36);
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 40);
 
 impl RawConfig {
     /// Size in bytes.
-    pub const SIZE: usize = 36;
+    pub const SIZE: usize = 40;
     /// Name of the `.rodata` variable.
     pub const VAR_NAME: &'static str = "oxlb_cfg";
 
@@ -488,6 +490,7 @@ impl RawConfig {
             self.nat_tcp_closed_s,
             self.nat_tcp_time_wait_s,
             self.nat_udp_idle_s,
+            self.ns_per_jiffy,
         ] {
             v.extend_from_slice(&t.to_ne_bytes());
         }

@@ -190,6 +190,7 @@ impl Layout {
             nat_tcp_closed_s: self.nat_timeouts.tcp_closed,
             nat_tcp_time_wait_s: self.nat_timeouts.tcp_time_wait,
             nat_udp_idle_s: self.nat_timeouts.udp_idle,
+            ns_per_jiffy: 0,
         }
     }
 
