@@ -131,6 +131,16 @@ impl MapError {
         }
     }
 
+    /// A failed pin operation on map `map`.
+    pub fn pin(map: String, f: crate::sys::pin::PinFailure) -> Self {
+        MapError::Pin {
+            map,
+            op: f.op,
+            path: f.path,
+            source: f.source,
+        }
+    }
+
     /// True when the kernel said "no such element" (`ENOENT`).
     pub fn is_not_found(&self) -> bool {
         self.errno() == Some(libc::ENOENT)

@@ -191,12 +191,8 @@ impl Map {
     /// Opens the map pinned at `path` on bpffs.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Map, MapError> {
         let path = path.as_ref();
-        let fd = sys::obj_get(path).map_err(|e| MapError::Pin {
-            map: path.display().to_string(),
-            op: "open pinned",
-            path: path.to_owned(),
-            source: e.io(),
-        })?;
+        let fd = sys::pin::open_pinned(path)
+            .map_err(|f| MapError::pin(path.display().to_string(), f))?;
         Map::from_fd(fd)
     }
 
@@ -212,28 +208,15 @@ impl Map {
 
     /// Pins the map at `path` (on a bpffs mount); [`unpin`](Self::unpin) removes it.
     pub fn pin(&mut self, path: impl AsRef<Path>) -> Result<(), MapError> {
-        let path = path.as_ref();
-        sys::obj_pin(self.fd.as_fd(), path).map_err(|e| MapError::Pin {
-            map: self.name.clone(),
-            op: "pin",
-            path: path.to_owned(),
-            source: e.io(),
-        })?;
-        self.pinned = Some(path.to_owned());
+        let path = sys::pin::pin(self.fd.as_fd(), path.as_ref())
+            .map_err(|f| MapError::pin(self.name.clone(), f))?;
+        self.pinned = Some(path);
         Ok(())
     }
 
     /// Removes the pin made by [`pin`](Self::pin) (or found by `pin_by_name`). No-op if unpinned.
     pub fn unpin(&mut self) -> Result<(), MapError> {
-        if let Some(path) = self.pinned.take() {
-            std::fs::remove_file(&path).map_err(|source| MapError::Pin {
-                map: self.name.clone(),
-                op: "unpin",
-                path,
-                source,
-            })?;
-        }
-        Ok(())
+        sys::pin::unpin(&mut self.pinned).map_err(|f| MapError::pin(self.name.clone(), f))
     }
 
     /// Where the map is pinned, if this handle pinned it.

@@ -18,24 +18,19 @@ impl Map {
         inner: Option<BorrowedFd>,
     ) -> Result<Map, MapError> {
         let path = dir.as_ref().join(&spec.name);
-        match crate::sys::obj_get(&path) {
+        match crate::sys::pin::open_pinned(&path) {
             Ok(fd) => {
                 let mut map = Map::from_fd(fd)?;
                 check_compatible(&map, spec, &path)?;
                 map.set_pin_path(path);
                 Ok(map)
             }
-            Err(e) if e.errno == libc::ENOENT => {
+            Err(f) if f.source.raw_os_error() == Some(libc::ENOENT) => {
                 let mut map = Map::create(spec, btf_fd, inner)?;
                 map.pin(&path)?;
                 Ok(map)
             }
-            Err(e) => Err(MapError::Pin {
-                map: spec.name.clone(),
-                op: "open pinned",
-                path,
-                source: e.io(),
-            }),
+            Err(f) => Err(MapError::pin(spec.name.clone(), f)),
         }
     }
 }

@@ -63,6 +63,16 @@ pub enum ProgramError {
 }
 
 impl ProgramError {
+    /// A failed pin operation on program `program`.
+    pub fn pin(program: String, f: crate::sys::pin::PinFailure) -> Self {
+        ProgramError::Pin {
+            program,
+            op: f.op,
+            path: f.path,
+            source: f.source,
+        }
+    }
+
     /// The full verifier log, if this is a load failure that produced one.
     pub fn verifier_log(&self) -> Option<&str> {
         match self {

@@ -58,12 +58,8 @@ impl Program {
     /// Opens the program pinned at `path`.
     pub fn from_pin(path: impl AsRef<Path>) -> Result<Program, ProgramError> {
         let path = path.as_ref();
-        let fd = sys::obj_get(path).map_err(|e| ProgramError::Pin {
-            program: path.display().to_string(),
-            op: "open pinned",
-            path: path.to_owned(),
-            source: e.io(),
-        })?;
+        let fd = sys::pin::open_pinned(path)
+            .map_err(|f| ProgramError::pin(path.display().to_string(), f))?;
         Program::from_fd(fd)
     }
 
@@ -79,28 +75,15 @@ impl Program {
 
     /// Pins the program at `path` on bpffs.
     pub fn pin(&mut self, path: impl AsRef<Path>) -> Result<(), ProgramError> {
-        let path = path.as_ref();
-        sys::obj_pin(self.fd.as_fd(), path).map_err(|e| ProgramError::Pin {
-            program: self.name.clone(),
-            op: "pin",
-            path: path.to_owned(),
-            source: e.io(),
-        })?;
-        self.pinned = Some(path.to_owned());
+        let path = sys::pin::pin(self.fd.as_fd(), path.as_ref())
+            .map_err(|f| ProgramError::pin(self.name.clone(), f))?;
+        self.pinned = Some(path);
         Ok(())
     }
 
     /// Removes the pin made by [`pin`](Self::pin); no-op if not pinned.
     pub fn unpin(&mut self) -> Result<(), ProgramError> {
-        if let Some(path) = self.pinned.take() {
-            std::fs::remove_file(&path).map_err(|source| ProgramError::Pin {
-                program: self.name.clone(),
-                op: "unpin",
-                path,
-                source,
-            })?;
-        }
-        Ok(())
+        sys::pin::unpin(&mut self.pinned).map_err(|f| ProgramError::pin(self.name.clone(), f))
     }
 
     /// `struct bpf_prog_info`, fresh from the kernel.

@@ -10,6 +10,7 @@ pub mod attr;
 mod cmd;
 mod error;
 pub mod fault;
+pub mod pin;
 mod wrappers;
 
 pub use cmd::Cmd;
