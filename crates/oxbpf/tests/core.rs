@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 mod coll_support;
+
 use coll_support::require_kernel;
+use coll_support::{read_global, write_global};
 
 fn fixture(name: &str) -> CollectionSpec {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -87,25 +89,6 @@ fn bss(coll: &Collection) -> Vec<u8> {
         .lookup(&0u32.to_ne_bytes())
         .unwrap()
         .unwrap()
-}
-
-fn read_global(spec: &CollectionSpec, coll: &Collection, name: &str) -> Vec<u8> {
-    let v = &spec.variables[name];
-    let data = coll
-        .map(&v.map)
-        .unwrap()
-        .lookup(&0u32.to_ne_bytes())
-        .unwrap()
-        .unwrap();
-    data[v.offset as usize..(v.offset + v.size) as usize].to_vec()
-}
-
-fn write_global(spec: &CollectionSpec, coll: &Collection, name: &str, bytes: &[u8]) {
-    let v = &spec.variables[name];
-    let map = coll.map(&v.map).unwrap();
-    let mut data = map.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
-    data[v.offset as usize..v.offset as usize + bytes.len()].copy_from_slice(bytes);
-    map.update(&0u32.to_ne_bytes(), &data, 0).unwrap();
 }
 
 const OUT_NAMES: &[&str] = &[

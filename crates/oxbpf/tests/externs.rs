@@ -11,32 +11,15 @@ use std::io::Read;
 use std::path::PathBuf;
 
 mod coll_support;
+
 use coll_support::require_kernel;
+use coll_support::{read_global, write_global};
 
 fn fixture(name: &str) -> CollectionSpec {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/externs")
         .join(name);
     oxbpf::elf::load_collection_spec_from_file(&p).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn read_global(spec: &CollectionSpec, coll: &Collection, name: &str) -> Vec<u8> {
-    let v = &spec.variables[name];
-    let data = coll
-        .map(&v.map)
-        .unwrap()
-        .lookup(&0u32.to_ne_bytes())
-        .unwrap()
-        .unwrap();
-    data[v.offset as usize..(v.offset + v.size) as usize].to_vec()
-}
-
-fn write_global(spec: &CollectionSpec, coll: &Collection, name: &str, bytes: &[u8]) {
-    let v = &spec.variables[name];
-    let map = coll.map(&v.map).unwrap();
-    let mut data = map.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
-    data[v.offset as usize..v.offset as usize + bytes.len()].copy_from_slice(bytes);
-    map.update(&0u32.to_ne_bytes(), &data, 0).unwrap();
 }
 
 fn u64s(b: &[u8]) -> Vec<u64> {

@@ -164,3 +164,24 @@ pub fn kernel_has_isa_v4() -> bool {
     let req = oxbpf::prog::LoadRequest::new("isa_v4_probe", ProgramType::XDP, &insns, "GPL");
     oxbpf::prog::load(&req).is_ok()
 }
+
+/// The bytes of global variable `name` (of `spec`) in the loaded collection's data map.
+pub fn read_global(spec: &CollectionSpec, coll: &Collection, name: &str) -> Vec<u8> {
+    let v = &spec.variables[name];
+    let data = coll
+        .map(&v.map)
+        .unwrap()
+        .lookup(&0u32.to_ne_bytes())
+        .unwrap()
+        .unwrap();
+    data[v.offset as usize..(v.offset + v.size) as usize].to_vec()
+}
+
+/// Overwrites global variable `name` (of `spec`) in the loaded collection's data map.
+pub fn write_global(spec: &CollectionSpec, coll: &Collection, name: &str, bytes: &[u8]) {
+    let v = &spec.variables[name];
+    let map = coll.map(&v.map).unwrap();
+    let mut data = map.lookup(&0u32.to_ne_bytes()).unwrap().unwrap();
+    data[v.offset as usize..v.offset as usize + bytes.len()].copy_from_slice(bytes);
+    map.update(&0u32.to_ne_bytes(), &data, 0).unwrap();
+}
