@@ -69,14 +69,7 @@ fn load_and_check(source: KernelBtfSource) {
         .test_run(&TestRunOpts::default())
         .unwrap();
     assert_eq!(r.retval, 0);
-    let v = &spec.variables["out"];
-    let data = coll
-        .map(&v.map)
-        .unwrap()
-        .lookup(&0u32.to_ne_bytes())
-        .unwrap()
-        .unwrap();
-    let out: Vec<u64> = data[v.offset as usize..(v.offset + v.size) as usize]
+    let out: Vec<u64> = coll_support::read_global(&spec, &coll, "out")
         .chunks_exact(8)
         .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
         .collect();
