@@ -1012,6 +1012,18 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 
 /* ---- L3/L4 parsing --------------------------------------------------------- */
 
+/* A 16-bit length field in host order, bounded for the verifier: before 6.6ish
+ * (seen on 6.1) the verifier forgets a register's bounds across a byte swap, and
+ * then refuses "pkt pointer + length" (unbounded min value). The mask is hidden
+ * from the compiler, which would drop it as redundant. */
+static __always_inline __u32 be16_len(__be16 v)
+{
+	__u32 n = bpf_ntohs(v);
+
+	asm volatile("%0 &= 0xffff" : "+r"(n));
+	return n;
+}
+
 /* TCP/UDP header at l4 (l4_off bytes into an IP packet of ip_len bytes). */
 static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, __u32 l4_off,
 				      __u32 ip_len)
@@ -1066,7 +1078,7 @@ static __always_inline int handle_v4(struct xdp_md *ctx, struct pkt *p, void *l3
 	if (iph->version != 4 || iph->ihl < 5)
 		return verdict(OXLB_R_BAD_IHL, XDP_PASS);
 	hl = iph->ihl * 4;
-	tot = bpf_ntohs(iph->tot_len);
+	tot = be16_len(iph->tot_len);
 	if (tot < hl || l3 + tot > data_end)
 		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
 	if (iph->frag_off & bpf_htons(IP4_MF | IP4_OFFSET))
@@ -1119,7 +1131,7 @@ static __always_inline int handle_v6(struct xdp_md *ctx, struct pkt *p, void *l3
 		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
 	if (ip6->version != 6)
 		return verdict(OXLB_R_BAD_IHL, XDP_PASS);
-	tot = sizeof(*ip6) + bpf_ntohs(ip6->payload_len);
+	tot = sizeof(*ip6) + be16_len(ip6->payload_len);
 	if (l3 + tot > data_end)
 		return verdict(OXLB_R_TRUNCATED, XDP_PASS);
 	if (ip6->nexthdr == IPPROTO_FRAGMENT)

@@ -17,6 +17,9 @@ pub struct TestBinary {
     pub path: PathBuf,
     /// Its package directory (`CARGO_MANIFEST_DIR`), recreated at the same path in the VM.
     pub manifest_dir: PathBuf,
+    /// False for a package's binary (`CARGO_BIN_EXE_*` of its integration tests): copied to
+    /// the same absolute path in the VM, not run.
+    pub is_test: bool,
 }
 
 /// Builds the workspace's test executables and returns those of `packages` plus the canary.
@@ -49,14 +52,17 @@ pub fn test_executables(root: &Path, packages: &[String]) -> Result<Vec<TestBina
     Ok(bins)
 }
 
-/// Test executables among cargo's JSON messages (`profile.test` with an `executable`).
+/// Test executables among cargo's JSON messages (`profile.test` with an `executable`), and the
+/// packages' binaries their integration tests run.
 fn parse_artifacts(stdout: &str) -> Result<Vec<TestBinary>, String> {
     let mut bins = Vec::new();
     for line in stdout.lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
         };
-        if msg["reason"] != "compiler-artifact" || msg["profile"]["test"] != true {
+        let kind = msg["target"]["kind"][0].as_str().unwrap_or("?");
+        let is_test = msg["profile"]["test"] == true;
+        if msg["reason"] != "compiler-artifact" || !(is_test || kind == "bin") {
             continue;
         }
         let Some(exe) = msg["executable"].as_str() else {
@@ -75,8 +81,8 @@ fn parse_artifacts(stdout: &str) -> Result<Vec<TestBinary>, String> {
             .unwrap_or("?")
             .to_string();
         let target = msg["target"]["name"].as_str().unwrap_or("?");
-        let kind = msg["target"]["kind"][0].as_str().unwrap_or("?");
         let name = match kind {
+            _ if !is_test => format!("{pkg} exe {target}"),
             "lib" | "rlib" | "cdylib" | "proc-macro" => format!("{pkg} lib"),
             other => format!("{pkg} {other} {target}"),
         };
@@ -84,6 +90,7 @@ fn parse_artifacts(stdout: &str) -> Result<Vec<TestBinary>, String> {
             name,
             path: PathBuf::from(exe),
             manifest_dir,
+            is_test,
         });
     }
     Ok(bins)
@@ -94,15 +101,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn picks_test_executables_only() {
+    fn picks_test_executables_and_package_binaries() {
         let json = r#"{"reason":"compiler-artifact","manifest_path":"/w/crates/oxbpf/Cargo.toml","target":{"name":"oxbpf","kind":["lib"]},"profile":{"test":false},"executable":null}
 {"reason":"compiler-artifact","manifest_path":"/w/crates/oxbpf/Cargo.toml","target":{"name":"oxbpf","kind":["lib"]},"profile":{"test":true},"executable":"/w/target/debug/deps/oxbpf-1"}
 {"reason":"compiler-artifact","manifest_path":"/w/crates/oxbpf/Cargo.toml","target":{"name":"maps","kind":["test"]},"profile":{"test":true},"executable":"/w/target/debug/deps/maps-2"}
+{"reason":"compiler-artifact","manifest_path":"/w/crates/oxlb/Cargo.toml","target":{"name":"oxlb","kind":["bin"]},"profile":{"test":false},"executable":"/w/target/debug/oxlb"}
 {"reason":"build-finished","success":true}
 not json"#;
         let bins = parse_artifacts(json).unwrap();
         let names: Vec<_> = bins.iter().map(|b| b.name.as_str()).collect();
-        assert_eq!(names, ["oxbpf lib", "oxbpf test maps"]);
+        assert_eq!(names, ["oxbpf lib", "oxbpf test maps", "oxlb exe oxlb"]);
         assert_eq!(bins[1].manifest_dir, Path::new("/w/crates/oxbpf"));
+        assert!(bins[1].is_test && !bins[2].is_test);
+        assert_eq!(bins[2].path, Path::new("/w/target/debug/oxlb"));
     }
 }

@@ -72,6 +72,11 @@ pub fn build(work: &Path, c: &Contents) -> Result<PathBuf, String> {
 
     let mut list = String::new();
     for t in c.tests {
+        if !t.is_test {
+            // Where the tests' CARGO_BIN_EXE_* says it is.
+            s.copy_elf(&t.path, &rel(&t.path), true)?;
+            continue;
+        }
         let file = t
             .path
             .file_name()

@@ -123,12 +123,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let mut tests = build::test_executables(&root, &opts.packages)?;
     timings.push("build", t);
     if !opts.only.is_empty() {
-        tests.retain(|b| opts.only.iter().any(|o| b.name.contains(o.as_str())));
+        tests.retain(|b| !b.is_test || opts.only.iter().any(|o| b.name.contains(o.as_str())));
     }
-    if tests.is_empty() {
+    let n_tests = tests.iter().filter(|b| b.is_test).count();
+    if n_tests == 0 {
         return Err("no test executables selected".into());
     }
-    println!("vm-test: {} test executable(s)", tests.len());
+    println!("vm-test: {n_tests} test executable(s)");
 
     let t = Instant::now();
     let modules = kern.modules(&opts.modules)?;
@@ -177,6 +178,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let text = std::fs::read_to_string(&results).unwrap_or_default();
     let console_text = std::fs::read_to_string(&console).unwrap_or_default();
     let parsed = report::parse(&text);
+    tests.retain(|b| b.is_test);
     let ok = report::print(&parsed, &tests, opts.verbose, &text);
     report::print_kernel_trouble(&console_text);
     println!("vm-test: timings: {}", timings.render());

@@ -60,7 +60,8 @@ pub fn serve(ns: &str, name: String, stop: Arc<AtomicBool>) -> Result<(), String
 
 fn handle(s: TcpStream, name: &str) {
     let _ = s.set_nonblocking(false);
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    // Idle keep-alive connections are held across the demo's steps (minutes on a slow VM).
+    let _ = s.set_read_timeout(Some(Duration::from_secs(300)));
     let mut w = match s.try_clone() {
         Ok(w) => w,
         Err(_) => return,
