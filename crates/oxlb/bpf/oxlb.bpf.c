@@ -6,13 +6,14 @@
  *
  * Per packet:
  *   parse Ethernet (+ one 802.1Q/802.1ad tag) -> IPv4 / IPv6 -> TCP / UDP / ICMP too-big
+ *   dst port in the NAT range: NAT reverse map (reply of a NAT flow) -> translate
+ *     back, XDP_TX / redirect
  *   VIP lookup (dst addr, dst port, proto), then (dst addr, port 0, proto)
  *     hit:  conntrack (client 5-tuple) -> backend, else Maglev ring slot -> backend
  *           NAT: allocate a source port (reverse map), rewrite L3/L4 + checksums
  *           DSR: only the MAC addresses change
  *           next hop + MACs from bpf_fib_lookup, XDP_TX (same ifindex) / bpf_redirect
- *     miss: NAT reverse map (reply of a NAT flow) -> translate back, XDP_TX / redirect
- *           otherwise XDP_PASS untouched (host traffic such as ssh keeps working).
+ *     miss: XDP_PASS untouched (host traffic such as ssh keeps working).
  *
  * Verdicts for odd packets (every one counted in oxlb_reasons):
  *   non-IP ethertype, two or more VLAN tags ......... XDP_PASS (PASS_NOT_IP)
@@ -784,22 +785,25 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 
 /* ---- reply path: backend -> LB (NAT) -------------------------------------- */
 
-static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, const int v6)
+/* The NAT entry of a reply (backend -> LB:nat_port), or NULL. Replies of NAT flows
+ * always target a port of the NAT range: other traffic skips the map lookup. */
+static __always_inline struct oxlb_nat *nat_reply_entry(const struct pkt *p)
 {
 	__u32 dport = bpf_ntohs(p->key.dport);
+
+	if (dport < oxlb_cfg.nat_port_min || dport >= oxlb_cfg.nat_port_min + oxlb_cfg.nat_port_count)
+		return NULL;
+	return bpf_map_lookup_elem(&oxlb_nat, &p->key);
+}
+
+static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct oxlb_nat *n,
+				 const int v6)
+{
 	struct oxlb_flow_key c;
 	struct oxlb_hop hop;
-	struct oxlb_nat *n;
 	__u32 vip_id, bid, r;
 	__u64 now;
 
-	/* Replies of NAT flows always target a port of the NAT range: host traffic
-	 * outside it (ssh, ...) skips the map lookup. */
-	if (dport < oxlb_cfg.nat_port_min || dport >= oxlb_cfg.nat_port_min + oxlb_cfg.nat_port_count)
-		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
-	n = bpf_map_lookup_elem(&oxlb_nat, &p->key);
-	if (!n)
-		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 	c = n->client;
 	vip_id = n->vip_id;
 	bid = n->backend_id;
@@ -1057,13 +1061,19 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 	return 0;
 }
 
+/* A reply of a NAT flow is recognised first: its destination (SNAT address, NAT
+ * port) is not a VIP, so it would otherwise pay two VIP lookups (port, port 0). */
 static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
-	struct oxlb_vip *vip = vip_lookup(p->key.dst, p->key.dport, p->key.proto, v6);
+	struct oxlb_nat *n = nat_reply_entry(p);
+	struct oxlb_vip *vip;
 
+	if (n)
+		return reply(ctx, p, n, v6);
+	vip = vip_lookup(p->key.dst, p->key.dport, p->key.proto, v6);
 	if (vip)
 		return forward(ctx, p, vip, v6);
-	return reply(ctx, p, v6);
+	return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 }
 
 static __always_inline int handle_v4(struct xdp_md *ctx, struct pkt *p, void *l3, void *data_end,
