@@ -443,26 +443,26 @@ fn breakdown(v: &[Variant]) {
         println!("  {:<52} {:>7.1} ns", x.name, ns);
     }
     let floor_work = floor - empty;
-    let est_blocks = vip + ct + clock + 4.0 * count;
+    let est_blocks = ct + clock + 4.0 * count;
     println!(
-        "established = floor's work + 1 VIP lookup + 1 conntrack lookup + the datapath clock (next-hop \
-         cache age) + 4 counters + the rest (key building, NAT rewrite, incremental checksums, \
-         copies):\n  {:.1} ns over the empty program = {floor_work:.1} + {est_blocks:.1} (blocks) \
+        "established = floor's work + 1 conntrack lookup + the datapath clock (next-hop cache \
+         age) + 4 counters + the rest (VIP id slot and backend array reads, key building, NAT \
+         rewrite, incremental checksums, copies):\n  {:.1} ns over the empty program = {floor_work:.1} + {est_blocks:.1} (blocks) \
          + {:.1} (rest)",
         est - empty,
         est - empty - floor_work - est_blocks
     );
     println!(
-        "  the two hash lookups alone give (floor + VIP + conntrack lookup) / floor = {:.2}; the \
+        "  the conntrack lookup alone gives (floor + conntrack lookup) / floor = {:.2}; the \
          1.5 × target leaves {:.1} ns beyond the floor",
-        (floor + vip + ct) / floor,
+        (floor + ct) / floor,
         0.5 * floor
     );
     println!(
-        "non-VIP pass = floor's parse + 2 VIP lookups (port, then port 0) + 1 counter: \
-         {:.1} ns over the empty program, blocks {:.1} ns",
+        "non-VIP pass = floor's parse + 1 conntrack lookup (miss) + 2 VIP lookups (port, then \
+         port 0) + 1 counter: {:.1} ns over the empty program, blocks {:.1} ns",
         pass - empty,
-        2.0 * vip + count
+        ct + 2.0 * vip + count
     );
     println!(
         "new flow = VIP lookup + Maglev + the clock + bpf_fib_lookup + 2 LRU inserts \

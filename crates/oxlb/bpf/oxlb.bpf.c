@@ -8,8 +8,10 @@
  *   parse Ethernet (+ one 802.1Q/802.1ad tag) -> IPv4 / IPv6 -> TCP / UDP / ICMP too-big
  *   dst port in the NAT range: NAT reverse map (reply of a NAT flow) -> translate
  *     back, XDP_TX / redirect
+ *   not a SYN: conntrack (client 5-tuple) -> VIP id -> oxlb_vip_ids slot; a slot
+ *     that still holds the packet's VIP -> the flow's backend (no VIP hash lookup)
  *   VIP lookup (dst addr, dst port, proto), then (dst addr, port 0, proto)
- *     hit:  conntrack (client 5-tuple) -> backend, else Maglev ring slot -> backend
+ *     hit:  Maglev ring slot -> backend (a new flow, recorded in conntrack)
  *           NAT: allocate a source port (reverse map), rewrite L3/L4 + checksums
  *           DSR: only the MAC addresses change
  *           next hop + MACs from bpf_fib_lookup, XDP_TX (same ifindex) / bpf_redirect
@@ -124,6 +126,13 @@ struct {
 	__type(key, struct oxlb_vip_key);
 	__type(value, struct oxlb_vip);
 } oxlb_vips SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OXLB_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct oxlb_vip_slot);
+} oxlb_vip_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -401,19 +410,14 @@ static __always_inline __u32 pick_backend(__u32 vip_id, __u32 hash, __u32 *bid,
 	return 0;
 }
 
-/* Conntrack entry of a flow if its backend is still valid. */
-/* The conntrack entry of an established flow of this VIP with a valid backend
- * (filling bid, be, nat_port), or NULL. */
-static __always_inline struct oxlb_ct *ct_backend(const struct oxlb_flow_key *key, __u32 vip_id,
-						  __u8 mode, __u32 *bid, struct oxlb_backend *be,
-						  __be16 *nat_port)
+/* The conntrack entry ct (may be NULL) if it belongs to this VIP and its backend is
+ * still valid (filling bid, be, nat_port), else NULL. */
+static __always_inline struct oxlb_ct *ct_check(struct oxlb_ct *ct, __u32 vip_id, __u8 mode,
+						__u32 *bid, struct oxlb_backend *be,
+						__be16 *nat_port)
 {
 	struct oxlb_backend *b;
-	struct oxlb_ct *ct;
 
-	if (!oxlb_cfg.ct_enabled)
-		return NULL;
-	ct = bpf_map_lookup_elem(&oxlb_ct, key);
 	if (!ct || ct->vip_id != vip_id || ct->mode != mode)
 		return NULL;
 	*bid = ct->backend_id;
@@ -423,6 +427,36 @@ static __always_inline struct oxlb_ct *ct_backend(const struct oxlb_flow_key *ke
 		return NULL;
 	*be = *b;
 	return ct;
+}
+
+/* The conntrack entry of an established flow of this VIP with a valid backend
+ * (filling bid, be, nat_port), or NULL. */
+static __always_inline struct oxlb_ct *ct_backend(const struct oxlb_flow_key *key, __u32 vip_id,
+						  __u8 mode, __u32 *bid, struct oxlb_backend *be,
+						  __be16 *nat_port)
+{
+	if (!oxlb_cfg.ct_enabled)
+		return NULL;
+	return ct_check(bpf_map_lookup_elem(&oxlb_ct, key), vip_id, mode, bid, be, nat_port);
+}
+
+/* The VIP of an established flow (ct) if its slot in oxlb_vip_ids still holds a VIP
+ * this packet is addressed to, else NULL: packets of tracked flows skip the VIP hash
+ * lookup; a removed or re-addressed VIP no longer matches. */
+static __always_inline struct oxlb_vip *ct_vip(const struct oxlb_ct *ct, const struct pkt *p)
+{
+	struct oxlb_vip_slot *s = bpf_map_lookup_elem(&oxlb_vip_ids, &ct->vip_id);
+	__u32 diff = 0;
+
+	if (!s || !s->vip.mode || s->vip.id != ct->vip_id || s->key.family != p->key.family ||
+	    s->key.proto != p->key.proto)
+		return NULL;
+	if (s->key.port && s->key.port != p->key.dport)
+		return NULL;
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		diff |= s->key.addr[i] ^ p->key.dst[i];
+	return diff ? NULL : &s->vip;
 }
 
 /* Record a new flow; hop: its resolved next hop, or NULL. */
@@ -703,8 +737,9 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 
 /* ---- forward path: client -> VIP ----------------------------------------- */
 
+/* A packet to a VIP; found: its conntrack entry when one was found (checked here). */
 static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const struct oxlb_vip *vipp,
-				   const int v6)
+				   struct oxlb_ct *found, const int v6)
 {
 	__u8 fam = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 	struct oxlb_vip vip = *vipp;
@@ -716,10 +751,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	int new_flow = 0, cached;
 	__u64 now;
 
-	/* A SYN starts a new connection even when its tuple is still in conntrack (a
-	 * reused client port): it is scheduled afresh, so it never follows a stale entry
-	 * to a backend that failed or was removed since. */
-	ct = (p->tcp & TCP_SYN) ? NULL : ct_backend(&p->key, vip.id, vip.mode, &bid, &be, &nat_port);
+	ct = ct_check(found, vip.id, vip.mode, &bid, &be, &nat_port);
 	if (ct) {
 		count(OXLB_R_CT_HIT);
 	} else {
@@ -1062,17 +1094,29 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 }
 
 /* A reply of a NAT flow is recognised first: its destination (SNAT address, NAT
- * port) is not a VIP, so it would otherwise pay two VIP lookups (port, port 0). */
+ * port) is not a VIP, so it would otherwise pay two VIP lookups (port, port 0).
+ * Then conntrack: a tracked flow finds its VIP by id (an array slot) instead of the
+ * VIP hash; other traffic pays that conntrack miss before the VIP lookup. */
 static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
 	struct oxlb_nat *n = nat_reply_entry(p);
+	struct oxlb_ct *ct = NULL;
 	struct oxlb_vip *vip;
 
 	if (n)
 		return reply(ctx, p, n, v6);
+	/* A SYN starts a new connection even when its tuple is still in conntrack (a
+	 * reused client port): it is scheduled afresh, so it never follows a stale entry
+	 * to a backend that failed or was removed since. */
+	if (oxlb_cfg.ct_enabled && !(p->tcp & TCP_SYN)) {
+		ct = bpf_map_lookup_elem(&oxlb_ct, &p->key);
+		vip = ct ? ct_vip(ct, p) : NULL;
+		if (vip)
+			return forward(ctx, p, vip, ct, v6);
+	}
 	vip = vip_lookup(p->key.dst, p->key.dport, p->key.proto, v6);
 	if (vip)
-		return forward(ctx, p, vip, v6);
+		return forward(ctx, p, vip, ct, v6);
 	return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 }
 

@@ -15,6 +15,7 @@
  * and the matching fields of `oxlb_cfg` before loading):
  *
  *  oxlb_vips      HASH   vip_key -> vip          max_vips entries (VIP ids < max_vips)
+ *  oxlb_vip_ids   ARRAY  u32 VIP id -> vip_slot (key + vip)   max_vips entries
  *  oxlb_ring      ARRAY  u32 -> u32 backend id   max_vips * table_size entries
  *  oxlb_backends  ARRAY  u32 backend id -> backend   max_backends entries
  *  oxlb_ct        LRU_HASH flow_key (client->VIP) -> ct
@@ -80,6 +81,14 @@ struct oxlb_vip {
 	__u32 snat_addr[4]; /* NAT: the LB's source address towards backends */
 };
 _Static_assert(sizeof(struct oxlb_vip) == 24, "oxlb_vip size");
+
+/* Value of oxlb_vip_ids (index: VIP id): the VIP under that id, so packets of
+ * tracked flows find their VIP without the hash lookup. mode 0 = no VIP. */
+struct oxlb_vip_slot {
+	struct oxlb_vip_key key;
+	struct oxlb_vip vip;
+};
+_Static_assert(sizeof(struct oxlb_vip_slot) == 44, "oxlb_vip_slot size");
 
 /* Value of oxlb_backends. An all-zero entry (flags without VALID) is "no backend". */
 struct oxlb_backend {

@@ -1341,3 +1341,55 @@ fn stateless_maglev_without_conntrack() {
         assert_eq!(n.closing, NAT_CLOSED, "the client's FIN is recorded");
     });
 }
+
+/// Packets of a tracked flow find their VIP through its id slot (`oxlb_vip_ids`), not the
+/// VIP hash; a slot that was emptied or now holds another VIP stops the flow.
+#[test]
+fn tracked_flows_find_their_vip_by_id() {
+    if !require_kernel("tracked_flows_find_their_vip_by_id") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let dp = Dp::load(name);
+        let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
+        let ack = |cport: u16| dp.frame(&ip_l4(client, vip, TCP, cport, 80, b"k"));
+        let (rv, out) = dp.run(&ack(40700));
+        assert_eq!(rv, XDP_TX, "new flow");
+        let backend_of = ip_of(&out).dst;
+
+        // Without its hash entry the VIP takes no new flow, but the tracked one goes on.
+        let vip_key = oxlb::datapath::abi::RawVipKey::new(vip, 80, TCP).to_bytes();
+        let vip_value = dp.maps[&MapId::Vips].lookup(&vip_key).unwrap().unwrap();
+        assert!(dp.maps[&MapId::Vips].delete(&vip_key).unwrap());
+        let (rv, _, d) = dp.run_counted(&ack(40701));
+        assert_eq!((rv, d.get("pass_not_vip")), (XDP_PASS, Some(&1)), "{d:?}");
+        let (rv, out, d) = dp.run_counted(&ack(40700));
+        assert_eq!((rv, d.get("ct_hit")), (XDP_TX, Some(&1)), "{d:?}");
+        assert_eq!(ip_of(&out).dst, backend_of);
+
+        // Its id slot now holds another VIP (an id reused): the flow no longer matches.
+        let slots = &dp.maps[&MapId::VipIds];
+        let id = 0u32.to_ne_bytes();
+        let own = slots.lookup(&id).unwrap().unwrap();
+        let mut other = own.clone();
+        other[..4].copy_from_slice(&[10, 0, 9, 9]);
+        slots.update(&id, &other, BPF_ANY).unwrap();
+        let (rv, _, d) = dp.run_counted(&ack(40700));
+        assert_eq!((rv, d.get("pass_not_vip")), (XDP_PASS, Some(&1)), "{d:?}");
+
+        // An empty slot (VIP removed): the same.
+        slots.update(&id, &[0u8; 44], BPF_ANY).unwrap();
+        assert_eq!(dp.run(&ack(40700)).0, XDP_PASS);
+
+        // VIP back: the flow is tracked again, same backend.
+        slots.update(&id, &own, BPF_ANY).unwrap();
+        dp.maps[&MapId::Vips]
+            .update(&vip_key, &vip_value, BPF_ANY)
+            .unwrap();
+        let (rv, out, d) = dp.run_counted(&ack(40700));
+        assert_eq!((rv, d.get("ct_hit")), (XDP_TX, Some(&1)), "{d:?}");
+        assert_eq!(ip_of(&out).dst, backend_of);
+        assert!(ip_of(&out).checksums_ok());
+    });
+}

@@ -2,7 +2,7 @@
 //! adopted from an earlier run), and write [`MapOp`]s into them.
 
 use super::DaemonError;
-use crate::datapath::abi::RawConfig;
+use crate::datapath::abi::{RawConfig, RawVipSlot};
 use crate::datapath::{Layout, MapId, MapOp};
 use oxbpf::collection::{kconfig, Collection, CollectionOptions};
 use oxbpf::map::Map;
@@ -174,8 +174,13 @@ pub fn apply(maps: &BTreeMap<MapId, Map>, ops: &[MapOp]) -> Result<usize, Daemon
     Ok(n)
 }
 
-/// Deletes VIP keys the kernel map holds but `keep` does not (after adopting an old datapath).
-pub fn prune_vips(maps: &BTreeMap<MapId, Map>, keep: &[Vec<u8>]) -> Result<usize, DaemonError> {
+/// Deletes VIP keys the kernel map holds but `keep` does not, and empties the id slots of
+/// VIP ids not in `keep_ids` (after adopting an old datapath). Returns the VIPs deleted.
+pub fn prune_vips(
+    maps: &BTreeMap<MapId, Map>,
+    keep: &[Vec<u8>],
+    keep_ids: &[u32],
+) -> Result<usize, DaemonError> {
     let vips = &maps[&MapId::Vips];
     let stale: Vec<Vec<u8>> = vips
         .keys()
@@ -184,6 +189,14 @@ pub fn prune_vips(maps: &BTreeMap<MapId, Map>, keep: &[Vec<u8>]) -> Result<usize
         .collect();
     for k in &stale {
         vips.delete(k)?;
+    }
+    let slots = &maps[&MapId::VipIds];
+    let empty = RawVipSlot::empty_bytes();
+    for id in (0..slots.max_entries()).filter(|id| !keep_ids.contains(id)) {
+        let key = id.to_ne_bytes();
+        if slots.lookup(&key)?.is_some_and(|v| v != empty) {
+            slots.update(&key, &empty, 0)?;
+        }
     }
     Ok(stale.len())
 }

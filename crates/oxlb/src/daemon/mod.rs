@@ -163,7 +163,8 @@ impl Daemon {
         let written = kernel::apply(&datapath.maps, &ops)?;
         if datapath.adopted {
             let keep: Vec<Vec<u8>> = next.map_entries(MapId::Vips).map(|(k, _)| k).collect();
-            let pruned = kernel::prune_vips(&datapath.maps, &keep)?;
+            let ids: Vec<u32> = next.rings.keys().copied().collect();
+            let pruned = kernel::prune_vips(&datapath.maps, &keep, &ids)?;
             tracing::info!(
                 "adopted the pinned datapath in {} (conntrack kept); removed {pruned} stale VIPs",
                 pin_dir.display()

@@ -133,6 +133,34 @@ impl RawVip {
     }
 }
 
+/// `struct oxlb_vip_slot`: value of `oxlb_vip_ids` (index: VIP id).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawVipSlot {
+    /// The VIP's key in `oxlb_vips`.
+    pub key: RawVipKey,
+    /// Its value there.
+    pub vip: RawVip,
+}
+const _: () = assert!(std::mem::size_of::<RawVipSlot>() == 44);
+
+impl RawVipSlot {
+    /// Size in bytes.
+    pub const SIZE: usize = 44;
+
+    /// The bytes the kernel map sees.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = self.key.to_bytes();
+        v.extend_from_slice(&self.vip.to_bytes());
+        v
+    }
+
+    /// An empty slot (no VIP under this id).
+    pub fn empty_bytes() -> Vec<u8> {
+        vec![0; Self::SIZE]
+    }
+}
+
 /// `struct oxlb_backend`: value of `oxlb_backends`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

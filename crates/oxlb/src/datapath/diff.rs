@@ -1,11 +1,12 @@
 //! The map writes that take the datapath from one plan to the next, in a safe order.
 //!
 //! Order (each step only touches what changed):
-//! 1. delete VIPs that are gone (no new packet reaches their ring row any more);
+//! 1. delete VIPs that are gone and empty the `oxlb_vip_ids` slots of ids no longer used
+//!    (no new packet reaches their ring row, no tracked flow finds them any more);
 //! 2. write new/changed backends (before any ring slot can point at them);
 //! 3. write changed ring slots of the new plan's VIPs (a VIP id new to the plan gets
 //!    its whole row, so stale rows of a reused id never leak);
-//! 4. insert/replace VIPs (their ring row and backends are in place);
+//! 4. insert/replace VIPs and their id slots (their ring row and backends are in place);
 //! 5. reset rows of VIP ids no longer used to [`NO_BACKEND`];
 //! 6. clear backends no longer used (all-zero entry: established flows to them are
 //!    rescheduled by the datapath).
@@ -13,7 +14,7 @@
 //! Per-CPU statistics of ids that are new to the plan are reset so a reused id does
 //! not inherit old counters.
 
-use super::abi::{RawBackend, NO_BACKEND};
+use super::abi::{RawBackend, RawVipSlot, NO_BACKEND};
 use super::entries::{PlanEntries, Ring};
 use super::layout::MapId;
 use super::DatapathError;
@@ -143,6 +144,14 @@ pub fn diff(old: Option<&PlanEntries>, new: &PlanEntries) -> Result<Vec<MapOp>, 
             key: k.to_bytes(),
         });
     }
+    for &id in old.rings.keys().filter(|id| !new.rings.contains_key(id)) {
+        ops.push(MapOp::Update {
+            map: MapId::VipIds,
+            change: Change::Removed,
+            key: id.to_ne_bytes().to_vec(),
+            value: RawVipSlot::empty_bytes(),
+        });
+    }
     // 2. New/changed backends.
     for (id, b) in &new.backends {
         let change = match old.backends.get(id) {
@@ -200,6 +209,12 @@ pub fn diff(old: Option<&PlanEntries>, new: &PlanEntries) -> Result<Vec<MapOp>, 
                 key: v.id.to_ne_bytes().to_vec(),
             });
         }
+        ops.push(MapOp::Update {
+            map: MapId::VipIds,
+            change,
+            key: v.id.to_ne_bytes().to_vec(),
+            value: RawVipSlot { key: *k, vip: *v }.to_bytes(),
+        });
         ops.push(MapOp::Update {
             map: MapId::Vips,
             change,

@@ -4,7 +4,9 @@
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::abi::{addr_bytes, RawBackend, RawVip, RawVipKey, MODE_DSR, MODE_NAT, NO_BACKEND};
+use super::abi::{
+    addr_bytes, RawBackend, RawVip, RawVipKey, RawVipSlot, MODE_DSR, MODE_NAT, NO_BACKEND,
+};
 use super::layout::{Layout, MapId};
 use super::DatapathError;
 use crate::plan::{Mode, Plan};
@@ -153,6 +155,10 @@ impl PlanEntries<'_> {
     pub fn map_entries(&self, map: MapId) -> Box<dyn Iterator<Item = (Vec<u8>, Vec<u8>)> + '_> {
         match map {
             MapId::Vips => Box::new(self.vips.iter().map(|(k, v)| (k.to_bytes(), v.to_bytes()))),
+            MapId::VipIds => Box::new(self.vips.iter().map(|(k, v)| {
+                let slot = RawVipSlot { key: *k, vip: *v };
+                (v.id.to_ne_bytes().to_vec(), slot.to_bytes())
+            })),
             MapId::Backends => Box::new(
                 self.backends
                     .iter()

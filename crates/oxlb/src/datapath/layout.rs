@@ -12,6 +12,8 @@ use super::DatapathError;
 pub enum MapId {
     /// `oxlb_vips`: HASH [`RawVipKey`](super::abi::RawVipKey) → [`RawVip`](super::abi::RawVip).
     Vips,
+    /// `oxlb_vip_ids`: ARRAY vip id → [`RawVipSlot`](super::abi::RawVipSlot).
+    VipIds,
     /// `oxlb_ring`: ARRAY `vip_id * table_size + slot` → backend id.
     Ring,
     /// `oxlb_backends`: ARRAY backend id → [`RawBackend`](super::abi::RawBackend).
@@ -30,8 +32,9 @@ pub enum MapId {
 
 impl MapId {
     /// Every map.
-    pub const ALL: [MapId; 8] = [
+    pub const ALL: [MapId; 9] = [
         MapId::Vips,
+        MapId::VipIds,
         MapId::Ring,
         MapId::Backends,
         MapId::Ct,
@@ -45,6 +48,7 @@ impl MapId {
     pub fn name(self) -> &'static str {
         match self {
             MapId::Vips => "oxlb_vips",
+            MapId::VipIds => "oxlb_vip_ids",
             MapId::Ring => "oxlb_ring",
             MapId::Backends => "oxlb_backends",
             MapId::Ct => "oxlb_ct",
@@ -168,7 +172,7 @@ impl Layout {
     /// `max_entries` to give each map before loading.
     pub fn max_entries(&self, map: MapId) -> u32 {
         match map {
-            MapId::Vips | MapId::VipStats => self.max_vips,
+            MapId::Vips | MapId::VipIds | MapId::VipStats => self.max_vips,
             MapId::Ring => self.ring_entries().min(u64::from(u32::MAX)) as u32,
             MapId::Backends | MapId::BackendStats => self.max_backends,
             MapId::Ct | MapId::Nat => self.ct_entries,

@@ -472,7 +472,26 @@ fn diff_from_nothing_writes_everything_in_order() {
         .filter(|o| !matches!(o, MapOp::ResetPerCpu { .. }))
         .map(MapOp::len)
         .sum();
-    assert_eq!(written, 3 + 2 + 2 * TS as usize);
+    // 3 backends, 2 VIPs and their 2 id slots, 2 ring rows.
+    assert_eq!(written, 3 + 2 + 2 + 2 * TS as usize);
+    assert!(
+        last(MapId::Ring) < pos(MapId::VipIds),
+        "ring before id slots: {s:?}"
+    );
+    let slots: Vec<_> = ops
+        .iter()
+        .flat_map(|o| o.elements())
+        .filter(|(m, _, _)| *m == MapId::VipIds)
+        .map(|(_, k, v)| (k, v.unwrap()))
+        .collect();
+    let want: Vec<_> = e.map_entries(MapId::VipIds).collect();
+    assert_eq!(slots, want);
+    for (k, v) in &want {
+        let id = u32::from_ne_bytes(k[..4].try_into().unwrap());
+        let (vk, vv) = e.vips.iter().find(|(_, v)| v.id == id).unwrap();
+        assert_eq!(v[..20], vk.to_bytes()[..], "slot {id} holds its VIP's key");
+        assert_eq!(v[20..], vv.to_bytes()[..], "and its value");
+    }
     assert_eq!(s.iter().filter(|x| x.1 == "reset").count(), 3 + 2);
     // Expanded ring elements equal the full listing.
     let mut ring: Vec<_> = ops
@@ -548,16 +567,25 @@ fn diff_removes_vips_first_and_clears_unused_rows_and_backends() {
         s,
         vec![
             (MapId::Vips, "delete"),
+            (MapId::VipIds, "removed"),
             (MapId::BackendStats, "reset"),
             (MapId::Backends, "new"),
             (MapId::Ring, "new"),
             (MapId::VipStats, "reset"),
+            (MapId::VipIds, "new"),
             (MapId::Vips, "new"),
             (MapId::Ring, "removed"),
             (MapId::Backends, "removed"),
         ]
     );
-    match &ops[6] {
+    match &ops[1] {
+        MapOp::Update { key, value, .. } => {
+            assert_eq!(key, &1u32.to_ne_bytes(), "slot of the removed VIP 1");
+            assert_eq!(value, &RawVipSlot::empty_bytes());
+        }
+        other => panic!("{other:?}"),
+    }
+    match &ops[8] {
         MapOp::UpdateRun {
             first_key, values, ..
         } => {
@@ -566,7 +594,7 @@ fn diff_removes_vips_first_and_clears_unused_rows_and_backends() {
         }
         other => panic!("{other:?}"),
     }
-    match &ops[7] {
+    match &ops[9] {
         MapOp::Update { key, value, .. } => {
             assert_eq!(key, &2u32.to_ne_bytes());
             assert_eq!(value, &vec![0u8; RawBackend::SIZE]);
