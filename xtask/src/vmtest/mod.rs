@@ -38,6 +38,8 @@ struct Options {
     packages: Vec<String>,
     /// Run only test binaries whose name contains one of these.
     only: Vec<String>,
+    /// Leave out test binaries whose name contains one of these.
+    exclude: Vec<String>,
     /// Extra kernel modules to load besides [`kernel::DEFAULT_MODULES`].
     modules: Vec<String>,
     /// Whole-VM time limit.
@@ -66,6 +68,8 @@ usage: cargo xtask vm-test [options]
   --package DIR        test executables of crate directory DIR (repeatable; default oxbpf)
   --only NAME          run only test binaries whose name contains NAME (repeatable),
                        e.g. --only maps --only \"oxbpf lib\"
+  --exclude NAME       leave out test binaries whose name contains NAME (repeatable),
+                       e.g. --exclude \"oxlb lib\" (unit tests that need no kernel)
   --module NAME        also load kernel module NAME (repeatable)
   --timeout SECS       kill qemu after SECS (default 480)
   --test-timeout SECS  kill one test binary after SECS inside the VM (default 300)
@@ -74,6 +78,14 @@ usage: cargo xtask vm-test [options]
   --require-kernel     set OXBPF_REQUIRE_KERNEL=1 in the VM (skips become failures)
   --verbose            print the full test output
   --check-tools        only check host tools; print the apt packages to install";
+
+impl Options {
+    /// Whether the test binary `name` runs: `--only` (when given) names it, `--exclude` does not.
+    fn selects(&self, name: &str) -> bool {
+        (self.only.is_empty() || self.only.iter().any(|o| name.contains(o.as_str())))
+            && !self.exclude.iter().any(|x| name.contains(x.as_str()))
+    }
+}
 
 /// Entry point of `cargo xtask vm-test`.
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -122,9 +134,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let t = Instant::now();
     let mut tests = build::test_executables(&root, &opts.packages)?;
     timings.push("build", t);
-    if !opts.only.is_empty() {
-        tests.retain(|b| !b.is_test || opts.only.iter().any(|o| b.name.contains(o.as_str())));
-    }
+    tests.retain(|b| !b.is_test || opts.selects(&b.name));
     let n_tests = tests.iter().filter(|b| b.is_test).count();
     if n_tests == 0 {
         return Err("no test executables selected".into());
@@ -210,6 +220,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         skip: Vec::new(),
         packages: Vec::new(),
         only: Vec::new(),
+        exclude: Vec::new(),
         modules: Vec::new(),
         timeout: Duration::from_secs(480),
         test_timeout: Duration::from_secs(300),
@@ -236,6 +247,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--filter" => o.filter = Some(value("--filter")?),
             "--skip" => o.skip.push(value("--skip")?),
             "--only" => o.only.push(value("--only")?),
+            "--exclude" => o.exclude.push(value("--exclude")?),
             "--package" | "-p" => o.packages.push(value("--package")?),
             "--module" => o.modules.push(value("--module")?),
             "--timeout" => o.timeout = secs(value("--timeout")?, "--timeout")?,
@@ -310,6 +322,10 @@ mod tests {
         assert_eq!(o.packages, ["oxbpf"]);
         assert!(parse_args(&args(&["--timeout", "soon"])).is_err());
         assert!(parse_args(&args(&["--only"])).is_err());
+        let o = parse_args(&args(&["--exclude", "oxlb lib", "--only", "oxlb"])).unwrap();
+        assert!(o.selects("oxlb test e2e"));
+        assert!(!o.selects("oxlb lib"));
+        assert!(!o.selects("oxbpf test maps"));
         assert!(parse_args(&args(&["--bogus"])).is_err());
     }
 }
