@@ -15,7 +15,8 @@
 //! neighbour, the router 10.0.0.254, behind which sit the backends (10.1.0.0/16) and the
 //! clients (10.3.0.0/16), so `bpf_fib_lookup` answers as in production.
 //!
-//! Run as root: `cargo bench -p oxlb --bench datapath` (`-- --quick` for fewer rounds).
+//! Run as root: `cargo bench -p oxlb --bench datapath` (`-- --quick` for fewer rounds,
+//! `-- --paths` for part 1 only).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -279,6 +280,7 @@ fn main() {
         return;
     }
     let quick = std::env::args().any(|a| a == "--quick");
+    let only_paths = std::env::args().any(|a| a == "--paths");
     let (rounds, per_round) = if quick { (5, 200) } else { (21, 1000) };
     let (ns, ifindex, mac) = bench_netns();
     let b = Bench {
@@ -302,7 +304,9 @@ fn main() {
             Collection::load(&floor_spec, &CollectionOptions::default()).expect("load floor");
         let floor = floor_coll.program("floor_xdp").expect("floor_xdp");
         paths(&b, floor);
-        scaling(&b, floor);
+        if !only_paths {
+            scaling(&b, floor);
+        }
     });
 }
 
@@ -423,8 +427,8 @@ fn breakdown(v: &[Variant]) {
         .iter()
         .map(|x| (x.mean() - empty) / REPS as f64)
         .collect();
-    let [vip, ct, insert, count, clock, fib] = op[..] else {
-        unreachable!("six blocks")
+    let [vip, ct, _ct16, insert, count, clock, near, far, fib] = op[..] else {
+        unreachable!("nine blocks")
     };
     println!(
         "\nwhere the time goes (same rounds; each block program repeats its operation {REPS}×; \
@@ -442,6 +446,11 @@ fn breakdown(v: &[Variant]) {
     for (x, ns) in v[6..].iter().zip(&op) {
         println!("  {:<52} {:>7.1} ns", x.name, ns);
     }
+    println!(
+        "  => touching one more 4 KiB page costs {:.1} ns (far - near read): every map value, \
+         per-CPU pointer table and hash bucket on a path is a page the floor does not touch",
+        far - near
+    );
     let floor_work = floor - empty;
     let est_blocks = ct + clock + 4.0 * count;
     println!(

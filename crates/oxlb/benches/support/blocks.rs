@@ -129,6 +129,21 @@ fn fib_lookup(src: Ipv4Addr, dst: Ipv4Addr) -> Vec<Insn> {
     v
 }
 
+/// Entries of the page-touch array: 8-byte values, 64 KiB apart for the far block, so the
+/// array (512 KiB) is vmalloc'd (4 KiB pages) like the datapath's large maps.
+const PAGE_STRIDE: u32 = 8192;
+
+/// `REPS` reads of array values `stride` entries apart (constant keys, inlined lookups).
+fn touch(name: &str, array: &Map, stride: u32) -> Program {
+    let mut ops = Vec::new();
+    for i in 0..REPS as u32 {
+        ops.push(Insn::st_mem(BPF_W, 10, KEY, (i * stride) as i32));
+        ops.extend(lookup(array));
+        ops.push(Insn::ldx_mem(BPF_DW, 1, 0, 0));
+    }
+    program(name, ops, &[])
+}
+
 /// Loads every block against `t`.
 pub fn load(t: &Targets) -> Blocks {
     let (vips, vip_key) = &t.vips;
@@ -164,6 +179,25 @@ pub fn load(t: &Targets) -> Blocks {
         Insn::mov64_imm(0, super::XDP_ABORTED as i32),
         Insn::exit(),
     ]);
+    // The same flow under a 16-byte IPv4 key (addresses, ports, proto) in an LRU of the same
+    // size: what a compact key would save on every conntrack lookup.
+    let lru16 = map(
+        "bench_lru16",
+        MapType::LRU_HASH,
+        16,
+        ct.value_size(),
+        ct.max_entries(),
+    );
+    let key16: Vec<u8> = [
+        &flow_key[0..4],
+        &flow_key[16..20],
+        &flow_key[32..36],
+        &[flow_key[36], 0, 0, 0],
+    ]
+    .concat();
+    lru16
+        .update(&key16, &vec![0; ct.value_size() as usize], 0)
+        .expect("bench_lru16 entry");
     let mut zero_value = store(&vec![0; ct.value_size() as usize], VALUE);
     zero_value.extend(store(flow_key, KEY));
     // The clock the datapath uses on this host (oxlb_config.ns_per_jiffy).
@@ -181,6 +215,13 @@ pub fn load(t: &Targets) -> Blocks {
         ),
     };
 
+    let pages = map(
+        "bench_pages",
+        MapType::ARRAY,
+        4,
+        8,
+        PAGE_STRIDE * REPS as u32,
+    );
     let ops = vec![
         (
             "HASH lookup: oxlb_vips, 20-byte key, hit",
@@ -189,6 +230,10 @@ pub fn load(t: &Targets) -> Blocks {
         (
             "LRU_HASH lookup: oxlb_ct, 40-byte key, hit",
             program("blk_ct", store(flow_key, KEY), &lookup(ct)),
+        ),
+        (
+            "LRU_HASH lookup: 16-byte IPv4 key, hit",
+            program("blk_ct16", store(&key16, KEY), &lookup(&lru16)),
         ),
         (
             "LRU_HASH insert: 40-byte key (+ prandom)",
@@ -200,6 +245,14 @@ pub fn load(t: &Targets) -> Blocks {
         ),
         (clock_name, program("blk_clock", Vec::new(), &clock)),
         (
+            "array read, same 4 KiB page as the last",
+            touch("blk_near", &pages, 1),
+        ),
+        (
+            "array read, another 4 KiB page each time",
+            touch("blk_far", &pages, PAGE_STRIDE),
+        ),
+        (
             "bpf_fib_lookup: IPv4 via a gateway",
             program("blk_fib", Vec::new(), &fib_lookup(t.fib.0, t.fib.1)),
         ),
@@ -207,6 +260,6 @@ pub fn load(t: &Targets) -> Blocks {
     Blocks {
         empty: program("blk_empty", Vec::new(), &[]),
         ops,
-        _maps: vec![counter, lru],
+        _maps: vec![counter, lru, lru16, pages],
     }
 }
