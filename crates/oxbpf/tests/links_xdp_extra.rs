@@ -1,5 +1,6 @@
 //! XDP extras on a real veth pair: an `xdp.frags` program attaches and runs, a devmap entry
-//! program runs when packets are redirected through the devmap, a dev-bound program
+//! program runs when packets are redirected through the devmap, a cpumap entry program runs on
+//! the CPU that packets are redirected to (and stops when its entry goes), a dev-bound program
 //! (`BPF_F_XDP_DEV_BOUND_ONLY` + `prog_ifindex`) attaches only to its device, and netkit
 //! links (skipped with the kernel's reason when it has no netkit).
 
@@ -8,6 +9,7 @@ mod links_util;
 use links_util::*;
 use oxbpf::asm::Insn;
 use oxbpf::link::{attach_netkit, attach_xdp, NetkitSide, TcOrder, XdpMode, XdpOptions};
+use oxbpf::map::CpuMap;
 use oxbpf::netlink::xdp::ifindex;
 use oxbpf::prog::{load as load_prog, LoadRequest};
 use oxbpf::spec::{LinkType, ProgramType};
@@ -94,6 +96,43 @@ fn devmap_entry_program_runs_on_redirect() {
     pair.traffic();
     assert_eq!(count(counts, 2), before);
     drop(peer);
+}
+
+#[test]
+fn cpumap_entry_program_runs_on_redirect() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let coll = load("xdp_extra.bpf.o", &["redirect_to_cpumap", "cpumap_prog"]).expect("load");
+    let redirect = coll.program("redirect_to_cpumap").unwrap();
+    let cpuprog = coll.program("cpumap_prog").unwrap();
+    let cpus = CpuMap::new(coll.map("cpus").unwrap()).expect("cpumap view");
+    let counts = coll.map("counts").unwrap();
+    let pair = VethPair::new();
+    // CPU 0 takes the redirected frames and runs cpumap_prog there; XDP_PASS hands them to
+    // the stack, so the pair's traffic still gets through.
+    cpus.set(0, 192, Some(cpuprog.fd()), 0)
+        .expect("cpumap entry with program");
+    let entry = cpus.get(0).unwrap().expect("cpumap entry reads back");
+    assert_eq!(entry.prog_id, Some(cpuprog.id()));
+    let l = pair.a.enter(|| {
+        let idx = ifindex("veth0").unwrap();
+        attach_xdp(redirect.fd(), idx, XdpMode::Driver, XdpOptions::default()).unwrap()
+    });
+    assert!(moves(&pair, counts, 3), "redirect program does not run");
+    assert!(moves(&pair, counts, 4), "cpumap entry program does not run");
+    // Without the entry the redirect fails over to XDP_PASS and the cpumap program is idle.
+    assert!(cpus.remove(0).unwrap());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let before = count(counts, 4);
+    assert!(moves(&pair, counts, 3), "redirect program stopped running");
+    assert_eq!(
+        count(counts, 4),
+        before,
+        "cpumap program ran without its entry"
+    );
+    drop(l);
 }
 
 #[test]
