@@ -447,8 +447,8 @@ fn breakdown(v: &[Variant]) {
         println!("  {:<52} {:>7.1} ns", x.name, ns);
     }
     println!(
-        "  => touching one more 4 KiB page costs {:.1} ns (far - near read): every map value, \
-         per-CPU pointer table and hash bucket on a path is a page the floor does not touch",
+        "  => a read on another 4 KiB page costs {:.1} ns more than one on a page already \
+         touched (far - near)",
         far - near
     );
     let floor_work = floor - empty;

@@ -10,6 +10,7 @@ use oxbpf::asm::{helper_id, Insn};
 use oxbpf::map::Map;
 use oxbpf::prog::{self, LoadRequest, Program};
 use oxbpf::spec::{MapSpec, MapType, ProgramType};
+use oxlb::datapath::abi::RawFlowKey;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
@@ -188,11 +189,13 @@ pub fn load(t: &Targets) -> Blocks {
         ct.value_size(),
         ct.max_entries(),
     );
+    let k = RawFlowKey::from_bytes(flow_key).expect("a conntrack key");
     let key16: Vec<u8> = [
-        &flow_key[0..4],
-        &flow_key[16..20],
-        &flow_key[32..36],
-        &[flow_key[36], 0, 0, 0],
+        &k.src[..4],
+        &k.dst[..4],
+        &k.sport[..],
+        &k.dport[..],
+        &[k.proto, 0, 0, 0],
     ]
     .concat();
     lru16
