@@ -717,28 +717,41 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
 		if (port == 0 || port > 0xffff)
 			continue;
 		rk.dport = bpf_htons((__u16)port);
-		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
-		if (cur) {
-			if (key_eq(&cur->client, &p->key)) {
-				/* The client reopens its tuple: the old connection ends. */
-				bpf_map_delete_elem(&oxlb_nat, &rk);
+		/* A port is half-open or established, never both: under a flood most are
+		 * half-open, so that map is asked first. */
+		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
+		if (s) {
+			/* A retransmitted SYN keeps its flow (and the SYN-ACK already seen, which
+			 * the client may be acknowledging right now). */
+			if (key_eq(&s->client, &p->key)) {
+				s->at_ns = now;
+				count(OXLB_R_SYN_HALF_OPEN);
+				return rk.dport;
+			}
+			/* A dead half-open flow. */
+			if (now - s->at_ns >= dead_ns) {
 				take = rk.dport;
 				break;
 			}
-			if (!stale && nat_stale(cur, now))
-				stale = rk.dport;
+			if (s->at_ns < oldest_at) {
+				oldest_at = s->at_ns;
+				oldest = rk.dport;
+			}
 			continue;
 		}
-		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
-		/* Free, a retransmitted SYN, or a dead half-open flow. */
-		if (!s || key_eq(&s->client, &p->key) || now - s->at_ns >= dead_ns) {
+		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+		if (!cur) {
 			take = rk.dport;
 			break;
 		}
-		if (s->at_ns < oldest_at) {
-			oldest_at = s->at_ns;
-			oldest = rk.dport;
+		if (key_eq(&cur->client, &p->key)) {
+			/* The client reopens its tuple: the old connection ends. */
+			bpf_map_delete_elem(&oxlb_nat, &rk);
+			take = rk.dport;
+			break;
 		}
+		if (!stale && nat_stale(cur, now))
+			stale = rk.dport;
 	}
 	if (!take && stale) {
 		if (!nat_reclaim(&rk, stale, now))
@@ -1103,6 +1116,7 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 {
 	struct oxlb_flow_key c = s->client;
 	__u32 vip_id = s->vip_id, bid = s->backend_id;
+	int rv;
 
 	if (p->tcp & TCP_SYNACK) {
 		s->server_isn = p->seq;
@@ -1110,7 +1124,10 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 	} else if (p->tcp & TCP_RST) {
 		bpf_map_delete_elem(&oxlb_syn, &p->key);
 	}
-	return to_client(ctx, p, &c, vip_id, bid, NULL, now_ns(), v6);
+	rv = to_client(ctx, p, &c, vip_id, bid, NULL, now_ns(), v6);
+	/* No route back to the client (a spoofed source): the host could only answer the
+	 * backend with a RST, work a SYN flood would multiply. */
+	return rv == XDP_PASS && !(p->tcp & TCP_RST) ? XDP_DROP : rv;
 }
 
 /* ---- ICMP too-big about a flow ------------------------------------------- */

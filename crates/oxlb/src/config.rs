@@ -21,6 +21,8 @@
 //! syn_table_size = 65536            # half-open NAT flows tracked (a SYN flood churns only these)
 //! new_flow_guard = 50000            # new flows/s per VIP and CPU above which new flows get no
 //!                                   # conntrack entry (Maglev only); 0 = off
+//! health_panic_threshold = 50       # % of a VIP's backends that must be healthy for health
+//!                                   # checks to count (below: all take traffic); 0 = off
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -61,6 +63,8 @@ pub const DEFAULT_CONNTRACK_SIZE: u32 = 262_144;
 pub const DEFAULT_SYN_TABLE_SIZE: u32 = 65_536;
 /// Default new-flow guard: new flows per second per VIP and CPU.
 pub const DEFAULT_NEW_FLOW_GUARD: u32 = 50_000;
+/// Default health panic threshold (percent).
+pub const DEFAULT_HEALTH_PANIC_THRESHOLD: u32 = 50;
 /// Largest accepted conntrack size.
 pub const MAX_CONNTRACK_SIZE: u32 = 1 << 26;
 /// Default metrics listen address.
@@ -100,6 +104,8 @@ pub struct Global {
     pub syn_table_size: u32,
     /// New flows per second per VIP and CPU above which new flows get no conntrack entry.
     pub new_flow_guard: u32,
+    /// Percent of a VIP's weighted backends that must be healthy for health to count.
+    pub health_panic_threshold: u32,
 }
 
 impl Default for Global {
@@ -112,6 +118,7 @@ impl Default for Global {
             nat_timeouts: NatTimeouts::default(),
             syn_table_size: DEFAULT_SYN_TABLE_SIZE,
             new_flow_guard: DEFAULT_NEW_FLOW_GUARD,
+            health_panic_threshold: DEFAULT_HEALTH_PANIC_THRESHOLD,
         }
     }
 }

@@ -80,6 +80,10 @@ enum Command {
         /// New connections in the distribution round (at most 4000).
         #[arg(long, default_value_t = 3000)]
         connections: usize,
+        /// Instead of the usual checks: flood the IPv4 VIP with spoofed SYNs (hping3) for
+        /// SECS seconds while keep-alive and new connections must keep working.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
+        flood: Option<u64>,
     },
     /// Stop the daemon, detach XDP and remove every pin.
     Down {
@@ -117,10 +121,12 @@ fn main() -> ExitCode {
             mode,
             xdp_mode,
             connections,
+            flood,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode,
             xdp_mode,
             connections,
+            flood,
         }),
     };
     match result {

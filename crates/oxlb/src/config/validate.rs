@@ -39,6 +39,7 @@ struct RawGlobal {
     nat_tcp_syn_timeout: Option<Spanned<String>>,
     syn_table_size: Option<Spanned<i64>>,
     new_flow_guard: Option<Spanned<i64>>,
+    health_panic_threshold: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -209,6 +210,18 @@ impl<'a> Validator<'a> {
                         "new_flow_guard {} must be new flows per second per VIP and CPU in 0..={} (0 = off)",
                         rate.get_ref(),
                         u32::MAX
+                    ),
+                ),
+            }
+        }
+        if let Some(pct) = raw.health_panic_threshold {
+            match u32::try_from(*pct.get_ref()) {
+                Ok(n) if n <= 100 => g.health_panic_threshold = n,
+                _ => self.err(
+                    &pct.span(),
+                    format!(
+                        "health_panic_threshold {} must be a percentage in 0..=100 (0 = off)",
+                        pct.get_ref()
                     ),
                 ),
             }
