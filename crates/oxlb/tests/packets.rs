@@ -1685,3 +1685,46 @@ fn new_flow_guard_skips_conntrack_inserts() {
         }
     });
 }
+
+/// Conntrack pressure: more live NAT flows than `conntrack_size` evict entries of live flows,
+/// and the daemon's pressure sampler turns the counters into a warning that names the knob.
+#[test]
+fn conntrack_eviction_of_live_flows_is_warned_about() {
+    if !require_kernel("conntrack_eviction_of_live_flows_is_warned_about") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let dp = Dp::load_with(
+            name,
+            Layout {
+                ct_entries: 64,
+                ..layout()
+            },
+        );
+        let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
+        let mut pressure = oxlb::daemon::pressure::Pressure::default();
+        let quiet = pressure.sample(&dp.maps, &plan(), 64).unwrap();
+        assert!(quiet.is_empty(), "first sample is the baseline: {quiet:?}");
+        assert!(pressure.sample(&dp.maps, &plan(), 64).unwrap().is_empty());
+        for cport in 20000..20400u16 {
+            dp.handshake(client, cport, vip, 80).unwrap();
+        }
+        let mut lost = 0;
+        for cport in 20000..20100u16 {
+            let (rv, _) = dp.run(&dp.frame(&ip_l4(client, vip, TCP, cport, 80, b"k")));
+            lost += usize::from(rv != XDP_TX);
+        }
+        let d = dp.reasons();
+        let lines = pressure.sample(&dp.maps, &plan(), 64).unwrap();
+        assert!(
+            d.get("ct_resumed").copied().unwrap_or(0) + d.get("drop_no_flow").copied().unwrap_or(0)
+                > 0,
+            "400 flows in a 64-entry conntrack lose entries: {d:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("conntrack_size = 64")),
+            "warning names the knob: {lines:?} ({lost} of 100 early flows dropped)"
+        );
+    });
+}

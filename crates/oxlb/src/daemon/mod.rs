@@ -10,6 +10,7 @@
 
 mod attach;
 pub mod kernel;
+pub mod pressure;
 mod signals;
 pub mod state;
 pub mod sysctl;
@@ -127,6 +128,9 @@ fn metrics_server(
     Ok(Some(server))
 }
 
+/// How often the datapath's loss counters are sampled for warnings.
+const PRESSURE_EVERY: Duration = Duration::from_secs(5);
+
 /// A running daemon.
 pub struct Daemon {
     config_path: PathBuf,
@@ -139,6 +143,7 @@ pub struct Daemon {
     events: Receiver<HealthEvent>,
     events_tx: std::sync::mpsc::Sender<HealthEvent>,
     metrics: Option<MetricsServer>,
+    pressure: pressure::Pressure,
     /// How the XDP program was attached, per interface.
     pub attached: Vec<AttachReport>,
 }
@@ -190,6 +195,7 @@ impl Daemon {
             events,
             events_tx,
             metrics,
+            pressure: pressure::Pressure::default(),
             attached,
         };
         d.start_checks()?;
@@ -280,11 +286,26 @@ impl Daemon {
         }
     }
 
+    /// Logs what the datapath lost or refused since the last sample (see [`pressure`]).
+    fn warn_pressure(&mut self) {
+        let plan = self.plan();
+        let ct_size = self.config.global.conntrack_size;
+        match self.pressure.sample(&self.datapath.maps, &plan, ct_size) {
+            Ok(lines) => lines.iter().for_each(|l| tracing::warn!("{l}")),
+            Err(e) => tracing::debug!("reading datapath counters: {e}"),
+        }
+    }
+
     /// Serves until SIGTERM/SIGINT: SIGHUP reloads, health changes re-plan. The datapath keeps
     /// running after return.
     pub fn run(mut self) -> Result<(), DaemonError> {
         let sig = signals::install();
+        let mut sampled = std::time::Instant::now() - PRESSURE_EVERY;
         loop {
+            if sampled.elapsed() >= PRESSURE_EVERY {
+                sampled = std::time::Instant::now();
+                self.warn_pressure();
+            }
             match self.events.recv_timeout(Duration::from_millis(200)) {
                 Ok(ev) => {
                     let state = if ev.healthy { "up" } else { "down" };
