@@ -12,8 +12,9 @@ use anyhow::Context;
 use oxbpf::spec::CollectionSpec;
 use std::path::Path;
 
-/// Reads an object file into a spec, with the path in the error.
+/// Reads an object file (a regular file of at most `MAX_OBJECT_SIZE` bytes) into a spec, with
+/// the path in the error.
 pub fn read_spec(path: &Path) -> anyhow::Result<CollectionSpec> {
-    let data = std::fs::read(path).with_context(|| format!("read {}", path.display()))?;
+    let data = oxbpf::elf::read_bounded(path, oxbpf::elf::MAX_OBJECT_SIZE)?;
     oxbpf::elf::load_collection_spec(&data).with_context(|| format!("parse {}", path.display()))
 }
