@@ -5,6 +5,7 @@ pub mod btf;
 pub mod check;
 pub mod inspect;
 pub mod load;
+pub mod pin;
 pub mod probe;
 pub mod run;
 
