@@ -8,6 +8,7 @@ pub mod load;
 pub mod pin;
 pub mod probe;
 pub mod run;
+pub mod xdp_pins;
 
 use anyhow::Context;
 use oxbpf::spec::CollectionSpec;
