@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{err, fx, oxbpf, require_root, BpffsDir, Netns};
+use common::{err, fx, oxbpf, program, require_root, stdout_json, BpffsDir, Netns};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -107,4 +107,64 @@ fn load_pin_outside_bpffs_says_so_and_how_to_mount() {
     assert_eq!(out.status.code(), Some(1));
     let e = err(&out);
     assert!(e.contains("mount -t bpf bpf /sys/fs/bpf"), "{e}");
+}
+
+/// `oxbpf check OBJ --btf xdp.bpf.o` in JSON and in text, both required to exit 1.
+fn check_fails(obj: &str) -> (serde_json::Value, String) {
+    let args = ["check", obj, "--btf", &fx("xdp.bpf.o")];
+    let out = oxbpf(&[&["--json"], &args[..]].concat());
+    assert_eq!(out.status.code(), Some(1), "{}", err(&out));
+    let text = oxbpf(&args);
+    assert_eq!(text.status.code(), Some(1));
+    (
+        stdout_json(&out),
+        String::from_utf8_lossy(&text.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn check_fails_for_a_gpl_only_helper_without_a_gpl_licence() {
+    let obj = fx("misuse/no_licence.bpf.o");
+    // Any BTF will do as the target: the licence check needs none.
+    let (v, text) = check_fails(&obj);
+    let fib = program(&v, "fib_no_licence");
+    assert_eq!(fib["status"], "error", "{fib}");
+    let why = fib["licence"][0].as_str().unwrap();
+    assert!(
+        why.contains("no licence") && why.contains("bpf_fib_lookup"),
+        "{why}"
+    );
+    assert_eq!(program(&v, "plain_no_licence")["status"], "ok");
+    assert!(text.contains("GPL-only helper bpf_fib_lookup"), "{text}");
+    // The kernel agrees: the same object fails to load for that reason only.
+    if require_root() {
+        let out = oxbpf(&["--json", "load", &obj]);
+        let e = program(&stdout_json(&out), "fib_no_licence")["error"].clone();
+        let e = e.as_str().unwrap();
+        assert!(e.contains("GPL-restricted"), "{e}");
+    }
+}
+
+#[test]
+fn check_with_a_btf_lacking_the_attach_targets_fails() {
+    let obj = fx("tracing.bpf.o");
+    // xdp.bpf.o's BTF has neither btf_trace_sched_switch nor bpf_fentry_test1.
+    let (v, text) = check_fails(&obj);
+    for p in v["programs"].as_array().unwrap() {
+        assert_eq!(p["status"], "error", "{p}");
+        assert_eq!(p["attach_target"]["status"], "missing", "{p}");
+    }
+    assert!(
+        text.contains("\"btf_trace_sched_switch\" (Typedef) is not in the target BTF"),
+        "{text}"
+    );
+    // Against a BTF that has them (the running kernel's) the same object is fine.
+    if std::fs::metadata("/sys/kernel/btf/vmlinux").is_ok() {
+        let out = oxbpf(&["check", &obj, "--btf", "/sys/kernel/btf/vmlinux"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
 }

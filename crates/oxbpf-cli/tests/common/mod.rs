@@ -34,6 +34,19 @@ pub fn oxbpf_in(ns: &str, args: &[&str]) -> Output {
         .expect("run nsenter")
 }
 
+/// stdout parsed as JSON.
+pub fn stdout_json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", err(o)))
+}
+
+/// The entry named `name` of a report's `programs`.
+pub fn program(v: &serde_json::Value, name: &str) -> serde_json::Value {
+    let list = v["programs"].as_array().expect("programs");
+    let p = list.iter().find(|p| p["name"] == name);
+    p.unwrap_or_else(|| panic!("no program {name} in {v}"))
+        .clone()
+}
+
 /// stderr as text.
 pub fn err(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
