@@ -168,3 +168,34 @@ fn check_with_a_btf_lacking_the_attach_targets_fails() {
         );
     }
 }
+
+#[test]
+fn run_with_an_oversized_ctx_names_the_context_size() {
+    if !require_root() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (data, ctx) = (
+        dir.join(common::unique("data")),
+        dir.join(common::unique("ctx")),
+    );
+    std::fs::write(&data, [0u8; 64]).unwrap();
+    std::fs::write(&ctx, [0xffu8; 100]).unwrap();
+    let out = oxbpf(&[
+        "run",
+        &fx("xdp.bpf.o"),
+        "xdp_pass",
+        "--data",
+        data.to_str().unwrap(),
+        "--ctx",
+        ctx.to_str().unwrap(),
+    ]);
+    let _ = (std::fs::remove_file(&data), std::fs::remove_file(&ctx));
+    assert_eq!(out.status.code(), Some(1));
+    let e = err(&out);
+    assert!(
+        e.contains("--ctx is 100 bytes") && e.contains("struct xdp_md is"),
+        "{e}"
+    );
+    assert!(!e.contains("older"), "no old kernel is blamed: {e}");
+}
