@@ -1,4 +1,4 @@
-//! `oxbpf attach|detach|show xdp`.
+//! `oxbpf attach|show xdp` (and the `detach` arguments; see [`super::detach`]).
 //!
 //! An XDP attachment must outlive this process. On the netlink path it does by itself; a
 //! `bpf_link` lives only while an fd or a pin holds it, so `attach` pins the link (at `--pin`,
@@ -6,15 +6,13 @@
 //! detaches the link attached to the interface in *this* namespace and removes its pins, so
 //! neither the link nor its program stays in the kernel.
 
-use super::xdp_pins::{is_detached_xdp, link_gone, pinned_link, sweep_stale, Place};
+use super::xdp_pins::{is_detached_xdp, pinned_link, sweep_stale, Place};
 use crate::output::Output;
 use anyhow::{bail, Context};
 use oxbpf::link::{attach_xdp, query_xdp, AttachPath, XdpInfo, XdpMode, XdpOptions};
-use oxbpf::netlink::{self, xdp::SetXdp};
+use oxbpf::netlink;
 use oxbpf::prog::Program;
-use oxbpf::sys::{self, ObjKind};
 use serde_json::json;
-use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -216,7 +214,8 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn mode_name(info: &XdpInfo) -> &'static str {
+/// The attached mode for messages ("none" when nothing is attached).
+pub(super) fn mode_name(info: &XdpInfo) -> &'static str {
     match info.mode() {
         Some(XdpMode::Generic) => "generic",
         Some(XdpMode::Driver) => "driver",
@@ -229,76 +228,6 @@ fn mode_name(info: &XdpInfo) -> &'static str {
         }
         _ => "multi",
     }
-}
-
-/// Runs `oxbpf detach`.
-pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
-    let DetachKind::Xdp(a) = kind;
-    let ifindex = netlink::xdp::ifindex(&a.iface)?;
-    let info = query_xdp(ifindex)?;
-    if mode_name(&info) == "none" {
-        bail!("no XDP program is attached to {}", a.iface);
-    }
-    let mut removed = Vec::new();
-    let mut held = None;
-    let path = match info.link_id {
-        Some(id) => {
-            let fd = sys::get_fd_by_id(ObjKind::Link, id).context("open XDP link")?;
-            sys::link_detach(fd.as_fd()).context("detach XDP link")?;
-            drop(fd);
-            for p in Place::here(ifindex)?.pins_of(id) {
-                std::fs::remove_file(&p).with_context(|| format!("remove pin {}", p.display()))?;
-                removed.push(p);
-            }
-            if !link_gone(id) {
-                held = Some(id);
-            }
-            "link"
-        }
-        None => {
-            detach_netlink(&info, ifindex, &a.iface)?;
-            "netlink"
-        }
-    };
-    if let Some(id) = held {
-        eprintln!(
-            "warning: link {id} is detached but still held by a pin or fd this command does not \
-             know (see `bpftool link show id {id}`); remove that pin to free it and its program"
-        );
-    }
-    out.emit(
-        &json!({"iface": a.iface, "ifindex": ifindex, "path": path, "removed_pins": removed,
-                "link_freed": held.is_none()}),
-        || {
-            let pins: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
-            let pins = if pins.is_empty() {
-                String::new()
-            } else {
-                format!(", removed pin {}", pins.join(", "))
-            };
-            format!("detached XDP from {} via {path}{pins}\n", a.iface)
-        },
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn detach_netlink(info: &XdpInfo, ifindex: u32, iface: &str) -> anyhow::Result<()> {
-    let sock = netlink::Socket::route()?;
-    for (mode, attached) in [
-        (XdpMode::Generic, info.generic_prog_id),
-        (XdpMode::Driver, info.driver_prog_id),
-        (XdpMode::Offload, info.offload_prog_id),
-    ] {
-        if attached.is_some() {
-            let req = SetXdp {
-                fd: -1,
-                flags: mode.flags(),
-                expected_fd: None,
-            };
-            netlink::xdp::set_xdp(&sock, ifindex, iface, req)?;
-        }
-    }
-    Ok(())
 }
 
 /// Runs `oxbpf show`.

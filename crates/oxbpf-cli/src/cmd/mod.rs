@@ -4,6 +4,7 @@ pub mod attach;
 pub mod btf;
 pub mod check;
 pub mod ctx_size;
+pub mod detach;
 pub mod inspect;
 pub mod load;
 pub mod pin;
