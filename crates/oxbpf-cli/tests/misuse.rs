@@ -63,7 +63,12 @@ fn load_pin_is_all_or_nothing_and_a_rerun_works() {
     );
     let out = oxbpf(&["load", "--pin", &pin, "--program", "count_ok", &obj]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(err(&out).contains("count_ok") && err(&out).contains("nothing was left pinned"));
+    let e = err(&out);
+    assert!(
+        e.contains("count_ok: File exists") && e.contains("nothing was left pinned"),
+        "{e}"
+    );
+    assert!(e.contains("remove the old pins or pin elsewhere"), "{e}");
     assert_eq!(
         nested.entries(),
         ["count_ok", "misuse_counts"],

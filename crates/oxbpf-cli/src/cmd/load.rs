@@ -84,7 +84,14 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         if !pinned {
             pins.undo(&mut report.collection);
         }
-        result.map_err(|e| anyhow!("{e}; nothing was left pinned"))?;
+        result.map_err(|e| {
+            let hint = if e.source.kind() == std::io::ErrorKind::AlreadyExists {
+                "; remove the old pins or pin elsewhere"
+            } else {
+                ""
+            };
+            anyhow!("{e}; nothing was left pinned{hint}")
+        })?;
         value["pinned"] = json!(pinned);
         if !pinned {
             eprintln!(
