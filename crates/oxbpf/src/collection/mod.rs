@@ -181,10 +181,12 @@ pub struct LoadReport {
 }
 
 impl Collection {
-    /// Loads everything; the first program that fails to load fails the whole load.
+    /// Loads everything; the first program that fails to load fails the whole load (and
+    /// removes the by-name pins it created).
     pub fn load(spec: &CollectionSpec, opts: &CollectionOptions) -> Result<Collection, LoadError> {
         let mut report = Self::load_report(spec, opts)?;
         if let Some((_, e)) = std::mem::take(&mut report.failed).into_iter().next() {
+            let _ = report.collection.remove_created_pins();
             return Err(e.into());
         }
         Ok(report.collection)
