@@ -68,6 +68,12 @@ fn detach_in_one_namespace_leaves_the_others_attachment_and_removes_its_own_pin(
         return;
     }
     let pin_a = va["pin"].as_str().unwrap().to_string();
+    let shown_b = json(&b.oxbpf(&["--json", "show", "xdp", "--iface", "v0"]));
+    assert_eq!(
+        shown_b["pins"],
+        serde_json::json!([custom.path()]),
+        "{shown_b}"
+    );
     assert_ne!(pin_a, vb["pin"].as_str().unwrap());
     // Detach in B: B's program, link and custom pin go; A keeps its program and pin.
     let out = json(&b.oxbpf(&["--json", "detach", "xdp", "--iface", "v0"]));

@@ -255,9 +255,13 @@ pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
         (Some(_), false) => Some("link"),
         (None, false) => Some("netlink"),
     };
+    let pins = match info.link_id {
+        Some(id) => Place::here(ifindex)?.pins_of(id),
+        None => Vec::new(),
+    };
     let value = json!({
         "iface": a.iface, "ifindex": ifindex, "mode": mode_name(&info), "programs": progs,
-        "link_id": info.link_id, "path": path,
+        "link_id": info.link_id, "path": path, "pins": pins,
     });
     out.emit(&value, || {
         if progs.is_empty() {
@@ -268,14 +272,17 @@ pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
             .map(|p| format!("{} (id {})", p["name"].as_str().unwrap_or(""), p["id"]))
             .collect();
         format!(
-            "{}: {} in {} mode via {}{}\n",
+            "{}: {} in {} mode via {}{}{}\n",
             a.iface,
             list.join(", "),
             mode_name(&info),
             path.unwrap_or("-"),
             info.link_id
                 .map(|l| format!(" (link id {l})"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            pins.iter()
+                .map(|p| format!(", pinned at {}", p.display()))
+                .collect::<String>()
         )
     });
     Ok(ExitCode::SUCCESS)

@@ -29,10 +29,12 @@ pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
             let fd = sys::get_fd_by_id(ObjKind::Link, id).context("open XDP link")?;
             sys::link_detach(fd.as_fd()).context("detach XDP link")?;
             drop(fd);
-            for p in Place::here(ifindex)?.pins_of(id) {
+            let place = Place::here(ifindex)?;
+            for p in place.pins_of(id) {
                 std::fs::remove_file(&p).with_context(|| format!("remove pin {}", p.display()))?;
                 removed.push(p);
             }
+            place.forget_record();
             if !link_gone(id) {
                 held = Some(id);
             }

@@ -64,13 +64,17 @@ impl Place {
         }
     }
 
+    /// Forgets the recorded `--pin` (after `detach`).
+    pub fn forget_record(self) {
+        let _ = std::fs::remove_file(self.record());
+    }
+
     /// Every pin of link `link_id` among the default pin, the recorded `--pin` and the
-    /// default directory's entries; forgets the record.
+    /// default directory's entries.
     pub fn pins_of(self, link_id: u32) -> Vec<PathBuf> {
         let mut candidates = vec![self.default_pin()];
         if let Ok(p) = std::fs::read(self.record()) {
             candidates.push(PathBuf::from(String::from_utf8_lossy(&p).into_owned()));
-            let _ = std::fs::remove_file(self.record());
         }
         if let Ok(dir) = std::fs::read_dir(DEFAULT_PIN_DIR) {
             candidates.extend(dir.flatten().map(|e| e.path()));
