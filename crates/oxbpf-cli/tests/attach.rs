@@ -173,6 +173,15 @@ fn a_pin_in_the_way_gets_one_clear_message_and_a_stale_one_is_replaced() {
     );
     json(&ns.oxbpf(&["--json", "detach", "xdp", "--iface", "v0"]));
     assert!(!std::path::Path::new(&custom).exists());
+    // No record of the custom pin is left for either interface index.
+    let records: Vec<String> = std::fs::read_dir("/run/oxbpf")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .filter(|p| *p == custom)
+        .collect();
+    assert!(records.is_empty(), "{records:?}");
 }
 
 #[test]

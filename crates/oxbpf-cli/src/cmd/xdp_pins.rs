@@ -90,7 +90,28 @@ impl Place {
 
 /// Removes default pins (`xdp-ns*`) of links that are no longer attached (their interface or
 /// namespace went away): nothing runs through them, they only hold the link and its program.
+/// Also forgets records whose pin no longer holds an XDP link on the recorded interface index.
 pub fn sweep_stale() {
+    for e in std::fs::read_dir(RECORD_DIR)
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let ifindex = name
+            .rsplit_once("-if")
+            .and_then(|(_, i)| i.parse::<u32>().ok());
+        let pin = std::fs::read(e.path())
+            .map(|p| PathBuf::from(String::from_utf8_lossy(&p).into_owned()));
+        let live = match (ifindex, pin) {
+            (Some(i), Ok(pin)) => pinned_link(&pin)
+                .is_some_and(|l| LinkType(l.link_type) == LinkType::XDP && l.extra[0] as u32 == i),
+            _ => false,
+        };
+        if !live {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
     let Ok(dir) = std::fs::read_dir(DEFAULT_PIN_DIR) else {
         return;
     };
