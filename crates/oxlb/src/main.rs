@@ -149,6 +149,9 @@ fn reload(pin_dir: &Path) -> Result<(), String> {
 fn check(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let layout = daemon::layout_for(&config);
+    if let Some(w) = oxlb::config::advice::conntrack_warning(&config, layout.nat_port_count) {
+        eprintln!("{}: warning: {w}", path.display());
+    }
     let limits = oxlb::planner::Limits {
         max_vips: layout.max_vips,
         max_backends: layout.max_backends,

@@ -146,6 +146,9 @@ impl Daemon {
     pub fn start(config_path: &Path) -> Result<Daemon, DaemonError> {
         let config = Config::load(config_path)?;
         let layout = layout_for(&config);
+        if let Some(w) = crate::config::advice::conntrack_warning(&config, layout.nat_port_count) {
+            tracing::warn!("{w}");
+        }
         let pin_dir = config.global.pin_dir.clone();
         let health = HealthMap::new();
         let plan = planner::plan_with_limits(&config, &health, None, &limits(&layout))?;
