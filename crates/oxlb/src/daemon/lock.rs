@@ -1,5 +1,6 @@
 //! One daemon per pin dir: an exclusive `flock` on `oxlb.lock` in the pin dir's state
-//! directory, held for the daemon's life, and the pid file, removed only by its owner.
+//! directory, held for the daemon's life. The lock file holds the holder's pid (for the
+//! refusal); `oxlb.pid`, written once the daemon serves, is removed only by its owner.
 
 use super::{state, DaemonError};
 use std::fs::File;
@@ -13,8 +14,7 @@ pub struct PinDirLock {
     pin_dir: PathBuf,
 }
 
-/// Takes the lock of `pin_dir` and writes this process's pid, or fails with the pid of the
-/// daemon holding it.
+/// Takes the lock of `pin_dir`, or fails with the pid of the daemon holding it.
 pub fn acquire(pin_dir: &Path) -> Result<PinDirLock, DaemonError> {
     let dir = state::dir(pin_dir);
     std::fs::create_dir_all(&dir).map_err(|e| DaemonError::io(&dir, e))?;
@@ -31,9 +31,14 @@ pub fn acquire(pin_dir: &Path) -> Result<PinDirLock, DaemonError> {
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                let pid = std::fs::read_to_string(&path)
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                    // SAFETY: signal 0 only checks that the process exists.
+                    .filter(|&p| p > 0 && unsafe { libc::kill(p, 0) } == 0);
                 return Err(DaemonError::Busy {
                     pin_dir: pin_dir.to_path_buf(),
-                    pid: state::running_pid(pin_dir),
+                    pid,
                 });
             }
             return Err(DaemonError::io(&path, e));
@@ -46,7 +51,11 @@ pub fn acquire(pin_dir: &Path) -> Result<PinDirLock, DaemonError> {
             break file;
         }
     };
-    state::write_pid(pin_dir)?;
+    let mut file = file;
+    let me = std::process::id().to_string();
+    file.set_len(0)
+        .and_then(|()| std::io::Write::write_all(&mut file, me.as_bytes()))
+        .map_err(|e| DaemonError::io(&path, e))?;
     Ok(PinDirLock {
         _file: file,
         pin_dir: pin_dir.to_path_buf(),

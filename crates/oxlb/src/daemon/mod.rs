@@ -231,6 +231,8 @@ impl Daemon {
             message: "started".into(),
         };
         state::write_reload(&pin_dir, &started)?;
+        // Last: a pid file means "serving" (`oxlb reload`, the demo wait for it).
+        state::write_pid(&pin_dir)?;
         let (events_tx, events) = channel();
         let mut d = Daemon {
             config_path: config_path.to_path_buf(),
