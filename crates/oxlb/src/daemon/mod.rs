@@ -129,7 +129,9 @@ fn metrics_server(
         addr,
         Box::new(move || {
             let plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            crate::stats::snapshot_pinned(&pin_dir, &plan).unwrap_or_else(|e| {
+            let maps = kernel::open_pinned(&pin_dir);
+            let snap = maps.and_then(|m| Ok(crate::stats::snapshot(&m, &plan)?));
+            snap.unwrap_or_else(|e| {
                 tracing::warn!("metrics: {e}");
                 crate::metrics::Snapshot::from_plan(&plan)
             })
