@@ -453,3 +453,43 @@ fn xdp_mode_changes_reattach_and_reload_reports_its_outcome() {
     );
     assert_eq!(xdp_of(&s, "lb0").unwrap(), (1, prog));
 }
+
+#[test]
+fn mode_change_that_cannot_be_made_is_refused_and_the_old_attachment_kept() {
+    if !require_kernel("mode_change_that_cannot_be_made_is_refused_and_the_old_attachment_kept") {
+        return;
+    }
+    let s = Setup::new("r");
+    // A bridge has no native XDP: driver mode fails there.
+    sh(&["ip", "-n", &s.ns, "link", "add", "br0", "type", "bridge"]);
+    sh(&["ip", "-n", &s.ns, "link", "set", "br0", "up"]);
+    let cfg = config_on(&s, &[("lb0", "generic"), ("br0", "generic")], false);
+    let mut first = Daemon::spawn(&s, &cfg, "first");
+    first.wait_log("oxlb: serving 2 VIPs on br0");
+    let before = (xdp_of(&s, "lb0").unwrap(), xdp_of(&s, "br0").unwrap());
+    assert_eq!(before.1 .0, 2, "generic mode");
+    config_on(&s, &[("lb0", "generic"), ("br0", "driver")], false);
+    let pin = s.pin_dir.to_string_lossy().into_owned();
+    let out = s.oxlb(&["reload", "--pin-dir", &pin]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the reload claimed success");
+    assert!(
+        err.contains("kept the running config")
+            && err.contains("br0: cannot attach in driver mode")
+            && err.contains("it stays in generic mode"),
+        "{err}"
+    );
+    let after = (xdp_of(&s, "lb0").unwrap(), xdp_of(&s, "br0").unwrap());
+    assert_eq!(after, before);
+    // The same change at a restart: refused, and the earlier attachment runs on.
+    first.stop();
+    let out = s.oxlb(&["run", "-c", cfg.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("br0: cannot attach in driver mode"), "{err}");
+    assert_eq!(
+        (xdp_of(&s, "lb0").unwrap(), xdp_of(&s, "br0").unwrap()),
+        before
+    );
+    assert!(s.pin_dir.join("link_br0").exists());
+}
