@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR).
+ * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR;
+ * encapsulated DSR (ipip, gue) lives in encap.h).
  *
  * Map layout and ABI: see oxlb.h.
  *
@@ -735,6 +736,8 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 	return r;
 }
 
+#include "encap.h"
+
 /* ---- forward path: client -> VIP ----------------------------------------- */
 
 /* A packet to a VIP; found: its conntrack entry when one was found (checked here). */
@@ -763,6 +766,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		nat_port = 0;
 		count(OXLB_R_CT_MISS);
 	}
+	if (vip.mode == OXLB_MODE_IPIP || vip.mode == OXLB_MODE_GUE)
+		return encap_forward(ctx, p, &vip, &be, bid, hash, ct, new_flow, v6);
 	now = now_ns();
 	cached = ct && hop_fresh(&ct->hop, ctx, now);
 	if (cached)
@@ -894,8 +899,8 @@ static __always_inline __u32 icmp_flow(struct icmp_flow *fl, const __u32 *qsrc, 
 	k.family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 	fl->nat_port = 0;
 	if (!ct_backend(&k, fl->vip.id, fl->vip.mode, &fl->bid, &fl->be, &fl->nat_port)) {
-		/* Without conntrack only DSR can find the backend (Maglev). */
-		if (fl->vip.mode != OXLB_MODE_DSR)
+		/* Without conntrack only DSR/ipip/gue can find the backend (Maglev). */
+		if (fl->vip.mode == OXLB_MODE_NAT)
 			return OXLB_R_ICMP_UNTRACKED;
 		if (pick_backend(fl->vip.id, flow_hash(&k, v6), &fl->bid, &fl->be))
 			return OXLB_R_ICMP_UNTRACKED;
@@ -934,6 +939,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 	r = icmp_flow(&fl, &q->saddr, &q->daddr, qp[0], qp[1], q->protocol, 0);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 0);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1006,6 +1013,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	r = icmp_flow(&fl, qs, qd, qp[0], qp[1], q->nexthdr, 1);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 1);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};

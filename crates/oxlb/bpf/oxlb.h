@@ -44,6 +44,8 @@
 /* VIP forwarding modes (oxlb_vip.mode). */
 #define OXLB_MODE_NAT 1
 #define OXLB_MODE_DSR 2
+#define OXLB_MODE_IPIP 3 /* encapsulated DSR: IP in IP (4in4, 6in6, 4in6, 6in4), see encap.h */
+#define OXLB_MODE_GUE 4	 /* encapsulated DSR: IP in UDP (GUE variant 1), see encap.h */
 
 /* oxlb_backend.flags */
 #define OXLB_BACKEND_VALID 1
@@ -187,7 +189,9 @@ enum oxlb_reason {
 	OXLB_R_NAT_REPLY = 19,	     /* reply translated back to the client */
 	OXLB_R_VLAN = 20,	     /* frame carried one 802.1Q/802.1ad tag (handled) */
 	OXLB_R_NAT_PORT_REUSED = 21, /* a new NAT flow took the port of an idle or closed one */
-	OXLB_R_MAX = 22,
+	OXLB_R_ENCAP_TOO_BIG = 22,   /* ipip/gue: too big once encapsulated, ICMP sent back: XDP_TX */
+	OXLB_R_ENCAP_TOO_BIG_DROP = 23, /* ipip/gue: too big, no ICMP possible (DF clear, short): XDP_DROP */
+	OXLB_R_MAX = 24,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -212,5 +216,18 @@ struct oxlb_config {
 	__u32 ns_per_jiffy;
 };
 _Static_assert(sizeof(struct oxlb_config) == 40, "oxlb_config size");
+
+/* Read-only encapsulation settings of the ipip/gue modes (.rodata variable
+ * oxlb_encap, set by the loader before load; see encap.h). The outer source
+ * address is src | (flow hash & mask): the backends' RSS spreads flows. */
+struct oxlb_encap_config {
+	__u32 src4;	 /* IPv4 outer source prefix (network order); 0: none configured */
+	__u32 mask4;	 /* its host bits (network order) */
+	__u32 src6[4];	 /* IPv6 outer source prefix; all zero: none configured */
+	__u32 mask6;	 /* host bits of the last 32-bit word of src6 (network order) */
+	__be16 gue_port; /* GUE destination UDP port (default 6080) */
+	__u16 _pad;
+};
+_Static_assert(sizeof(struct oxlb_encap_config) == 32, "oxlb_encap_config size");
 
 #endif /* OXLB_H */

@@ -85,6 +85,7 @@ pub fn layout_for(config: &Config) -> Layout {
         table_size: config.global.maglev_table_size,
         ct_entries: config.global.conntrack_size,
         nat_timeouts: config.global.nat_timeouts,
+        encap: config.encap,
         ..Layout::default()
     }
 }
@@ -256,7 +257,7 @@ impl Daemon {
         if layout_for(&config) != self.layout || config.global.pin_dir != self.config.global.pin_dir
         {
             return Err(DaemonError::Datapath(
-                "maglev table size, conntrack size, NAT timeouts or pin dir changed: these need a new \
+                "maglev table size, conntrack size, NAT timeouts, [encap] or pin dir changed: these need a new \
                  datapath (`oxlb down`, then start oxlb again)"
                     .into(),
             ));

@@ -87,6 +87,8 @@ pub struct Layout {
     pub nat_timeouts: NatTimeouts,
     /// Pin flows to backends (conntrack); off = stateless Maglev.
     pub conntrack: bool,
+    /// Outer headers of the `ipip`/`gue` modes (`.rodata` variable `oxlb_encap`).
+    pub encap: super::Encap,
 }
 
 impl Default for Layout {
@@ -102,6 +104,7 @@ impl Default for Layout {
             hash_seed: 0x6f78_6c62,
             nat_timeouts: NatTimeouts::default(),
             conntrack: true,
+            encap: super::Encap::default(),
         }
     }
 }
