@@ -10,7 +10,7 @@
 
 mod attach;
 pub mod kernel;
-mod signals;
+pub(crate) mod signals;
 pub mod state;
 pub mod sysctl;
 
