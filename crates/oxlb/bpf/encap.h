@@ -406,12 +406,12 @@ static __always_inline int encap_too_big(struct xdp_md *ctx, const struct pkt *p
 /* ---- forward ---------------------------------------------------------------- */
 
 /* The inner IP header of p, checked to lie in the frame (l2 a constant). */
-static __always_inline void *encap_inner(struct xdp_md *ctx, const int l2)
+static __always_inline void *encap_inner(struct xdp_md *ctx, const int l2, const int v6)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
 
-	if (data + l2 + sizeof(struct ipv6hdr) > end)
+	if (data + l2 + (v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) > end)
 		return NULL;
 	return data + l2;
 }
@@ -446,7 +446,8 @@ static __always_inline struct encap_scratch *encap_prepare(struct xdp_md *ctx, c
 {
 	__u32 zero = 0;
 	struct encap_scratch *sc = bpf_map_lookup_elem(&oxlb_encap_scratch, &zero);
-	void *l3 = p->vlan ? encap_inner(ctx, ETH_HLEN + ETH_VLAN_LEN) : encap_inner(ctx, ETH_HLEN);
+	void *l3 = p->vlan ? encap_inner(ctx, ETH_HLEN + ETH_VLAN_LEN, v6) :
+			     encap_inner(ctx, ETH_HLEN, v6);
 
 	*r = OXLB_R_TRUNCATED;
 	if (!sc || !l3)
