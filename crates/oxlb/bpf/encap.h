@@ -491,9 +491,11 @@ static __always_inline int encap_forward(struct xdp_md *ctx, struct pkt *p,
 	sc->new_flow = new_flow;
 	sc->now = now_ns();
 	if (ct && hop_fresh(&ct->hop, ctx, sc->now)) {
+		/* A fresh hop leads back out of the ingress device: ifindex 0 checks its
+		 * MTU without a device lookup. */
 		sc->hop = ct->hop;
 		sc->j.mtu = p->l3_len + sc->ov;
-		if (bpf_check_mtu(ctx, sc->hop.ifindex, &sc->j.mtu, 0, 0) ==
+		if (bpf_check_mtu(ctx, 0, &sc->j.mtu, 0, 0) ==
 		    BPF_MTU_CHK_RET_FRAG_NEEDED)
 			return encap_too_big(ctx, p, &sc->j, sc->j.mtu, sc->ov, v6);
 	} else {
