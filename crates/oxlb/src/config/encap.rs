@@ -77,3 +77,74 @@ pub(super) fn vip_problems(vip: &Vip, encap: &Encap) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::plan::Mode;
+
+    fn parse(body: &str) -> Result<Config, String> {
+        Config::parse(&format!("[[interface]]\nname = \"eth0\"\n{body}"), "t.toml")
+            .map_err(|e| e.to_string())
+    }
+
+    const VIP: &str = "[[vip]]\naddress = \"10.0.0.1\"\nport = 80\nmode = \"ipip\"\n\
+                       [[vip.backend]]\naddress = \"10.9.0.1\"\n\
+                       [[vip.backend]]\naddress = \"fd00:9::1\"\n";
+
+    #[test]
+    fn encap_table_and_modes() {
+        let c = parse(&format!(
+            "{VIP}[encap]\nsource4 = \"10.200.0.0/24\"\nsource6 = \"fd00:200::/112\"\ngue_port = 7000\n"
+        ))
+        .unwrap();
+        assert_eq!(c.vips[0].mode, Mode::Ipip);
+        assert_eq!(c.encap.source4.unwrap().to_string(), "10.200.0.0/24");
+        assert_eq!(c.encap.gue_port, 7000);
+        let gue = VIP.replace("ipip", "gue");
+        let c = parse(&format!(
+            "{gue}[encap]\nsource4 = \"10.200.0.0/24\"\nsource6 = \"fd00:200::/112\"\n"
+        ))
+        .unwrap();
+        assert_eq!((c.vips[0].mode, c.encap.gue_port), (Mode::Gue, 6080));
+    }
+
+    #[test]
+    fn encap_mistakes_are_named() {
+        for (body, want) in [
+            (
+                format!("{VIP}[encap]\nsource4 = \"10.200.0.0/24\"\n"),
+                "has IPv6 backends but [encap] has no source6",
+            ),
+            (VIP.to_string(), "[encap] has no source4"),
+            (
+                format!("{VIP}[encap]\nsource4 = \"fd00::/64\"\n"),
+                "is not an IPv4 prefix",
+            ),
+            (
+                format!("{VIP}[encap]\nsource4 = \"10.200.0.1/24\"\n"),
+                "host bits set",
+            ),
+            (
+                format!("{VIP}[encap]\ngue_port = 0\n"),
+                "gue_port must be 1..=65535",
+            ),
+            (format!("{VIP}[encap]\nport = 1\n"), "unknown field"),
+            (
+                VIP.replace("mode = \"ipip\"", "mode = \"ipip\"\nsnat = \"10.0.0.2\""),
+                "snat only applies",
+            ),
+            (
+                VIP.replace("\"10.9.0.1\"", "\"10.9.0.1\"\nport = 8080"),
+                "mode ipip cannot rewrite ports",
+            ),
+            (
+                VIP.replace("ipip", "vxlan"),
+                "not one of nat, dsr, ipip, gue",
+            ),
+        ] {
+            let err = parse(&body).unwrap_err();
+            assert!(err.contains(want), "{want:?} not in: {err}");
+        }
+    }
+}

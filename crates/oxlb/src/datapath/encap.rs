@@ -166,6 +166,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn entries_map_the_modes_and_need_a_source_per_backend_family() {
+        use crate::datapath::abi::{RawVipKey, MODE_GUE, MODE_IPIP};
+        use crate::datapath::{entries, DatapathError, Layout};
+        use crate::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
+        let vip = |id: u32, addr: &str, mode: Mode, backend: &str| VipPlan {
+            id,
+            addr: addr.parse().unwrap(),
+            port: 80,
+            proto: Proto::Tcp,
+            mode,
+            snat_addr: None,
+            backends: vec![BackendPlan {
+                id,
+                addr: backend.parse().unwrap(),
+                port: 0,
+                weight: 1,
+                healthy: true,
+            }],
+            table: vec![id; 11],
+        };
+        let plan = Plan {
+            table_size: 11,
+            vips: vec![
+                vip(0, "10.0.1.1", Mode::Ipip, "10.9.0.1"),
+                vip(1, "10.0.1.2", Mode::Gue, "fd00:9::1"),
+            ],
+        };
+        let layout = |encap: Encap| Layout {
+            max_vips: 4,
+            max_backends: 4,
+            table_size: 11,
+            encap,
+            ..Layout::default()
+        };
+        let both = Encap {
+            source4: Some(Prefix::parse("10.200.0.0/24").unwrap()),
+            source6: Some(Prefix::parse("fd00:200::/112").unwrap()),
+            gue_port: 6080,
+        };
+        let e = entries(&plan, &layout(both)).unwrap();
+        let mode = |a: &str| e.vips[&RawVipKey::new(a.parse().unwrap(), 80, 6)].mode;
+        assert_eq!((mode("10.0.1.1"), mode("10.0.1.2")), (MODE_IPIP, MODE_GUE));
+        let no6 = Encap {
+            source6: None,
+            ..both
+        };
+        assert!(matches!(
+            entries(&plan, &layout(no6)),
+            Err(DatapathError::NoEncapSource { vip: 1, .. })
+        ));
+    }
+
+    #[test]
     fn prefixes_parse_and_reject_host_bits() {
         assert_eq!(Prefix::parse("10.9.0.0/24").unwrap().len, 24);
         assert_eq!(Prefix::parse("10.9.0.7").unwrap().len, 32);
