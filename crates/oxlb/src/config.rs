@@ -32,7 +32,7 @@
 //! address = "10.0.0.1"
 //! port = 80                         # 0 = any port
 //! protocol = "tcp"                  # tcp | udp
-//! mode = "nat"                      # nat | dsr
+//! mode = "nat"                      # nat | dsr | ipip | gue (ipip/gue: see [encap])
 //! snat = "10.0.0.254"               # NAT only: source address towards backends
 //! health = { type = "http", port = 8080, path = "/healthz", interval = "2s", timeout = "1s", rise = 2, fall = 3 }
 //!
@@ -40,6 +40,11 @@
 //! address = "10.0.1.1"
 //! port = 8080                       # 0 = keep the client's destination port
 //! weight = 100                      # 0..=65535, 0 drains
+//!
+//! [encap]                           # ipip / gue VIPs: outer header towards the backends
+//! source4 = "10.200.0.0/24"         # outer source prefix; the flow hash picks the host bits
+//! source6 = "fd00:200::/112"
+//! gue_port = 6080
 //! ```
 
 use std::fmt;
@@ -49,7 +54,7 @@ use std::time::Duration;
 
 use validate::{RawConfig, Validator};
 
-pub use crate::datapath::NatTimeouts;
+pub use crate::datapath::{Encap, NatTimeouts, Prefix};
 pub use crate::plan::{BackendKey, VipKey};
 use crate::plan::{Mode, Proto};
 
@@ -88,6 +93,8 @@ pub struct Config {
     pub interfaces: Vec<Interface>,
     /// Virtual services, in file order.
     pub vips: Vec<Vip>,
+    /// Outer headers of `ipip`/`gue` VIPs (`[encap]`).
+    pub encap: Encap,
 }
 
 /// Global options.
@@ -416,6 +423,7 @@ pub fn is_prime(n: u32) -> bool {
 }
 
 pub mod advice;
+mod encap;
 mod validate;
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub mod kernel;
 mod lock;
 pub mod pressure;
 mod reload;
-mod signals;
+pub(crate) mod signals;
 pub mod state;
 pub mod sysctl;
 pub mod undo;
@@ -107,6 +107,7 @@ pub fn layout_for(config: &Config) -> Layout {
         syn_entries: config.global.syn_table_size,
         guard_new_flows: config.global.new_flow_guard,
         nat_timeouts: config.global.nat_timeouts,
+        encap: config.encap,
         ..Layout::default()
     }
 }
