@@ -35,6 +35,8 @@
 //! port = 8080                       # 0 = keep the client's destination port
 //! weight = 100                      # 0..=65535, 0 drains
 //! ```
+//!
+//! An optional `[bgp]` section announces the VIPs through BIRD (see [`crate::bgp::config`]).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -73,6 +75,8 @@ pub struct Config {
     pub interfaces: Vec<Interface>,
     /// Virtual services, in file order.
     pub vips: Vec<Vip>,
+    /// VIPs announced by BGP through BIRD; `None` = no `[bgp]` section.
+    pub bgp: Option<crate::bgp::config::BgpConfig>,
 }
 
 /// Global options.

@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     interfaces: Vec<Spanned<RawInterface>>,
     #[serde(default, rename = "vip")]
     vips: Vec<Spanned<RawVip>>,
+    bgp: Option<Spanned<crate::bgp::config::RawBgp>>,
 }
 
 #[derive(Deserialize)]
@@ -150,10 +151,14 @@ impl<'a> Validator<'a> {
                 vips.push(vip);
             }
         }
+        let bgp = raw.bgp.and_then(|b| {
+            crate::bgp::config::validate(b.get_ref(), &b.span(), &mut |s, m| self.err(s, m))
+        });
         let config = Config {
             global,
             interfaces,
             vips,
+            bgp,
         };
         self.cross_checks(&config);
         config

@@ -137,6 +137,8 @@ pub struct Daemon {
     events: Receiver<HealthEvent>,
     events_tx: std::sync::mpsc::Sender<HealthEvent>,
     metrics: Option<MetricsServer>,
+    /// Announces the VIPs through BIRD (`[bgp]`).
+    bgp: Option<crate::bgp::announcer::Announcer>,
     /// How the XDP program was attached, per interface.
     pub attached: Vec<AttachReport>,
 }
@@ -188,9 +190,11 @@ impl Daemon {
             events,
             events_tx,
             metrics,
+            bgp: None,
             attached,
         };
         d.start_checks()?;
+        d.sync_bgp();
         for a in &d.attached {
             tracing::info!(
                 "oxlb: serving {} VIPs on {} (ifindex {}) in {} mode via {}; maps pinned at {}",
@@ -247,7 +251,19 @@ impl Daemon {
         let n = kernel::apply(&self.datapath.maps, &ops)?;
         state::write(&self.config.global.pin_dir, &next_plan, &self.attached)?;
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = next_plan;
+        self.sync_bgp();
         Ok(n)
+    }
+
+    /// Brings BGP in step with the config and the running plan (the datapath is attached).
+    fn sync_bgp(&mut self) {
+        let plan = self.plan();
+        crate::bgp::announcer::sync(
+            &mut self.bgp,
+            self.config.bgp.as_ref(),
+            &self.config.global.pin_dir,
+            &plan,
+        );
     }
 
     /// Re-reads the config file; an invalid one is logged and the running plan kept.
@@ -296,6 +312,18 @@ impl Daemon {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+            }
+            if sig.take_drain() {
+                let period = crate::bgp::announcer::take_drain_request(&self.config.global.pin_dir);
+                match self.bgp.as_mut() {
+                    Some(b) => b.start_drain(period),
+                    None => tracing::warn!(
+                        "drain asked, but no [bgp] is configured: nothing to withdraw"
+                    ),
+                }
+            }
+            if let Some(b) = self.bgp.as_mut() {
+                b.tick();
             }
             if sig.take_hup() {
                 match self.reload() {

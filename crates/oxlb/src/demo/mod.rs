@@ -7,6 +7,7 @@
 //! under live connections, and the LB's own address still works. The end-to-end tests run it
 //! in every forwarding and XDP mode.
 
+pub mod fleet_bird;
 pub mod lab;
 pub mod topology;
 pub mod traffic;
