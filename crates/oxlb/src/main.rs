@@ -77,9 +77,13 @@ enum Command {
         /// XDP mode.
         #[arg(long, default_value = "driver", value_parser = ["generic", "driver"])]
         xdp_mode: String,
-        /// New connections in the distribution round (at most 4000).
-        #[arg(long, default_value_t = 3000)]
-        connections: usize,
+        /// New connections in the distribution round (at most 4000; --fleet: default 2000).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// The fleet lab instead: three LB nodes behind an ECMP router, announced by BGP
+        /// through BIRD; nodes die, drain and join under long-lived flows.
+        #[arg(long)]
+        fleet: bool,
     },
     /// Withdraw this node's VIPs from BGP and keep forwarding for a drain period, then report
     /// drained (before stopping or upgrading the node).
@@ -130,13 +134,23 @@ fn main() -> ExitCode {
             .and_then(|p| oxlb::bgp::commands::drain(&pin_dir, p))
             .map(|lines| lines.iter().for_each(|l| println!("{l}"))),
         Command::Demo {
+            xdp_mode,
+            connections,
+            fleet: true,
+            ..
+        } => oxlb::demo::fleet::run(&oxlb::demo::fleet::FleetOptions {
+            xdp_mode,
+            connections: connections.unwrap_or(2000),
+        }),
+        Command::Demo {
             mode,
             xdp_mode,
             connections,
+            fleet: false,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode,
             xdp_mode,
-            connections,
+            connections: connections.unwrap_or(3000),
         }),
     };
     match result {

@@ -21,6 +21,10 @@ impl Bird {
     pub fn start(ns: &str, dir: &Path, conf: &str) -> Result<Bird, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         let cfg = dir.join("bird.conf");
+        let conf = format!(
+            "log \"{}\" {{ info, remote, warning, error, auth, fatal, bug }};\n{conf}",
+            dir.join("bird.log").display()
+        );
         std::fs::write(&cfg, conf).map_err(|e| format!("{}: {e}", cfg.display()))?;
         let socket = dir.join("bird.ctl");
         let _ = std::fs::remove_file(&socket);
@@ -70,6 +74,11 @@ impl Bird {
             let _ = c.kill();
             let _ = c.wait();
         }
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("bird.log")).unwrap_or_default()
     }
 
     /// The directory holding its files.
