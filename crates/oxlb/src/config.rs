@@ -17,6 +17,10 @@
 //! nat_tcp_closed_timeout = "5s"     # client closed first (FIN) or RST
 //! nat_tcp_time_wait_timeout = "60s" # backend closed first: its TIME_WAIT
 //! nat_udp_timeout = "30s"
+//! nat_tcp_syn_timeout = "3s"        # half-open flow (SYN seen, no handshake yet)
+//! syn_table_size = 65536            # half-open NAT flows tracked (a SYN flood churns only these)
+//! new_flow_guard = 50000            # new flows/s per VIP and CPU above which new flows get no
+//!                                   # conntrack entry (Maglev only); 0 = off
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -55,6 +59,10 @@ pub const DEFAULT_TABLE_SIZE: u32 = 65537;
 pub const MAX_TABLE_SIZE: u32 = 1 << 24;
 /// Default number of conntrack entries.
 pub const DEFAULT_CONNTRACK_SIZE: u32 = 262_144;
+/// Default number of half-open NAT flows tracked.
+pub const DEFAULT_SYN_TABLE_SIZE: u32 = 65_536;
+/// Default new-flow guard: new flows per second per VIP and CPU.
+pub const DEFAULT_NEW_FLOW_GUARD: u32 = 50_000;
 /// Largest accepted conntrack size.
 pub const MAX_CONNTRACK_SIZE: u32 = 1 << 26;
 /// Default metrics listen address.
@@ -92,6 +100,10 @@ pub struct Global {
     pub pin_dir: PathBuf,
     /// When a quiet NAT flow's source port may go to a new flow.
     pub nat_timeouts: NatTimeouts,
+    /// Entries of the half-open NAT flow table.
+    pub syn_table_size: u32,
+    /// New flows per second per VIP and CPU above which new flows get no conntrack entry.
+    pub new_flow_guard: u32,
 }
 
 impl Default for Global {
@@ -102,6 +114,8 @@ impl Default for Global {
             metrics_listen: DEFAULT_METRICS_LISTEN.parse().ok(),
             pin_dir: PathBuf::from(DEFAULT_PIN_DIR),
             nat_timeouts: NatTimeouts::default(),
+            syn_table_size: DEFAULT_SYN_TABLE_SIZE,
+            new_flow_guard: DEFAULT_NEW_FLOW_GUARD,
         }
     }
 }

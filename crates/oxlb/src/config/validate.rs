@@ -37,6 +37,9 @@ struct RawGlobal {
     nat_tcp_closed_timeout: Option<Spanned<String>>,
     nat_tcp_time_wait_timeout: Option<Spanned<String>>,
     nat_udp_timeout: Option<Spanned<String>>,
+    nat_tcp_syn_timeout: Option<Spanned<String>>,
+    syn_table_size: Option<Spanned<i64>>,
+    new_flow_guard: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -190,6 +193,31 @@ impl<'a> Validator<'a> {
                 ),
             }
         }
+        if let Some(size) = raw.syn_table_size {
+            match u32::try_from(*size.get_ref()) {
+                Ok(n) if (1024..=MAX_CONNTRACK_SIZE).contains(&n) => g.syn_table_size = n,
+                _ => self.err(
+                    &size.span(),
+                    format!(
+                        "syn_table_size {} must be in 1024..={MAX_CONNTRACK_SIZE}",
+                        size.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(rate) = raw.new_flow_guard {
+            match u32::try_from(*rate.get_ref()) {
+                Ok(n) => g.new_flow_guard = n,
+                _ => self.err(
+                    &rate.span(),
+                    format!(
+                        "new_flow_guard {} must be new flows per second per VIP and CPU in 0..={} (0 = off)",
+                        rate.get_ref(),
+                        u32::MAX
+                    ),
+                ),
+            }
+        }
         if let Some(listen) = raw.metrics_listen {
             let text = listen.get_ref().trim();
             if text == "off" {
@@ -220,6 +248,11 @@ impl<'a> Validator<'a> {
                 &mut t.tcp_time_wait,
             ),
             ("nat_udp_timeout", &raw.nat_udp_timeout, &mut t.udp_idle),
+            (
+                "nat_tcp_syn_timeout",
+                &raw.nat_tcp_syn_timeout,
+                &mut t.tcp_syn,
+            ),
         ] {
             let Some(raw) = raw else { continue };
             match parse_duration(raw.get_ref()) {

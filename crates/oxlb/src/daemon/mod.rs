@@ -84,6 +84,8 @@ pub fn layout_for(config: &Config) -> Layout {
     Layout {
         table_size: config.global.maglev_table_size,
         ct_entries: config.global.conntrack_size,
+        syn_entries: config.global.syn_table_size,
+        guard_new_flows: config.global.new_flow_guard,
         nat_timeouts: config.global.nat_timeouts,
         ..Layout::default()
     }
