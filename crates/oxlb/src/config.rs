@@ -46,6 +46,8 @@
 //! source6 = "fd00:200::/112"
 //! gue_port = 6080
 //! ```
+//!
+//! An optional `[bgp]` section announces the VIPs through BIRD (see [`crate::bgp::config`]).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -95,6 +97,8 @@ pub struct Config {
     pub vips: Vec<Vip>,
     /// Outer headers of `ipip`/`gue` VIPs (`[encap]`).
     pub encap: Encap,
+    /// VIPs announced by BGP through BIRD; `None` = no `[bgp]` section.
+    pub bgp: Option<crate::bgp::config::BgpConfig>,
 }
 
 /// Global options.

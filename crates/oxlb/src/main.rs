@@ -77,9 +77,13 @@ enum Command {
         /// XDP mode.
         #[arg(long, default_value = "driver", value_parser = ["generic", "driver"])]
         xdp_mode: String,
-        /// New connections in the distribution round (at most 4000).
-        #[arg(long, default_value_t = 3000)]
-        connections: usize,
+        /// New connections in the distribution round (at most 4000; --fleet: default 2000).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// The fleet lab instead: three LB nodes behind an ECMP router, announced by BGP
+        /// through BIRD; nodes die, drain and join under long-lived flows.
+        #[arg(long)]
+        fleet: bool,
         /// Instead of the usual checks: flood the IPv4 VIP with spoofed SYNs (hping3) for
         /// SECS seconds while keep-alive and new connections must keep working.
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
@@ -102,7 +106,17 @@ enum Command {
         #[arg(long, default_value = "auto", value_parser = ["auto", "generic", "driver"])]
         xdp_mode: String,
     },
-    /// Stop the daemon, detach XDP and remove every pin.
+    /// Withdraw this node's VIPs from BGP and keep forwarding for a drain period, then report
+    /// drained (before stopping or upgrading the node).
+    Drain {
+        /// The daemon's pin dir.
+        #[arg(long, default_value = DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+        /// How long the datapath keeps forwarding after the withdrawal (e.g. "5s", "500ms").
+        #[arg(long, default_value = "5s")]
+        period: String,
+    },
+    /// Stop the daemon, withdraw its VIPs from BGP, detach XDP and remove every pin.
     Down {
         /// The datapath's pin dir.
         #[arg(long, default_value = DEFAULT_PIN_DIR)]
@@ -150,15 +164,31 @@ fn main() -> ExitCode {
             },
         })
         .map_err(|e| e.to_string()),
+        Command::Drain { pin_dir, period } => oxlb::config::parse_duration(&period)
+            .ok_or_else(|| {
+                format!("--period {period:?}: write a duration like \"5s\" or \"500ms\"")
+            })
+            .and_then(|p| oxlb::bgp::commands::drain(&pin_dir, p))
+            .map(|lines| lines.iter().for_each(|l| println!("{l}"))),
+        Command::Demo {
+            xdp_mode,
+            connections,
+            fleet: true,
+            ..
+        } => oxlb::demo::fleet::run(&oxlb::demo::fleet::FleetOptions {
+            xdp_mode,
+            connections: connections.unwrap_or(2000),
+        }),
         Command::Demo {
             mode,
             xdp_mode,
             connections,
             flood,
+            fleet: false,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode,
             xdp_mode,
-            connections,
+            connections: connections.unwrap_or(3000),
             flood,
         }),
     };
@@ -232,6 +262,10 @@ fn check(path: &Path) -> Result<(), String> {
     for v in &plan.vips {
         println!("  {} ({}) → {} backends", v.key(), v.mode, v.backends.len());
     }
+    println!("  plan digest {}", oxlb::fleet::digest(&plan));
+    for w in oxlb::bgp::commands::warnings(&config) {
+        println!("{w}");
+    }
     Ok(())
 }
 
@@ -283,6 +317,14 @@ fn stats(pin_dir: &Path, json: bool) -> Result<(), String> {
         v["backends"] = backends.into();
         out["vips"].as_array_mut().expect("array").push(v);
     }
+    if let Some(d) = saved["digest"].as_str() {
+        text += &format!("plan digest {d} (equal on every node of a fleet that forwards alike)\n");
+        out["digest"] = d.into();
+    }
+    if let Some((line, json)) = oxlb::bgp::commands::status_lines(pin_dir) {
+        text += &format!("{line}\n");
+        out["bgp"] = json;
+    }
     text += "datapath:\n";
     for (reason, n) in oxlb::stats::reason_counts(&maps).map_err(|e| e.to_string())? {
         out["reasons"][&reason] = n.into();
@@ -317,6 +359,9 @@ fn down(pin_dir: &Path) -> Result<(), String> {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+    }
+    for line in oxlb::bgp::commands::withdraw_before_down(pin_dir) {
+        println!("{line}");
     }
     let ifaces: Vec<String> = state::read(pin_dir)
         .and_then(|s| {

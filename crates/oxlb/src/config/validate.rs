@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     #[serde(default, rename = "vip", deserialize_with = "tables::vips")]
     vips: Vec<Spanned<RawVip>>,
     encap: Option<Spanned<super::encap::RawEncap>>,
+    bgp: Option<Spanned<crate::bgp::config::RawBgp>>,
 }
 
 #[derive(Deserialize)]
@@ -170,11 +171,15 @@ impl<'a> Validator<'a> {
                 self.err(&span, msg);
             }
         }
+        let bgp = raw.bgp.and_then(|b| {
+            crate::bgp::config::validate(b.get_ref(), &b.span(), &mut |s, m| self.err(s, m))
+        });
         let config = Config {
             global,
             interfaces,
             vips,
             encap,
+            bgp,
         };
         self.cross_checks(&config);
         config

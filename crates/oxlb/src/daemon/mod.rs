@@ -168,6 +168,8 @@ pub struct Daemon {
     pressure: pressure::Pressure,
     /// Reloads handled (numbers the outcomes in the reload status file).
     reloads: u64,
+    /// Announces the VIPs through BIRD (`[bgp]`).
+    bgp: Option<crate::bgp::announcer::Announcer>,
     /// How the XDP program was attached, per interface.
     pub attached: Vec<AttachReport>,
     /// The pin dir's lock (held while the daemon lives; released last).
@@ -257,6 +259,7 @@ impl Daemon {
             metrics,
             pressure: pressure::Pressure::default(),
             reloads: 0,
+            bgp: None,
             attached,
             _lock: lock,
         };
@@ -265,6 +268,7 @@ impl Daemon {
             return Err(e);
         }
         undo.commit();
+        d.sync_bgp();
         for a in &d.attached {
             tracing::info!(
                 "oxlb: serving {} VIPs on {} (ifindex {}) in {} mode via {}; maps pinned at {}",
@@ -313,6 +317,7 @@ impl Daemon {
         let n = kernel::apply(&self.datapath.maps, &ops)?;
         state::write(&self.config.global.pin_dir, &next_plan, &self.attached)?;
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = next_plan;
+        self.sync_bgp();
         Ok(n)
     }
 
@@ -324,6 +329,17 @@ impl Daemon {
             Ok(lines) => lines.iter().for_each(|l| tracing::warn!("{l}")),
             Err(e) => tracing::debug!("reading datapath counters: {e}"),
         }
+    }
+
+    /// Brings BGP in step with the config and the running plan (the datapath is attached).
+    fn sync_bgp(&mut self) {
+        let plan = self.plan();
+        crate::bgp::announcer::sync(
+            &mut self.bgp,
+            self.config.bgp.as_ref(),
+            &self.config.global.pin_dir,
+            &plan,
+        );
     }
 
     /// Serves until SIGTERM/SIGINT: SIGHUP reloads, health changes re-plan. The datapath keeps
@@ -349,6 +365,18 @@ impl Daemon {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
+            }
+            if sig.take_drain() {
+                let period = crate::bgp::announcer::take_drain_request(&self.config.global.pin_dir);
+                match self.bgp.as_mut() {
+                    Some(b) => b.start_drain(period),
+                    None => tracing::warn!(
+                        "drain asked, but no [bgp] is configured: nothing to withdraw"
+                    ),
+                }
+            }
+            if let Some(b) = self.bgp.as_mut() {
+                b.tick();
             }
             if sig.take_hup() {
                 self.reloads += 1;

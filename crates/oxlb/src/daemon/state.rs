@@ -45,7 +45,10 @@ pub fn write(pin_dir: &Path, plan: &Plan, attached: &[AttachReport]) -> Result<(
         .iter()
         .map(|a| json!({"iface": a.iface, "ifindex": a.ifindex, "mode": a.mode, "path": a.path}))
         .collect();
-    let v = json!({ "pin_dir": pin_dir, "table_size": plan.table_size, "vips": vips, "interfaces": ifaces });
+    let v = json!({
+        "pin_dir": pin_dir, "table_size": plan.table_size, "vips": vips, "interfaces": ifaces,
+        "digest": crate::fleet::digest(plan),
+    });
     write_file(
         &dir(pin_dir).join("oxlb.state"),
         &serde_json::to_string_pretty(&v).expect("json"),
