@@ -21,6 +21,8 @@
 //! syn_table_size = 65536            # half-open NAT flows tracked (a SYN flood churns only these)
 //! new_flow_guard = 50000            # new flows/s per VIP and CPU above which new flows get no
 //!                                   # conntrack entry (Maglev only); 0 = off
+//! health_panic_threshold = 50       # % of a VIP's backends that must be healthy for health
+//!                                   # checks to count (below: all take traffic); 0 = off
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -30,7 +32,7 @@
 //! address = "10.0.0.1"
 //! port = 80                         # 0 = any port
 //! protocol = "tcp"                  # tcp | udp
-//! mode = "nat"                      # nat | dsr
+//! mode = "nat"                      # nat | dsr | ipip | gue (ipip/gue: see [encap])
 //! snat = "10.0.0.254"               # NAT only: source address towards backends
 //! health = { type = "http", port = 8080, path = "/healthz", interval = "2s", timeout = "1s", rise = 2, fall = 3 }
 //!
@@ -38,6 +40,11 @@
 //! address = "10.0.1.1"
 //! port = 8080                       # 0 = keep the client's destination port
 //! weight = 100                      # 0..=65535, 0 drains
+//!
+//! [encap]                           # ipip / gue VIPs: outer header towards the backends
+//! source4 = "10.200.0.0/24"         # outer source prefix; the flow hash picks the host bits
+//! source6 = "fd00:200::/112"
+//! gue_port = 6080
 //! ```
 
 use std::fmt;
@@ -47,7 +54,7 @@ use std::time::Duration;
 
 use validate::{RawConfig, Validator};
 
-pub use crate::datapath::NatTimeouts;
+pub use crate::datapath::{Encap, NatTimeouts, Prefix};
 pub use crate::plan::{BackendKey, VipKey};
 use crate::plan::{Mode, Proto};
 
@@ -61,6 +68,8 @@ pub const DEFAULT_CONNTRACK_SIZE: u32 = 262_144;
 pub const DEFAULT_SYN_TABLE_SIZE: u32 = 65_536;
 /// Default new-flow guard: new flows per second per VIP and CPU.
 pub const DEFAULT_NEW_FLOW_GUARD: u32 = 50_000;
+/// Default health panic threshold (percent).
+pub const DEFAULT_HEALTH_PANIC_THRESHOLD: u32 = 50;
 /// Largest accepted conntrack size.
 pub const MAX_CONNTRACK_SIZE: u32 = 1 << 26;
 /// Default metrics listen address.
@@ -84,6 +93,8 @@ pub struct Config {
     pub interfaces: Vec<Interface>,
     /// Virtual services, in file order.
     pub vips: Vec<Vip>,
+    /// Outer headers of `ipip`/`gue` VIPs (`[encap]`).
+    pub encap: Encap,
 }
 
 /// Global options.
@@ -103,6 +114,8 @@ pub struct Global {
     pub syn_table_size: u32,
     /// New flows per second per VIP and CPU above which new flows get no conntrack entry.
     pub new_flow_guard: u32,
+    /// Percent of a VIP's weighted backends that must be healthy for health to count.
+    pub health_panic_threshold: u32,
 }
 
 impl Default for Global {
@@ -115,6 +128,7 @@ impl Default for Global {
             nat_timeouts: NatTimeouts::default(),
             syn_table_size: DEFAULT_SYN_TABLE_SIZE,
             new_flow_guard: DEFAULT_NEW_FLOW_GUARD,
+            health_panic_threshold: DEFAULT_HEALTH_PANIC_THRESHOLD,
         }
     }
 }
@@ -409,6 +423,7 @@ pub fn is_prime(n: u32) -> bool {
 }
 
 pub mod advice;
+mod encap;
 mod validate;
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod daemon;
 pub mod datapath;
+pub mod decap;
 pub mod demo;
 pub mod health;
 pub mod maglev;

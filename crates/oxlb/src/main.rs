@@ -80,6 +80,27 @@ enum Command {
         /// New connections in the distribution round (at most 4000).
         #[arg(long, default_value_t = 3000)]
         connections: usize,
+        /// Instead of the usual checks: flood the IPv4 VIP with spoofed SYNs (hping3) for
+        /// SECS seconds while keep-alive and new connections must keep working.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
+        flood: Option<u64>,
+    },
+    /// Backend side of ipip/gue VIPs: strip IPIP and GUE addressed to this host with XDP and
+    /// hand the inner packet to the local stack (bind the VIP on `lo`). Runs until SIGINT or
+    /// SIGTERM, then detaches.
+    Decap {
+        /// Interface receiving the tunnel packets.
+        #[arg(long)]
+        iface: String,
+        /// Tunnel endpoint address (repeatable); default: every address of the interface.
+        #[arg(long = "address", value_name = "ADDR")]
+        addresses: Vec<std::net::IpAddr>,
+        /// GUE destination UDP port.
+        #[arg(long, default_value_t = oxlb::datapath::DEFAULT_GUE_PORT)]
+        gue_port: u16,
+        /// XDP mode.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "generic", "driver"])]
+        xdp_mode: String,
     },
     /// Stop the daemon, detach XDP and remove every pin.
     Down {
@@ -113,14 +134,32 @@ fn main() -> ExitCode {
         Command::Stats { pin_dir, json } => stats(&pin_dir, json),
         Command::Check { config } => check(&config),
         Command::Down { pin_dir } => down(&pin_dir),
+        Command::Decap {
+            iface,
+            addresses,
+            gue_port,
+            xdp_mode,
+        } => oxlb::decap::run(&oxlb::decap::DecapOptions {
+            iface,
+            addresses,
+            gue_port,
+            xdp_mode: match xdp_mode.as_str() {
+                "generic" => oxbpf::link::XdpMode::Generic,
+                "driver" => oxbpf::link::XdpMode::Driver,
+                _ => oxbpf::link::XdpMode::Auto,
+            },
+        })
+        .map_err(|e| e.to_string()),
         Command::Demo {
             mode,
             xdp_mode,
             connections,
+            flood,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode,
             xdp_mode,
             connections,
+            flood,
         }),
     };
     match result {

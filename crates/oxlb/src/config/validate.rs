@@ -23,6 +23,7 @@ pub(super) struct RawConfig {
     interfaces: Vec<Spanned<RawInterface>>,
     #[serde(default, rename = "vip", deserialize_with = "tables::vips")]
     vips: Vec<Spanned<RawVip>>,
+    encap: Option<Spanned<super::encap::RawEncap>>,
 }
 
 #[derive(Deserialize)]
@@ -39,6 +40,7 @@ struct RawGlobal {
     nat_tcp_syn_timeout: Option<Spanned<String>>,
     syn_table_size: Option<Spanned<i64>>,
     new_flow_guard: Option<Spanned<i64>>,
+    health_panic_threshold: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -160,10 +162,19 @@ impl<'a> Validator<'a> {
                 vips.push(vip);
             }
         }
+        let mut encap = crate::datapath::Encap::default();
+        if let Some(raw) = &raw.encap {
+            let (e, errs) = super::encap::encap(raw.get_ref());
+            encap = e;
+            for (span, msg) in errs {
+                self.err(&span, msg);
+            }
+        }
         let config = Config {
             global,
             interfaces,
             vips,
+            encap,
         };
         self.cross_checks(&config);
         config
@@ -274,6 +285,18 @@ impl<'a> Validator<'a> {
                         "new_flow_guard {} must be new flows per second per VIP and CPU in 0..={} (0 = off)",
                         rate.get_ref(),
                         u32::MAX
+                    ),
+                ),
+            }
+        }
+        if let Some(pct) = raw.health_panic_threshold {
+            match u32::try_from(*pct.get_ref()) {
+                Ok(n) if n <= 100 => g.health_panic_threshold = n,
+                _ => self.err(
+                    &pct.span(),
+                    format!(
+                        "health_panic_threshold {} must be a percentage in 0..=100 (0 = off)",
+                        pct.get_ref()
                     ),
                 ),
             }
@@ -455,8 +478,13 @@ impl<'a> Validator<'a> {
         let mode = match raw.mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
             None | Some(("nat", _)) => Some(Mode::Nat),
             Some(("dsr", _)) => Some(Mode::Dsr),
+            Some(("ipip", _)) => Some(Mode::Ipip),
+            Some(("gue", _)) => Some(Mode::Gue),
             Some((other, s)) => {
-                self.err(&s, format!("vip mode {other:?} is not one of nat, dsr"));
+                self.err(
+                    &s,
+                    format!("vip mode {other:?} is not one of nat, dsr, ipip, gue"),
+                );
                 None
             }
         };
@@ -467,14 +495,14 @@ impl<'a> Validator<'a> {
                 self.err(span, format!("vip {key}: mode = \"nat\" needs snat = \"<LB address>\" (the source towards backends)"));
                 None
             }
-            (Mode::Dsr, Some(s)) => {
+            (Mode::Dsr | Mode::Ipip | Mode::Gue, Some(s)) => {
                 self.err(
                     &s.span(),
                     format!("vip {key}: snat only applies to mode = \"nat\""),
                 );
                 None
             }
-            (Mode::Dsr, None) => None,
+            (Mode::Dsr | Mode::Ipip | Mode::Gue, None) => None,
             (Mode::Nat, Some(s)) => {
                 let a = self.addr("snat address", s, true);
                 if let Some(a) = a {
@@ -589,11 +617,15 @@ impl<'a> Validator<'a> {
                 format!("vip {vip}: NAT backend {addr} is not the same IP family as the VIP (use mode = \"dsr\" to mix)"),
             );
         }
-        if mode == Mode::Dsr && port != 0 && port != vip.port {
+        if mode.is_dsr() && port != 0 && port != vip.port {
             let span = b.port.as_ref().map(|p| p.span()).unwrap_or(raw.span());
+            let who = match mode {
+                Mode::Dsr => "DSR".to_string(),
+                _ => format!("mode {mode}"),
+            };
             self.err(
                 &span,
-                format!("vip {vip}: DSR cannot rewrite ports: backend port must be 0 or the VIP port {}", vip.port),
+                format!("vip {vip}: {who} cannot rewrite ports: backend port must be 0 or the VIP port {}", vip.port),
             );
         }
         Some(Backend {
@@ -744,6 +776,16 @@ impl<'a> Validator<'a> {
                         vip.backends.len(),
                         10 * vip.backends.len()
                     ),
+                });
+            }
+        }
+        for vip in &config.vips {
+            for message in super::encap::vip_problems(vip, &config.encap) {
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line: vip.line,
+                    column: 1,
+                    message,
                 });
             }
         }

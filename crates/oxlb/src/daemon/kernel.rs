@@ -3,7 +3,7 @@
 
 use super::undo::Undo;
 use super::DaemonError;
-use crate::datapath::abi::{RawConfig, RawVipSlot};
+use crate::datapath::abi::{RawConfig, RawEncapConfig, RawVipSlot};
 use crate::datapath::{Layout, MapId, MapOp};
 use oxbpf::collection::{kconfig, Collection, CollectionOptions};
 use oxbpf::map::Map;
@@ -44,6 +44,8 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
         ..layout.config()
     };
     spec.set_variable("oxlb_cfg", &config.to_bytes())
+        .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    spec.set_variable(RawEncapConfig::VAR_NAME, &layout.encap.raw().to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
     Ok(spec)
 }

@@ -14,8 +14,9 @@
 mod attach;
 pub mod kernel;
 mod lock;
+pub mod pressure;
 mod reload;
-mod signals;
+pub(crate) mod signals;
 pub mod state;
 pub mod sysctl;
 pub mod undo;
@@ -106,6 +107,7 @@ pub fn layout_for(config: &Config) -> Layout {
         syn_entries: config.global.syn_table_size,
         guard_new_flows: config.global.new_flow_guard,
         nat_timeouts: config.global.nat_timeouts,
+        encap: config.encap,
         ..Layout::default()
     }
 }
@@ -148,6 +150,9 @@ fn metrics_server(
     Ok(Some(server))
 }
 
+/// How often the datapath's loss counters are sampled for warnings.
+const PRESSURE_EVERY: Duration = Duration::from_secs(5);
+
 /// A running daemon.
 pub struct Daemon {
     config_path: PathBuf,
@@ -160,6 +165,7 @@ pub struct Daemon {
     events: Receiver<HealthEvent>,
     events_tx: std::sync::mpsc::Sender<HealthEvent>,
     metrics: Option<MetricsServer>,
+    pressure: pressure::Pressure,
     /// Reloads handled (numbers the outcomes in the reload status file).
     reloads: u64,
     /// How the XDP program was attached, per interface.
@@ -249,6 +255,7 @@ impl Daemon {
             events,
             events_tx,
             metrics,
+            pressure: pressure::Pressure::default(),
             reloads: 0,
             attached,
             _lock: lock,
@@ -309,11 +316,26 @@ impl Daemon {
         Ok(n)
     }
 
+    /// Logs what the datapath lost or refused since the last sample (see [`pressure`]).
+    fn warn_pressure(&mut self) {
+        let plan = self.plan();
+        let ct_size = self.config.global.conntrack_size;
+        match self.pressure.sample(&self.datapath.maps, &plan, ct_size) {
+            Ok(lines) => lines.iter().for_each(|l| tracing::warn!("{l}")),
+            Err(e) => tracing::debug!("reading datapath counters: {e}"),
+        }
+    }
+
     /// Serves until SIGTERM/SIGINT: SIGHUP reloads, health changes re-plan. The datapath keeps
     /// running after return.
     pub fn run(mut self) -> Result<(), DaemonError> {
         let sig = signals::install();
+        let mut sampled = std::time::Instant::now() - PRESSURE_EVERY;
         loop {
+            if sampled.elapsed() >= PRESSURE_EVERY {
+                sampled = std::time::Instant::now();
+                self.warn_pressure();
+            }
             match self.events.recv_timeout(Duration::from_millis(200)) {
                 Ok(ev) => {
                     let state = if ev.healthy { "up" } else { "down" };

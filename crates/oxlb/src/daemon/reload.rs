@@ -14,7 +14,7 @@ impl Daemon {
         if layout_for(&config) != self.layout || config.global.pin_dir != self.config.global.pin_dir
         {
             return Err(DaemonError::Datapath(
-                "maglev table size, conntrack size, NAT timeouts or pin dir changed: these need a new \
+                "maglev table size, conntrack size, NAT timeouts, [encap] or pin dir changed: these need a new \
                  datapath (`oxlb down`, then start oxlb again)"
                     .into(),
             ));
