@@ -225,7 +225,7 @@ fn open_until(lab: &Lab, vip: IpAddr, stop: Arc<AtomicBool>) -> Vec<Opener> {
 }
 
 /// Every opener's connections.
-fn join(openers: Vec<Opener>) -> Result<Vec<(Result<String, String>, u64)>, String> {
+fn join(openers: Vec<Opener>) -> Result<Vec<Tried>, String> {
     let mut all = Vec::new();
     for o in openers {
         all.extend(
@@ -251,10 +251,12 @@ fn open_one_by_one(lab: &Lab, vip: IpAddr, stop: Arc<AtomicBool>) -> Opener {
     })
 }
 
-/// New connections: per connection its backend or error, and milliseconds taken.
-type Opener = std::thread::JoinHandle<Result<Vec<(Result<String, String>, u64)>, String>>;
+/// A new connection: its backend or error, and the milliseconds it took.
+type Tried = (Result<String, String>, u64);
+/// A client thread opening new connections.
+type Opener = std::thread::JoinHandle<Result<Vec<Tried>, String>>;
 
-fn tally(res: &[(Result<String, String>, u64)], first: &mut Option<String>) -> (usize, usize) {
+fn tally(res: &[Tried], first: &mut Option<String>) -> (usize, usize) {
     let ok = res.iter().filter(|(r, _)| r.is_ok()).count();
     if first.is_none() {
         *first = res.iter().find_map(|(r, _)| r.clone().err());
