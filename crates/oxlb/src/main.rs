@@ -80,6 +80,10 @@ enum Command {
         /// New connections in the distribution round (at most 4000).
         #[arg(long, default_value_t = 3000)]
         connections: usize,
+        /// Instead of the usual checks: flood the IPv4 VIP with spoofed SYNs (hping3) for
+        /// SECS seconds while keep-alive and new connections must keep working.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
+        flood: Option<u64>,
     },
     /// Backend side of ipip/gue VIPs: strip IPIP and GUE addressed to this host with XDP and
     /// hand the inner packet to the local stack (bind the VIP on `lo`). Runs until SIGINT or
@@ -150,10 +154,12 @@ fn main() -> ExitCode {
             mode,
             xdp_mode,
             connections,
+            flood,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode,
             xdp_mode,
             connections,
+            flood,
         }),
     };
     match result {
@@ -165,9 +171,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Sends SIGHUP and waits for the daemon to record the outcome; fails when it kept the old
+/// config.
 fn reload(pin_dir: &Path) -> Result<(), String> {
     let pid = state::running_pid(pin_dir)
         .ok_or_else(|| format!("no running oxlb daemon for {}", pin_dir.display()))?;
+    let before = state::read_reload(pin_dir).map_or(0, |s| s.count);
     // SAFETY: sending a signal to a pid has no memory-safety preconditions.
     if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
         return Err(format!(
@@ -175,13 +184,38 @@ fn reload(pin_dir: &Path) -> Result<(), String> {
             std::io::Error::last_os_error()
         ));
     }
-    println!("asked oxlb (pid {pid}) to reload");
-    Ok(())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(s) = state::read_reload(pin_dir).filter(|s| s.count > before) {
+            if !s.ok {
+                return Err(format!(
+                    "oxlb (pid {pid}) kept the running config: {}",
+                    s.message
+                ));
+            }
+            println!("oxlb (pid {pid}) reloaded: {}", s.message);
+            return Ok(());
+        }
+        if state::running_pid(pin_dir) != Some(pid) {
+            return Err(format!(
+                "oxlb (pid {pid}) exited before it reported the reload"
+            ));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "oxlb (pid {pid}) did not report the reload within 60 s; see its log"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 fn check(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let layout = daemon::layout_for(&config);
+    if let Some(w) = oxlb::config::advice::conntrack_warning(&config, layout.nat_port_count) {
+        eprintln!("{}: warning: {w}", path.display());
+    }
     let limits = oxlb::planner::Limits {
         max_vips: layout.max_vips,
         max_backends: layout.max_backends,

@@ -212,10 +212,25 @@ impl Lab {
 
     /// Opens `n` keep-alive connections to `vip` from the client.
     pub fn keepalive(&self, vip: IpAddr, n: usize) -> KeepAlive {
+        self.keepalive_with(vip, n, None)
+    }
+
+    /// Like [`Lab::keepalive`]; `patience`: how long a connection waits for its handshake
+    /// and each answer (default 3 s).
+    pub fn keepalive_with(
+        &self,
+        vip: IpAddr,
+        n: usize,
+        patience: Option<std::time::Duration>,
+    ) -> KeepAlive {
         let (tx, rx) = channel::<Ask>();
         let thread = in_netns(&self.t.client.ns, move || {
-            let mut conns: Vec<Result<Conn, String>> =
-                (0..n).map(|_| Conn::open(vip, None)).collect();
+            let mut conns: Vec<Result<Conn, String>> = (0..n)
+                .map(|_| match patience {
+                    Some(t) => Conn::open_patient(vip, t),
+                    None => Conn::open(vip, None),
+                })
+                .collect();
             while let Ok((k, reply)) = rx.recv() {
                 let answers = conns
                     .iter_mut()

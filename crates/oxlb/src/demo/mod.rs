@@ -7,6 +7,7 @@
 //! under live connections, and the LB's own address still works. The end-to-end tests run it
 //! in every forwarding and XDP mode.
 
+pub mod flood;
 pub mod lab;
 pub mod topology;
 pub mod traffic;
@@ -26,6 +27,8 @@ pub struct DemoOptions {
     pub xdp_mode: String,
     /// New IPv4 connections in the distribution round (from fixed source ports).
     pub connections: usize,
+    /// Instead of the usual checks: a SYN flood of this many seconds (see [`flood`]).
+    pub flood: Option<u64>,
 }
 
 const WEIGHTS: [u32; 3] = [1, 2, 1];
@@ -54,7 +57,10 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
     if let Some(line) = lab.log().lines().find(|l| l.contains("serving")) {
         println!("  {}", line.split("oxlb: ").last().unwrap_or(line));
     }
-    let result = exercise(&mut lab, opts);
+    let result = match opts.flood {
+        Some(secs) => flood_check(&lab, secs),
+        None => exercise(&mut lab, opts),
+    };
     drop(lab);
     match &result {
         Ok(()) => println!(
@@ -64,6 +70,12 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
         Err(e) => println!("\nFAIL: {e}"),
     }
     result
+}
+
+fn flood_check(lab: &Lab, secs: u64) -> Result<(), String> {
+    println!("\n1. SYN flood of the IPv4 VIP {} for {secs} s:", lab.t.vip);
+    let report = flood::run(lab, secs)?;
+    flood::judge(&report, secs)
 }
 
 /// Requests per backend name; the first error if any request failed.
