@@ -1,4 +1,4 @@
-//! The fleet lab end to end: `oxlb demo --fleet` (three LB nodes, each with its own BIRD,
+//! The fleet lab end to end, as the README runs it: `oxlb demo --fleet` (XDP driver mode; three LB nodes, each with its own BIRD,
 //! behind a BIRD router doing ECMP over L4 hashes, DSR to three backends). It fails unless the
 //! nodes' plan digests agree, new connections spread over every node and over the backends
 //! within ±10 % of their weights, IPv6 and UDP reach every backend, and 140 long-lived flows
@@ -20,7 +20,7 @@ fn demo_fleet() {
     }
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_oxlb"))
-        .args(["demo", "--fleet", "--xdp-mode", "generic"])
+        .args(["demo", "--fleet"])
         .output()
         .expect("run oxlb demo --fleet");
     let took = t0.elapsed();

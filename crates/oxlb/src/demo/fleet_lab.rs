@@ -62,7 +62,7 @@ impl FleetLab {
             std::process::id() % 100_000,
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let net = FleetNet::build(&tag)?;
+        let net = FleetNet::build(&tag, xdp_mode == "driver")?;
         let dir = std::env::temp_dir().join(format!("oxlb-fleet-{tag}"));
         let mut lab = FleetLab {
             net,

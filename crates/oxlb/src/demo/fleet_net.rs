@@ -10,7 +10,7 @@
 //! IPv6); the VIPs (10.78.100.1, fd78:100::1) reach it only by BGP. Backends own the VIPs on
 //! `lo` (DSR) and answer the client straight through the router. All removed on drop.
 
-use super::topology::{in_ns, learn_neighbour, sh};
+use super::topology::{in_ns, learn_neighbour, pass_program_on, sh};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// LB nodes in the lab (the last one joins later).
@@ -48,6 +48,8 @@ pub struct FleetNet {
     pub nodes: Vec<FabricHost>,
     /// Backends.
     pub backends: Vec<FabricHost>,
+    /// XDP_PASS programs on the LB nodes' bridge ports (driver mode, see [`FleetNet::build`]).
+    _peer_xdp: Vec<oxbpf::link::xdp::XdpLink>,
 }
 
 fn fabric(last: u8) -> (Ipv4Addr, Ipv6Addr) {
@@ -77,8 +79,10 @@ fn routes(ns: &str, via4: &str, via6: &str) -> Result<(), String> {
 }
 
 impl FleetNet {
-    /// Builds it; names end in `tag`.
-    pub fn build(tag: &str) -> Result<FleetNet, String> {
+    /// Builds it; names end in `tag`. `xdp_driver`: the LB nodes will run XDP in driver mode,
+    /// whose `XDP_TX` on a veth reaches the peer only while the peer runs an XDP program, so
+    /// their bridge ports get a plain `XDP_PASS` program (as in [`super::topology`]).
+    pub fn build(tag: &str, xdp_driver: bool) -> Result<FleetNet, String> {
         let name = |role: &str| format!("oxf{tag}{role}");
         let host = |role: String, last: u8| {
             let (addr, addr6) = fabric(last);
@@ -88,7 +92,7 @@ impl FleetNet {
                 addr6,
             }
         };
-        let net = FleetNet {
+        let mut net = FleetNet {
             sw: name("sw"),
             router: name("r"),
             client: name("c"),
@@ -98,6 +102,7 @@ impl FleetNet {
             backends: (1..=BACKENDS)
                 .map(|i| host(name(&format!("b{i}")), 10 + i as u8))
                 .collect(),
+            _peer_xdp: Vec::new(),
         };
         for ns in net.all() {
             sh(&["ip", "netns", "add", ns])?;
@@ -105,6 +110,7 @@ impl FleetNet {
         }
         sh(&["ip", "-n", &net.sw, "link", "add", "br0", "type", "bridge"])?;
         sh(&["ip", "-n", &net.sw, "link", "set", "br0", "up"])?;
+        let mut peers = Vec::new();
         let fabric_hosts = std::iter::once((net.router.as_str(), ROUTER4, ROUTER6))
             .chain(net.nodes.iter().map(|h| (h.ns.as_str(), h.addr, h.addr6)))
             .chain(
@@ -122,6 +128,13 @@ impl FleetNet {
                 "ip", "-n", &net.sw, "link", "set", &port, "master", "br0", "up",
             ])?;
             addrs(ns, "eth0", &format!("{a4}/24"), &format!("{a6}/64"))?;
+            if xdp_driver && (1..=NODES).contains(&i) {
+                peers.push(port);
+            }
+        }
+        for port in peers {
+            let link = pass_program_on(&net.sw, &port)?;
+            net._peer_xdp.push(link);
         }
         // Client ── router.
         sh(&[

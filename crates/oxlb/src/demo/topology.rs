@@ -213,7 +213,7 @@ pub fn learn_neighbour(
 }
 
 /// Attaches an `XDP_PASS` program (driver mode) to `dev` in namespace `ns`.
-fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, String> {
+pub fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, String> {
     use oxbpf::asm::Insn;
     use oxbpf::link::xdp::{attach_xdp, XdpMode, XdpOptions};
     let (ns, dev) = (ns.to_string(), dev.to_string());
@@ -228,7 +228,7 @@ fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, Str
         let prog = oxbpf::prog::load(&req).map_err(|e| e.to_string())?;
         let idx = oxbpf::netlink::xdp::ifindex(&dev).map_err(|e| e.to_string())?;
         attach_xdp(prog.fd(), idx, XdpMode::Driver, XdpOptions::default())
-            .map_err(|e| format!("XDP_PASS on the LB's bridge port {dev}: {e}"))
+            .map_err(|e| format!("XDP_PASS on the bridge port {dev}: {e}"))
     })
     .join()
     .map_err(|_| "netns thread panicked".to_string())??
