@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR).
+ * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR;
+ * encapsulated DSR (ipip, gue) lives in encap.h).
  *
  * Map layout and ABI: see oxlb.h.
  *
@@ -231,8 +232,7 @@ struct pkt {
 	__be16 *sport;	 /* L4 ports in the frame */
 	__be16 *dport;
 	__u16 *l4_csum;	 /* TCP/UDP checksum in the frame */
-	__u32 seq;	 /* TCP sequence and acknowledgement numbers (host order) */
-	__u32 ack_seq;
+	__u32 tcp_seq;	 /* host order: a SYN-ACK's sequence number, else the acknowledgement number */
 	__u32 bytes;	 /* L2 header + IP length, for the byte counters */
 	__u16 l3_len;	 /* IP total length, for the fib MTU check */
 	__u8 vlan;	 /* 1 if the frame carried a VLAN tag */
@@ -687,7 +687,7 @@ static __always_inline int ack_ok(const struct pkt *p, __u32 server_isn)
 {
 	if (p->key.proto != IPPROTO_TCP || !(p->tcp & TCP_ACK))
 		return 0;
-	return p->ack_seq - (server_isn + 1) <= (1u << 20);
+	return p->tcp_seq - (server_isn + 1) <= (1u << 20);
 }
 
 /* Give a NAT port to a client's SYN (a half-open flow in oxlb_syn). Returns the port
@@ -717,28 +717,41 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
 		if (port == 0 || port > 0xffff)
 			continue;
 		rk.dport = bpf_htons((__u16)port);
-		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
-		if (cur) {
-			if (key_eq(&cur->client, &p->key)) {
-				/* The client reopens its tuple: the old connection ends. */
-				bpf_map_delete_elem(&oxlb_nat, &rk);
+		/* A port is half-open or established, never both: under a flood most are
+		 * half-open, so that map is asked first. */
+		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
+		if (s) {
+			/* A retransmitted SYN keeps its flow (and the SYN-ACK already seen, which
+			 * the client may be acknowledging right now). */
+			if (key_eq(&s->client, &p->key)) {
+				s->at_ns = now;
+				count(OXLB_R_SYN_HALF_OPEN);
+				return rk.dport;
+			}
+			/* A dead half-open flow. */
+			if (now - s->at_ns >= dead_ns) {
 				take = rk.dport;
 				break;
 			}
-			if (!stale && nat_stale(cur, now))
-				stale = rk.dport;
+			if (s->at_ns < oldest_at) {
+				oldest_at = s->at_ns;
+				oldest = rk.dport;
+			}
 			continue;
 		}
-		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
-		/* Free, a retransmitted SYN, or a dead half-open flow. */
-		if (!s || key_eq(&s->client, &p->key) || now - s->at_ns >= dead_ns) {
+		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+		if (!cur) {
 			take = rk.dport;
 			break;
 		}
-		if (s->at_ns < oldest_at) {
-			oldest_at = s->at_ns;
-			oldest = rk.dport;
+		if (key_eq(&cur->client, &p->key)) {
+			/* The client reopens its tuple: the old connection ends. */
+			bpf_map_delete_elem(&oxlb_nat, &rk);
+			take = rk.dport;
+			break;
 		}
+		if (!stale && nat_stale(cur, now))
+			stale = rk.dport;
 	}
 	if (!take && stale) {
 		if (!nat_reclaim(&rk, stale, now))
@@ -946,6 +959,8 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 	return r;
 }
 
+#include "encap.h"
+
 /* ---- forward path: client -> VIP ----------------------------------------- */
 
 /* A packet to a VIP; found: its conntrack entry when one was found (checked here). */
@@ -975,6 +990,9 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		count(OXLB_R_CT_MISS);
 		guarded = guard_engaged(vipp->id, now);
 	}
+	/* new_flow 2: a new flow the guard keeps out of conntrack. */
+	if (vipp->mode == OXLB_MODE_IPIP || vipp->mode == OXLB_MODE_GUE)
+		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow << guarded, v6);
 	cached = ct && hop_fresh(&ct->hop, ctx, now);
 	if (cached)
 		hop = ct->hop;
@@ -1103,14 +1121,18 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 {
 	struct oxlb_flow_key c = s->client;
 	__u32 vip_id = s->vip_id, bid = s->backend_id;
+	int rv;
 
 	if (p->tcp & TCP_SYNACK) {
-		s->server_isn = p->seq;
+		s->server_isn = p->tcp_seq;
 		s->synack = 1;
 	} else if (p->tcp & TCP_RST) {
 		bpf_map_delete_elem(&oxlb_syn, &p->key);
 	}
-	return to_client(ctx, p, &c, vip_id, bid, NULL, now_ns(), v6);
+	rv = to_client(ctx, p, &c, vip_id, bid, NULL, now_ns(), v6);
+	/* No route back to the client (a spoofed source): the host could only answer the
+	 * backend with a RST, work a SYN flood would multiply. */
+	return rv == XDP_PASS && !(p->tcp & TCP_RST) ? XDP_DROP : rv;
 }
 
 /* ---- ICMP too-big about a flow ------------------------------------------- */
@@ -1149,8 +1171,8 @@ static __always_inline __u32 icmp_flow(struct icmp_flow *fl, const __u32 *qsrc, 
 	k.family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 	fl->nat_port = 0;
 	if (!ct_backend(&k, fl->vip.id, fl->vip.mode, &fl->bid, &fl->be, &fl->nat_port)) {
-		/* Without conntrack only DSR can find the backend (Maglev). */
-		if (fl->vip.mode != OXLB_MODE_DSR)
+		/* Without conntrack only DSR/ipip/gue can find the backend (Maglev). */
+		if (fl->vip.mode == OXLB_MODE_NAT)
 			return OXLB_R_ICMP_UNTRACKED;
 		if (pick_backend(fl->vip.id, flow_hash(&k, v6), &fl->bid, &fl->be))
 			return OXLB_R_ICMP_UNTRACKED;
@@ -1189,6 +1211,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 	r = icmp_flow(&fl, &q->saddr, &q->daddr, qp[0], qp[1], q->protocol, 0);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 0);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1261,6 +1285,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	r = icmp_flow(&fl, qs, qd, qp[0], qp[1], q->nexthdr, 1);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 1);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1332,8 +1358,7 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 		p->l4_csum = &t->check;
 		p->tcp = (t->syn && !t->ack ? TCP_SYN : 0) | (t->syn && t->ack ? TCP_SYNACK : 0) |
 			 (t->fin ? TCP_FIN : 0) | (t->rst ? TCP_RST : 0) | (t->ack ? TCP_ACK : 0);
-		p->seq = bpf_ntohl(t->seq);
-		p->ack_seq = bpf_ntohl(t->ack_seq);
+		p->tcp_seq = bpf_ntohl(t->syn && t->ack ? t->seq : t->ack_seq);
 	} else if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *u = l4;
 

@@ -7,6 +7,7 @@ pub mod bgp;
 pub mod config;
 pub mod daemon;
 pub mod datapath;
+pub mod decap;
 pub mod demo;
 pub mod fleet;
 pub mod health;

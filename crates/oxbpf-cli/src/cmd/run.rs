@@ -88,7 +88,17 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         },
         ..Default::default()
     };
-    let res = prog.test_run(&opts).with_context(|| {
+    let res = prog.test_run(&opts);
+    if let Err(e) = &res {
+        if e.errno() == Some(libc::E2BIG) && !ctx.is_empty() {
+            bail!(
+                "run program {:?}: {}",
+                args.program,
+                super::ctx_size::explain(prog.prog_type(), ctx.len())
+            );
+        }
+    }
+    let res = res.with_context(|| {
         let hint = if data.is_empty() && prog.prog_type() != oxbpf::spec::ProgramType::SYSCALL {
             " (hint: packet programs need --data FILE with at least a 14-byte Ethernet frame)"
         } else {
@@ -152,9 +162,12 @@ fn preset_data(spec: &mut CollectionSpec, name: &str, bytes: &[u8]) -> anyhow::R
     Ok(true)
 }
 
+/// The largest `--data`/`--ctx` file read: far above any packet or context the kernel takes.
+const MAX_INPUT: u64 = 16 << 20;
+
 fn read_opt(path: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     match path {
-        Some(p) => std::fs::read(p).with_context(|| format!("read {}", p.display())),
+        Some(p) => Ok(oxbpf::elf::read_bounded(p, MAX_INPUT)?),
         None => Ok(Vec::new()),
     }
 }

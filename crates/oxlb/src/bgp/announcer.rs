@@ -1,8 +1,10 @@
 //! Which VIP addresses this node announces, kept in step with the plan, drains and `oxlb down`.
 //!
 //! A VIP address is announced while this node's datapath is attached and at least one VIP on
-//! that address has a usable backend (healthy, weight > 0: a non-empty Maglev table), unless
-//! the node is draining. Announcements go to BIRD through the generated include (see
+//! that address has a usable backend (healthy, weight > 0), unless the node is draining. Health
+//! counts even when the planner's panic mode keeps unhealthy backends in the Maglev table
+//! (`health_panic_threshold`): a node whose checks all fail stops attracting traffic, and nodes
+//! that still see healthy backends keep the VIP announced. Announcements go to BIRD through the generated include (see
 //! [`super::bird`]); a failed reconfigure is retried every [`RETRY`] until BIRD answers. The
 //! state is mirrored to `oxlb.bgp` beside the daemon's state file for `oxlb drain`, `oxlb down`
 //! and `oxlb stats`.
@@ -20,11 +22,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// How often a failed reconfigure is retried.
 pub const RETRY: Duration = Duration::from_secs(1);
 
-/// The VIP addresses of `plan` that have at least one usable backend.
+/// The VIP addresses of `plan` that have at least one usable (healthy, weighted) backend.
 pub fn wanted(plan: &Plan) -> BTreeSet<IpAddr> {
     plan.vips
         .iter()
-        .filter(|v| !v.table.is_empty())
+        .filter(|v| v.backends.iter().any(|b| b.healthy && b.weight > 0))
         .map(|v| v.addr)
         .collect()
 }

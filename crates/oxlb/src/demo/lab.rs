@@ -199,8 +199,23 @@ impl Lab {
 
     /// Opens `n` keep-alive connections to `vip` from the client.
     pub fn keepalive(&self, vip: IpAddr, n: usize) -> KeepAlive {
+        self.keepalive_with(vip, n, None)
+    }
+
+    /// Like [`Lab::keepalive`]; `patience`: how long a connection waits for its handshake
+    /// and each answer (default 3 s).
+    pub fn keepalive_with(
+        &self,
+        vip: IpAddr,
+        n: usize,
+        patience: Option<std::time::Duration>,
+    ) -> KeepAlive {
         KeepAlive::open(&self.t.client.ns, n, move |_| {
-            Conn::open(vip, None).map(|c| Box::new(c) as Box<dyn Flow>)
+            match patience {
+                Some(t) => Conn::open_patient(vip, t),
+                None => Conn::open(vip, None),
+            }
+            .map(|c| Box::new(c) as Box<dyn Flow>)
         })
     }
 

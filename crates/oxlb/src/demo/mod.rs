@@ -12,6 +12,7 @@ pub mod fleet_bird;
 pub mod fleet_lab;
 pub mod fleet_net;
 pub mod fleet_udp;
+pub mod flood;
 pub mod lab;
 pub mod topology;
 pub mod traffic;
@@ -31,6 +32,8 @@ pub struct DemoOptions {
     pub xdp_mode: String,
     /// New IPv4 connections in the distribution round (from fixed source ports).
     pub connections: usize,
+    /// Instead of the usual checks: a SYN flood of this many seconds (see [`flood`]).
+    pub flood: Option<u64>,
 }
 
 const WEIGHTS: [u32; 3] = [1, 2, 1];
@@ -59,7 +62,10 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
     if let Some(line) = lab.log().lines().find(|l| l.contains("serving")) {
         println!("  {}", line.split("oxlb: ").last().unwrap_or(line));
     }
-    let result = exercise(&mut lab, opts);
+    let result = match opts.flood {
+        Some(secs) => flood_check(&lab, secs),
+        None => exercise(&mut lab, opts),
+    };
     drop(lab);
     verdict(result, "every check held", start)
 }
@@ -74,6 +80,12 @@ fn verdict(result: Result<(), String>, what: &str, start: Instant) -> Result<(),
         Err(e) => println!("\nFAIL: {e}"),
     }
     result
+}
+
+fn flood_check(lab: &Lab, secs: u64) -> Result<(), String> {
+    println!("\n1. SYN flood of the IPv4 VIP {} for {secs} s:", lab.t.vip);
+    let report = flood::run(lab, secs)?;
+    flood::judge(&report, secs)
 }
 
 /// Requests per backend name; the first error if any request failed.
