@@ -19,6 +19,8 @@ use std::time::Instant;
 /// Fleet demo options.
 #[derive(Debug, Clone)]
 pub struct FleetOptions {
+    /// `dsr`, `ipip` or `gue`.
+    pub mode: String,
     /// `generic` or `driver`.
     pub xdp_mode: String,
     /// New IPv4 connections in the distribution round.
@@ -37,12 +39,22 @@ const LONG_LIVED: [(&str, usize); 4] = [("tcp4", 70), ("tcp6", 30), ("udp4", 20)
 /// Runs the fleet demo; `Ok` only when every check passed.
 pub fn run(opts: &FleetOptions) -> Result<(), String> {
     let start = Instant::now();
+    if !["dsr", "ipip", "gue"].contains(&opts.mode.as_str()) {
+        return Err(format!(
+            "the fleet lab runs dsr, ipip or gue, not {:?}: a NAT flow is tied to its node's snat address and ports, so it breaks when ECMP moves it",
+            opts.mode
+        ));
+    }
+    let backends = match opts.mode.as_str() {
+        "dsr" => "3 backends on the fabric",
+        _ => "3 backends in their own subnet behind the router, running oxlb decap",
+    };
     println!(
-        "oxlb demo --fleet: 3 LB nodes (BIRD each, DSR, XDP {} mode) behind an ECMP router (BIRD, L4 hash), 3 backends",
-        opts.xdp_mode
+        "oxlb demo --fleet: 3 LB nodes (BIRD each, {} mode, XDP {} mode) behind an ECMP router (BIRD, L4 hash), {backends}",
+        opts.mode, opts.xdp_mode
     );
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut lab = FleetLab::start(&exe, &opts.xdp_mode, 3, 3)?;
+    let mut lab = FleetLab::start(&exe, &opts.mode, &opts.xdp_mode, 3, 3)?;
     let result = exercise(&mut lab, opts);
     if result.is_err() {
         println!("--- router BIRD log ---\n{}", lab.router_log().trim_end());

@@ -212,6 +212,48 @@ pub fn learn_neighbour(
     Ok(())
 }
 
+/// Starts `oxlb decap` (generic XDP) on `eth0` of namespace `ns` and waits until it says it is
+/// attached: the process and the rest of its standard output.
+pub fn start_decap(
+    exe: &std::path::Path,
+    ns: &str,
+    stderr: std::process::Stdio,
+) -> Result<
+    (
+        std::process::Child,
+        std::io::BufReader<std::process::ChildStdout>,
+    ),
+    String,
+> {
+    use std::io::BufRead;
+    let mut child = Command::new(exe)
+        .args([
+            "--netns",
+            ns,
+            "decap",
+            "--iface",
+            "eth0",
+            "--xdp-mode",
+            "generic",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("start oxlb decap: {e}"))?;
+    let Some(out) = child.stdout.take() else {
+        return Err("oxlb decap: no stdout".into());
+    };
+    let mut out = std::io::BufReader::new(out);
+    let mut line = String::new();
+    let _ = out.read_line(&mut line);
+    if !line.contains("attached") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("oxlb decap in {ns}: {line:?}"));
+    }
+    Ok((child, out))
+}
+
 /// Attaches an `XDP_PASS` program (driver mode) to `dev` in namespace `ns`.
 pub fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, String> {
     use oxbpf::asm::Insn;
