@@ -71,9 +71,9 @@ enum Command {
     },
     /// Build a topology in network namespaces, balance real TCP through oxlb, check it, tear down.
     Demo {
-        /// Forwarding mode.
-        #[arg(long, default_value = "nat", value_parser = ["nat", "dsr"])]
-        mode: String,
+        /// Forwarding mode (default nat; --fleet: dsr, ipip or gue, default dsr).
+        #[arg(long, value_parser = ["nat", "dsr", "ipip", "gue"])]
+        mode: Option<String>,
         /// XDP mode.
         #[arg(long, default_value = "driver", value_parser = ["generic", "driver"])]
         xdp_mode: String,
@@ -171,14 +171,19 @@ fn main() -> ExitCode {
             .and_then(|p| oxlb::bgp::commands::drain(&pin_dir, p))
             .map(|lines| lines.iter().for_each(|l| println!("{l}"))),
         Command::Demo {
+            mode,
             xdp_mode,
             connections,
             fleet: true,
             ..
         } => oxlb::demo::fleet::run(&oxlb::demo::fleet::FleetOptions {
+            mode: mode.unwrap_or_else(|| "dsr".into()),
             xdp_mode,
             connections: connections.unwrap_or(2000),
         }),
+        Command::Demo { mode: Some(m), .. } if m == "ipip" || m == "gue" => Err(format!(
+            "--mode {m} needs --fleet (its backends run oxlb decap in their own subnet)"
+        )),
         Command::Demo {
             mode,
             xdp_mode,
@@ -186,7 +191,7 @@ fn main() -> ExitCode {
             flood,
             fleet: false,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
-            mode,
+            mode: mode.unwrap_or_else(|| "nat".into()),
             xdp_mode,
             connections: connections.unwrap_or(3000),
             flood,

@@ -13,7 +13,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -59,24 +59,9 @@ impl Drop for Proc {
 
 /// `oxlb decap` on backend namespace `ns`, once it says it is attached.
 fn decap(ns: &str) -> Proc {
-    let mut child = Command::new(EXE)
-        .args([
-            "--netns",
-            ns,
-            "decap",
-            "--iface",
-            "eth0",
-            "--xdp-mode",
-            "generic",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start oxlb decap");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    out.read_line(&mut line).expect("read oxlb decap");
-    assert!(line.contains("attached"), "oxlb decap on {ns}: {line:?}");
+    let (child, out) =
+        oxlb::demo::topology::start_decap(std::path::Path::new(EXE), ns, Stdio::inherit())
+            .unwrap_or_else(|e| panic!("{e}"));
     Proc {
         child,
         out: Some(out),

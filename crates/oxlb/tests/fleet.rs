@@ -1,16 +1,38 @@
-//! The fleet lab end to end: `oxlb demo --fleet` (three LB nodes, each with its own BIRD,
+//! The fleet lab end to end, as the README runs it: `oxlb demo --fleet` (XDP driver mode; three LB nodes, each with its own BIRD,
 //! behind a BIRD router doing ECMP over L4 hashes, DSR to three backends). It fails unless the
 //! nodes' plan digests agree, new connections spread over every node and over the backends
 //! within ±10 % of their weights, IPv6 and UDP reach every backend, and 140 long-lived flows
 //! (TCP keep-alive and UDP, IPv4 and IPv6) stay on their backend when a node dies (SIGKILL,
 //! link down), a node drains and restarts, and a fourth node joins; adding a backend moves only
-//! its share. The whole run must stay under a minute.
+//! its share. The whole run must stay under a minute. Run in dsr mode (backends on the fabric)
+//! and in ipip and gue modes (backends in their own subnet behind the router, `oxlb decap`).
 
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// The README's command (DSR on the fabric).
 #[test]
-fn demo_fleet() {
+fn demo_fleet_dsr() {
+    fleet(&[]);
+}
+
+/// The backends in their own subnet behind `oxlb decap`, reached through IPIP.
+#[test]
+fn demo_fleet_ipip() {
+    fleet(&["--mode", "ipip"]);
+}
+
+/// The backends in their own subnet behind `oxlb decap`, reached through GUE.
+#[test]
+fn demo_fleet_gue() {
+    fleet(&["--mode", "gue"]);
+}
+
+fn fleet(args: &[&str]) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if unsafe { libc::geteuid() } != 0 {
         if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
             panic!("OXBPF_REQUIRE_KERNEL=1 but not root");
@@ -20,14 +42,15 @@ fn demo_fleet() {
     }
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_oxlb"))
-        .args(["demo", "--fleet", "--xdp-mode", "generic"])
+        .args(["demo", "--fleet"])
+        .args(args)
         .output()
         .expect("run oxlb demo --fleet");
     let took = t0.elapsed();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && text.contains("PASS: every fleet check held"),
-        "oxlb demo --fleet failed:\n{text}\n{}",
+        "oxlb demo --fleet {args:?} failed:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     for step in [

@@ -37,12 +37,15 @@ pub struct FleetLab {
     /// The network.
     pub net: FleetNet,
     exe: PathBuf,
+    mode: String,
     xdp_mode: String,
     dir: PathBuf,
     tag: String,
     router: Option<Bird>,
     nodes: Vec<NodeProcs>,
     servers: Vec<Arc<AtomicBool>>,
+    /// `oxlb decap` on every backend (encap modes).
+    decaps: Vec<Child>,
     /// Backends in the nodes' configs.
     backends: usize,
 }
@@ -52,6 +55,7 @@ impl FleetLab {
     /// configured) and the first `nodes` LB nodes.
     pub fn start(
         exe: &Path,
+        mode: &str,
         xdp_mode: &str,
         nodes: usize,
         backends: usize,
@@ -62,17 +66,20 @@ impl FleetLab {
             std::process::id() % 100_000,
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let net = FleetNet::build(&tag)?;
+        let encap = mode != "dsr";
+        let net = FleetNet::build(&tag, xdp_mode == "driver", encap)?;
         let dir = std::env::temp_dir().join(format!("oxlb-fleet-{tag}"));
         let mut lab = FleetLab {
             net,
             exe: exe.to_path_buf(),
+            mode: mode.into(),
             xdp_mode: xdp_mode.into(),
             dir,
             tag,
             router: None,
             nodes: (0..NODES).map(|_| NodeProcs::default()).collect(),
             servers: Vec::new(),
+            decaps: Vec::new(),
             backends,
         };
         let peers: Vec<(IpAddr, u32)> = lab
@@ -94,6 +101,10 @@ impl FleetLab {
             let vips = vec![VIP4.into(), VIP6.into()];
             fleet_udp::serve(&ns, backend_name(i), vips, PORT, Arc::clone(&stop))?;
             lab.servers.push(stop);
+            if encap {
+                let (child, _) = super::topology::start_decap(&lab.exe, &ns, Stdio::null())?;
+                lab.decaps.push(child);
+            }
         }
         for i in 0..nodes {
             lab.start_node(i)?;
@@ -133,9 +144,10 @@ impl FleetLab {
             (VIP6.into(), "udp"),
         ] {
             let check = if proto == "tcp" { "http" } else { "tcp" };
+            let mode = &self.mode;
             let _ = write!(
                 s,
-                "\n[[vip]]\naddress = \"{vip}\"\nport = {PORT}\nprotocol = \"{proto}\"\nmode = \"dsr\"\n\
+                "\n[[vip]]\naddress = \"{vip}\"\nport = {PORT}\nprotocol = \"{proto}\"\nmode = \"{mode}\"\n\
                  health = {{ type = \"{check}\", port = 8080, interval = \"200ms\", timeout = \"200ms\", rise = 2, fall = 2 }}\n"
             );
             for (b, w) in self.net.backends.iter().zip(WEIGHTS).take(self.backends) {
@@ -146,6 +158,9 @@ impl FleetLab {
                 };
                 let _ = writeln!(s, "[[vip.backend]]\naddress = \"{addr}\"\nweight = {w}");
             }
+        }
+        if self.mode != "dsr" {
+            s += "\n[encap]\nsource4 = \"10.78.200.0/24\"\nsource6 = \"fd78:200::/112\"\n";
         }
         s
     }
@@ -418,6 +433,10 @@ impl Drop for FleetLab {
             self.nodes[i].bird.take();
         }
         self.router.take();
+        for mut d in self.decaps.drain(..) {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

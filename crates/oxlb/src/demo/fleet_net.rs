@@ -6,11 +6,14 @@
 //!        fd78:1::10           fd78:1::fe  | fd78::fe               └─ backends 10.78.0.11-14
 //! ```
 //!
+//! With `ipip`/`gue` the backends sit in their own subnet (10.78.2.0/24, fd78:2::/64) behind
+//! the router, which the LB nodes reach only through the router: tunnels carry the traffic.
+//!
 //! The router forwards with ECMP over L4 hashes (`fib_multipath_hash_policy=1`, IPv4 and
 //! IPv6); the VIPs (10.78.100.1, fd78:100::1) reach it only by BGP. Backends own the VIPs on
 //! `lo` (DSR) and answer the client straight through the router. All removed on drop.
 
-use super::topology::{in_ns, learn_neighbour, sh};
+use super::topology::{in_ns, learn_neighbour, pass_program_on, sh};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// LB nodes in the lab (the last one joins later).
@@ -48,12 +51,26 @@ pub struct FleetNet {
     pub nodes: Vec<FabricHost>,
     /// Backends.
     pub backends: Vec<FabricHost>,
+    /// XDP_PASS programs on the LB nodes' bridge ports (driver mode, see [`FleetNet::build`]).
+    _peer_xdp: Vec<oxbpf::link::xdp::XdpLink>,
 }
 
 fn fabric(last: u8) -> (Ipv4Addr, Ipv6Addr) {
     (
         Ipv4Addr::new(10, 78, 0, last),
         Ipv6Addr::new(0xfd78, 0, 0, 0, 0, 0, 0, last as u16),
+    )
+}
+
+/// The router's address on the backends' own subnet (encap modes).
+pub const BACKEND_GW4: Ipv4Addr = Ipv4Addr::new(10, 78, 2, 254);
+/// The router's IPv6 address on the backends' own subnet.
+pub const BACKEND_GW6: Ipv6Addr = Ipv6Addr::new(0xfd78, 2, 0, 0, 0, 0, 0, 0xfe);
+
+fn backend_net(last: u8) -> (Ipv4Addr, Ipv6Addr) {
+    (
+        Ipv4Addr::new(10, 78, 2, last),
+        Ipv6Addr::new(0xfd78, 2, 0, 0, 0, 0, 0, last as u16),
     )
 }
 
@@ -77,18 +94,25 @@ fn routes(ns: &str, via4: &str, via6: &str) -> Result<(), String> {
 }
 
 impl FleetNet {
-    /// Builds it; names end in `tag`.
-    pub fn build(tag: &str) -> Result<FleetNet, String> {
+    /// Builds it; names end in `tag`. `xdp_driver`: the LB nodes will run XDP in driver mode,
+    /// whose `XDP_TX` on a veth reaches the peer only while the peer runs an XDP program, so
+    /// their bridge ports get a plain `XDP_PASS` program (as in [`super::topology`]).
+    /// `encap`: the backends get their own subnet (10.78.2.0/24, fd78:2::/64) behind the
+    /// router instead of the fabric, so only tunnelled packets reach them.
+    pub fn build(tag: &str, xdp_driver: bool, encap: bool) -> Result<FleetNet, String> {
         let name = |role: &str| format!("oxf{tag}{role}");
         let host = |role: String, last: u8| {
-            let (addr, addr6) = fabric(last);
+            let (addr, addr6) = match (encap, last > 10) {
+                (true, true) => backend_net(last),
+                _ => fabric(last),
+            };
             FabricHost {
                 ns: role,
                 addr,
                 addr6,
             }
         };
-        let net = FleetNet {
+        let mut net = FleetNet {
             sw: name("sw"),
             router: name("r"),
             client: name("c"),
@@ -98,6 +122,7 @@ impl FleetNet {
             backends: (1..=BACKENDS)
                 .map(|i| host(name(&format!("b{i}")), 10 + i as u8))
                 .collect(),
+            _peer_xdp: Vec::new(),
         };
         for ns in net.all() {
             sh(&["ip", "netns", "add", ns])?;
@@ -105,23 +130,44 @@ impl FleetNet {
         }
         sh(&["ip", "-n", &net.sw, "link", "add", "br0", "type", "bridge"])?;
         sh(&["ip", "-n", &net.sw, "link", "set", "br0", "up"])?;
-        let fabric_hosts = std::iter::once((net.router.as_str(), ROUTER4, ROUTER6))
-            .chain(net.nodes.iter().map(|h| (h.ns.as_str(), h.addr, h.addr6)))
+        let mut peers = Vec::new();
+        let backend_bridge = if encap {
+            sh(&["ip", "-n", &net.sw, "link", "add", "br1", "type", "bridge"])?;
+            sh(&["ip", "-n", &net.sw, "link", "set", "br1", "up"])?;
+            "br1"
+        } else {
+            "br0"
+        };
+        let router = (net.router.as_str(), "eth0", ROUTER4, ROUTER6, "br0");
+        let fabric_hosts = std::iter::once(router)
+            .chain(
+                net.nodes
+                    .iter()
+                    .map(|h| (h.ns.as_str(), "eth0", h.addr, h.addr6, "br0")),
+            )
             .chain(
                 net.backends
                     .iter()
-                    .map(|h| (h.ns.as_str(), h.addr, h.addr6)),
-            );
-        for (i, (ns, a4, a6)) in fabric_hosts.enumerate() {
+                    .map(|h| (h.ns.as_str(), "eth0", h.addr, h.addr6, backend_bridge)),
+            )
+            .chain(encap.then_some((net.router.as_str(), "eth1", BACKEND_GW4, BACKEND_GW6, "br1")));
+        for (i, (ns, dev, a4, a6, bridge)) in fabric_hosts.enumerate() {
             let port = format!("p{i}");
             sh(&[
-                "ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", &port,
-                "netns", &net.sw,
+                "ip", "-n", ns, "link", "add", dev, "type", "veth", "peer", "name", &port, "netns",
+                &net.sw,
             ])?;
             sh(&[
-                "ip", "-n", &net.sw, "link", "set", &port, "master", "br0", "up",
+                "ip", "-n", &net.sw, "link", "set", &port, "master", bridge, "up",
             ])?;
-            addrs(ns, "eth0", &format!("{a4}/24"), &format!("{a6}/64"))?;
+            addrs(ns, dev, &format!("{a4}/24"), &format!("{a6}/64"))?;
+            if xdp_driver && (1..=NODES).contains(&i) {
+                peers.push(port);
+            }
+        }
+        for port in peers {
+            let link = pass_program_on(&net.sw, &port)?;
+            net._peer_xdp.push(link);
         }
         // Client ── router.
         sh(&[
@@ -150,8 +196,12 @@ impl FleetNet {
         ] {
             sysctl(&net.router, kv)?;
         }
+        let (gw4, gw6) = match encap {
+            true => (BACKEND_GW4, BACKEND_GW6),
+            false => (ROUTER4, ROUTER6),
+        };
         for b in &net.backends {
-            routes(&b.ns, &ROUTER4.to_string(), &ROUTER6.to_string())?;
+            routes(&b.ns, &gw4.to_string(), &gw6.to_string())?;
             sh(&[
                 "ip",
                 "-n",
@@ -176,16 +226,39 @@ impl FleetNet {
             sysctl(&b.ns, "net.ipv4.conf.all.arp_ignore=1")?;
             sysctl(&b.ns, "net.ipv4.conf.all.arp_announce=2")?;
         }
-        // The datapath takes next-hop MACs from the neighbour table: fill the nodes' tables.
-        for b in &net.backends {
-            for n in &net.nodes {
-                learn_neighbour(
+        // The datapath takes next-hop MACs from the neighbour table: fill the nodes' tables
+        // (encap: the router is the next hop towards the backends' subnet).
+        for n in &net.nodes {
+            if encap {
+                let (r4, r6) = (ROUTER4.to_string(), ROUTER6.to_string());
+                sh(&[
+                    "ip",
+                    "-n",
                     &n.ns,
-                    "eth0",
-                    &b.ns,
-                    "eth0",
-                    &[b.addr.into(), b.addr6.into()],
-                )?;
+                    "route",
+                    "add",
+                    "10.78.2.0/24",
+                    "via",
+                    &r4,
+                ])?;
+                sh(&[
+                    "ip",
+                    "-n",
+                    &n.ns,
+                    "-6",
+                    "route",
+                    "add",
+                    "fd78:2::/64",
+                    "via",
+                    &r6,
+                ])?;
+                let gw = [ROUTER4.into(), ROUTER6.into()];
+                learn_neighbour(&n.ns, "eth0", &net.router, "eth0", &gw)?;
+                continue;
+            }
+            for b in &net.backends {
+                let addrs = [b.addr.into(), b.addr6.into()];
+                learn_neighbour(&n.ns, "eth0", &b.ns, "eth0", &addrs)?;
             }
         }
         Ok(net)

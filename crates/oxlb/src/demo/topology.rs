@@ -212,8 +212,50 @@ pub fn learn_neighbour(
     Ok(())
 }
 
+/// Starts `oxlb decap` (generic XDP) on `eth0` of namespace `ns` and waits until it says it is
+/// attached: the process and the rest of its standard output.
+pub fn start_decap(
+    exe: &std::path::Path,
+    ns: &str,
+    stderr: std::process::Stdio,
+) -> Result<
+    (
+        std::process::Child,
+        std::io::BufReader<std::process::ChildStdout>,
+    ),
+    String,
+> {
+    use std::io::BufRead;
+    let mut child = Command::new(exe)
+        .args([
+            "--netns",
+            ns,
+            "decap",
+            "--iface",
+            "eth0",
+            "--xdp-mode",
+            "generic",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .map_err(|e| format!("start oxlb decap: {e}"))?;
+    let Some(out) = child.stdout.take() else {
+        return Err("oxlb decap: no stdout".into());
+    };
+    let mut out = std::io::BufReader::new(out);
+    let mut line = String::new();
+    let _ = out.read_line(&mut line);
+    if !line.contains("attached") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("oxlb decap in {ns}: {line:?}"));
+    }
+    Ok((child, out))
+}
+
 /// Attaches an `XDP_PASS` program (driver mode) to `dev` in namespace `ns`.
-fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, String> {
+pub fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, String> {
     use oxbpf::asm::Insn;
     use oxbpf::link::xdp::{attach_xdp, XdpMode, XdpOptions};
     let (ns, dev) = (ns.to_string(), dev.to_string());
@@ -228,7 +270,7 @@ fn pass_program_on(ns: &str, dev: &str) -> Result<oxbpf::link::xdp::XdpLink, Str
         let prog = oxbpf::prog::load(&req).map_err(|e| e.to_string())?;
         let idx = oxbpf::netlink::xdp::ifindex(&dev).map_err(|e| e.to_string())?;
         attach_xdp(prog.fd(), idx, XdpMode::Driver, XdpOptions::default())
-            .map_err(|e| format!("XDP_PASS on the LB's bridge port {dev}: {e}"))
+            .map_err(|e| format!("XDP_PASS on the bridge port {dev}: {e}"))
     })
     .join()
     .map_err(|_| "netns thread panicked".to_string())??
