@@ -18,6 +18,7 @@ mod edit;
 mod ext;
 pub mod hub;
 mod index;
+mod json;
 pub mod kernel;
 mod load;
 mod parse;
