@@ -7,6 +7,7 @@ pub mod inspect;
 pub mod load;
 pub mod probe;
 pub mod run;
+mod run_plan;
 
 use anyhow::Context;
 use oxbpf::spec::CollectionSpec;
