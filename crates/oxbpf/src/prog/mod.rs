@@ -15,4 +15,6 @@ pub use memlock::{bump_memlock_rlimit_if_needed, memlock_charged};
 pub use program::Program;
 pub use run_rules::{run_rules, Input, RunRules};
 pub use test_run::{TestRunOpts, TestRunOutput, BPF_F_TEST_RUN_ON_CPU, BPF_F_TEST_XDP_LIVE_FRAMES};
-pub use verifier::{failing_insn, line_info_lookup, log_tail, source_from_log, SourceLookup};
+pub use verifier::{
+    diagnosis, failing_insn, line_info_lookup, log_tail, source_from_log, Diagnosis, SourceLookup,
+};
