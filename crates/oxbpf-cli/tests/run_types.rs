@@ -1,8 +1,10 @@
 //! `oxbpf run` of one fixture program of every runnable program type, each with the inputs
 //! its kernel test-run handler accepts, and the refusals `oxbpf run` words itself.
 
+mod common;
+
+use common::privileged;
 use serde_json::Value;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -23,21 +25,6 @@ fn run(args: &[&str]) -> (bool, Value) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let v = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"));
     (out.status.success(), v)
-}
-
-fn privileged() -> bool {
-    let root = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(1)
-        == 0;
-    if !root {
-        assert!(
-            std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() != Ok("1"),
-            "kernel test cannot run: not root"
-        );
-        eprintln!("SKIPPED: kernel test needs root");
-    }
-    root
 }
 
 /// The u64 at index `idx` of a `--map-out` dump of the `hits` array.

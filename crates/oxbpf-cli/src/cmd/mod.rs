@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod btf;
 pub mod check;
+mod check_reach;
 pub mod inspect;
 pub mod load;
 pub mod probe;
