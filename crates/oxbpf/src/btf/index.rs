@@ -74,10 +74,25 @@ fn hash(s: &[u8]) -> u32 {
     finish(mix(h, u64::from_le_bytes(tail)), s.len())
 }
 
-/// The essential part of the name at string offset `off` (`None`: no name).
+/// The essential part of the name at string offset `off` (`None`: no name). One scalar
+/// pass finds the end and whether a `___` occurs (names are short; most have none).
 fn essential_at(btf: &Btf, off: u32) -> Option<&[u8]> {
-    let s = btf.str_bytes_opt(off).filter(|s| !s.is_empty())?;
-    Some(&s[..essential_len_bytes(s)])
+    let t = btf.str_tail_opt(off)?;
+    let (mut n, mut run, mut triple) = (0, 0, false);
+    while let Some(&b) = t.get(n) {
+        if b == 0 {
+            break;
+        }
+        run = if b == b'_' { run + 1 } else { 0 };
+        triple |= run == 3;
+        n += 1;
+    }
+    let s = &t[..n];
+    match (n, triple) {
+        (0, _) => None,
+        (_, false) => Some(s),
+        (_, true) => Some(&s[..essential_len_bytes(s)]),
+    }
 }
 
 impl NameIndex {
