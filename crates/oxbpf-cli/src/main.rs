@@ -65,7 +65,7 @@ fn main() -> ExitCode {
         Command::Check(a) => cmd::check::run(a, &out),
         Command::Btf { cmd } => cmd::btf::run(cmd, &out),
         Command::Attach { kind } => cmd::attach::attach(kind, &out),
-        Command::Detach { kind } => cmd::attach::detach(kind, &out),
+        Command::Detach { kind } => cmd::detach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),
         Command::Probe(a) => cmd::probe::run(a, &out),
     };

@@ -35,17 +35,37 @@ impl Output {
     }
 }
 
-/// The error chain as one line, without repeating causes that a message already includes.
+/// The error chain as one line, without repeating causes that a message already includes:
+/// a context that the next cause starts with ("pin X" then "pin X: file exists") is replaced
+/// by that cause instead of printed twice.
 fn message(e: &anyhow::Error) -> String {
     let mut out = String::new();
+    let mut last_start = 0;
     for cause in e.chain() {
         let text = cause.to_string();
-        if !out.contains(&text) {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&text);
+        if out.contains(&text) {
+            continue;
         }
+        if !out.is_empty() && text.starts_with(&out[last_start..]) {
+            out.truncate(last_start);
+        } else if !out.is_empty() {
+            out.push_str(": ");
+        }
+        last_start = out.len();
+        out.push_str(&text);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_context_repeated_by_its_cause_is_printed_once() {
+        let e = anyhow::anyhow!("pin link at /p: file exists").context("pin link at /p");
+        assert_eq!(super::message(&e), "pin link at /p: file exists");
+        let e = anyhow::anyhow!("file exists")
+            .context("pin link at /p")
+            .context("attach");
+        assert_eq!(super::message(&e), "attach: pin link at /p: file exists");
+    }
 }

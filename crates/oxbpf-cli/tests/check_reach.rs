@@ -85,7 +85,7 @@ fn verdicts_per_program() {
 /// knows the frozen .rodata flag is 0 and accepts it).
 #[test]
 fn verdicts_match_real_loads() {
-    if !common::privileged() {
+    if !common::require_root() {
         return;
     }
     let (obj, target) = (externs("check.bpf.o"), externs("check.target.bpf.o"));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::privileged;
+use common::require_root as privileged;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR).
+ * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR;
+ * encapsulated DSR (ipip, gue) lives in encap.h).
  *
  * Map layout and ABI: see oxlb.h.
  *
@@ -11,8 +12,12 @@
  *   not a SYN: conntrack (client 5-tuple) -> VIP id -> oxlb_vip_ids slot; a slot
  *     that still holds the packet's VIP -> the flow's backend (no VIP hash lookup)
  *   VIP lookup (dst addr, dst port, proto), then (dst addr, port 0, proto)
- *     hit:  Maglev ring slot -> backend (a new flow, recorded in conntrack)
- *           NAT: allocate a source port (reverse map), rewrite L3/L4 + checksums
+ *     hit:  Maglev ring slot -> backend (a new flow, recorded in conntrack unless the
+ *           VIP's new-flow guard is engaged)
+ *           NAT: a TCP SYN opens a half-open flow (oxlb_syn) holding a source port; the
+ *           client's ACK of the backend's SYN-ACK moves it to oxlb_nat + conntrack (so
+ *           spoofed SYNs never reach those maps); other TCP packets without state are
+ *           dropped; UDP allocates a source port (reverse map). Rewrite L3/L4 + checksums
  *           DSR: only the MAC addresses change
  *           next hop + MACs from bpf_fib_lookup, XDP_TX (same ifindex) / bpf_redirect
  *     miss: XDP_PASS untouched (host traffic such as ssh keeps working).
@@ -34,6 +39,7 @@
  *   other L4 protocols (ESP, SCTP, GRE, ...) ........ XDP_PASS (PASS_NOT_VIP)
  *   VIP traffic with no usable backend .............. XDP_DROP (DROP_NO_BACKEND)
  *   NAT with no free or stale source port among 8 .. XDP_DROP (DROP_NAT_PORTS)
+ *   NAT TCP, not a SYN, no flow (or a blind ACK) .... XDP_DROP (DROP_NO_FLOW)
  *   VIP/backend/SNAT family mismatch, table_size 0 .. XDP_DROP (DROP_BAD_CONFIG)
  *   fib: no neighbour entry ......................... XDP_PASS untouched (FIB_NO_NEIGH)
  *   fib: larger than the egress MTU ................. XDP_PASS untouched (FIB_FRAG_NEEDED)
@@ -111,6 +117,8 @@
 #define TCP_SYN 1
 #define TCP_FIN 2
 #define TCP_RST 4
+#define TCP_SYNACK 8 /* SYN with ACK: a server's answer to a SYN */
+#define TCP_ACK 16
 #define ETH_VLAN_LEN 4
 
 struct vlan_hdr {
@@ -163,6 +171,20 @@ struct {
 } oxlb_nat SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, OXLB_DEFAULT_SYN_ENTRIES);
+	__type(key, struct oxlb_flow_key);
+	__type(value, struct oxlb_syn);
+} oxlb_syn SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, OXLB_DEFAULT_MAX_VIPS);
+	__type(key, __u32);
+	__type(value, struct oxlb_guard);
+} oxlb_vip_guard SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OXLB_DEFAULT_MAX_VIPS);
 	__type(key, __u32);
@@ -195,6 +217,8 @@ const volatile struct oxlb_config oxlb_cfg = {
 	.nat_tcp_closed_s = OXLB_DEFAULT_NAT_TCP_CLOSED_S,
 	.nat_tcp_time_wait_s = OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S,
 	.nat_udp_idle_s = OXLB_DEFAULT_NAT_UDP_IDLE_S,
+	.nat_tcp_syn_s = OXLB_DEFAULT_NAT_TCP_SYN_S,
+	.guard_new_flows = OXLB_DEFAULT_GUARD_NEW_FLOWS,
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -208,10 +232,11 @@ struct pkt {
 	__be16 *sport;	 /* L4 ports in the frame */
 	__be16 *dport;
 	__u16 *l4_csum;	 /* TCP/UDP checksum in the frame */
+	__u32 tcp_seq;	 /* host order: a SYN-ACK's sequence number, else the acknowledgement number */
 	__u32 bytes;	 /* L2 header + IP length, for the byte counters */
 	__u16 l3_len;	 /* IP total length, for the fib MTU check */
 	__u8 vlan;	 /* 1 if the frame carried a VLAN tag */
-	__u8 tcp;	 /* TCP_SYN (SYN without ACK: a new connection) | TCP_FIN | TCP_RST */
+	__u8 tcp;	 /* TCP_SYN (SYN without ACK: a new connection) | TCP_SYNACK | TCP_FIN | TCP_RST */
 	struct oxlb_flow_key key;
 };
 
@@ -543,6 +568,24 @@ static __always_inline void ct_forget(const struct oxlb_nat *old, __be16 port)
 		bpf_map_delete_elem(&oxlb_ct, &old->client);
 }
 
+/* Take back the port of a stale established flow (rk: its reverse key without the
+ * port): 1 when the port may go to a new flow (the old flow's conntrack entry is
+ * gone), 0 when the flow came back to life meanwhile. */
+static __always_inline int nat_reclaim(struct oxlb_flow_key *rk, __be16 port, __u64 now)
+{
+	struct oxlb_nat *cur;
+
+	rk->dport = port;
+	cur = bpf_map_lookup_elem(&oxlb_nat, rk);
+	if (cur) {
+		if (!nat_stale(cur, now))
+			return 0;
+		ct_forget(cur, port);
+	}
+	count(OXLB_R_NAT_PORT_REUSED);
+	return 1;
+}
+
 /* Allocate a source port for a new NAT flow: start at hash % count in
  * [nat_port_min, nat_port_min + count) and probe NAT_PROBES ports linearly. The
  * first free port wins; a port that already belongs to this client tuple is
@@ -593,18 +636,10 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 		if (!victim && nat_stale(cur, now))
 			victim = rk.dport;
 	}
-	if (!victim)
+	if (!victim || !nat_reclaim(&rk, victim, now))
 		return 0;
-	rk.dport = victim;
-	cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
-	if (cur) {
-		if (!nat_stale(cur, now))
-			return 0;
-		ct_forget(cur, victim);
-	}
 	if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_ANY))
 		return 0;
-	count(OXLB_R_NAT_PORT_REUSED);
 	return victim;
 }
 
@@ -632,6 +667,195 @@ static __always_inline void nat_touch(const struct pkt *p, const struct oxlb_vip
 	nv.backend_id = bid;
 	nat_seen(&nv, p, now, 1);
 	bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST);
+}
+
+/* ---- half-open NAT flows (SYN flood resistance) ----------------------------- */
+
+/* A client's SYN to a NAT VIP does not enter oxlb_ct or oxlb_nat: its port is held by
+ * an oxlb_syn entry until the client acknowledges the backend's SYN-ACK (nat_resume),
+ * which spoofed sources never do. A flood of SYNs thus churns only oxlb_syn and never
+ * evicts an established flow's state. When every probed port is taken, a SYN takes,
+ * in this order: a half-open port older than nat_tcp_syn_s, the port of a stale
+ * established flow, the port of the oldest half-open flow among those probed (a
+ * legitimate handshake lasts one round trip, so under a flood it is almost never the
+ * oldest of the eight). */
+
+/* Whether the client's ACK acknowledges the backend's SYN-ACK (ISN + 1, or up to
+ * 1 MiB more when the backend sent data first and the bare ACK was lost): a blind
+ * guess from a spoofed source passes with odds of 2^-12. */
+static __always_inline int ack_ok(const struct pkt *p, __u32 server_isn)
+{
+	if (p->key.proto != IPPROTO_TCP || !(p->tcp & TCP_ACK))
+		return 0;
+	return p->tcp_seq - (server_isn + 1) <= (1u << 20);
+}
+
+/* Give a NAT port to a client's SYN (a half-open flow in oxlb_syn). Returns the port
+ * (network order) or 0 when every probed port is held by an established flow. */
+static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vip *vip,
+				       const struct oxlb_backend *be, __u32 bid, __be16 bport,
+				       __u32 hash, __u64 now, const int v6)
+{
+	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
+	__u64 dead_ns = (__u64)oxlb_cfg.nat_tcp_syn_s * NS_PER_S, oldest_at = ~0ULL;
+	__be16 take = 0, stale = 0, oldest = 0;
+	struct oxlb_flow_key rk;
+	struct oxlb_syn sv, *s;
+	struct oxlb_nat *cur;
+	__u32 start;
+
+	if (cnt == 0)
+		return 0;
+	/* The tuple's previous connection (if any) must not catch this one's ACK. */
+	if (oxlb_cfg.ct_enabled)
+		bpf_map_delete_elem(&oxlb_ct, &p->key);
+	nat_rev_key(&rk, be, vip, bport, IPPROTO_TCP, v6);
+	start = (hash >> 7) % cnt;
+	for (int i = 0; i < NAT_PROBES; i++) {
+		__u32 port = min + (start + i) % cnt;
+
+		if (port == 0 || port > 0xffff)
+			continue;
+		rk.dport = bpf_htons((__u16)port);
+		/* A port is half-open or established, never both: under a flood most are
+		 * half-open, so that map is asked first. */
+		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
+		if (s) {
+			/* A retransmitted SYN keeps its flow (and the SYN-ACK already seen, which
+			 * the client may be acknowledging right now). */
+			if (key_eq(&s->client, &p->key)) {
+				s->at_ns = now;
+				count(OXLB_R_SYN_HALF_OPEN);
+				return rk.dport;
+			}
+			/* A dead half-open flow. */
+			if (now - s->at_ns >= dead_ns) {
+				take = rk.dport;
+				break;
+			}
+			if (s->at_ns < oldest_at) {
+				oldest_at = s->at_ns;
+				oldest = rk.dport;
+			}
+			continue;
+		}
+		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+		if (!cur) {
+			take = rk.dport;
+			break;
+		}
+		if (key_eq(&cur->client, &p->key)) {
+			/* The client reopens its tuple: the old connection ends. */
+			bpf_map_delete_elem(&oxlb_nat, &rk);
+			take = rk.dport;
+			break;
+		}
+		if (!stale && nat_stale(cur, now))
+			stale = rk.dport;
+	}
+	if (!take && stale) {
+		if (!nat_reclaim(&rk, stale, now))
+			return 0;
+		bpf_map_delete_elem(&oxlb_nat, &rk);
+		take = stale;
+	} else if (!take && oldest) {
+		count(OXLB_R_SYN_REPLACED);
+		take = oldest;
+	}
+	if (!take)
+		return 0;
+	rk.dport = take;
+	__builtin_memset(&sv, 0, sizeof(sv));
+	sv.client = p->key;
+	sv.vip_id = vip->id;
+	sv.backend_id = bid;
+	sv.at_ns = now;
+	if (bpf_map_update_elem(&oxlb_syn, &rk, &sv, BPF_ANY))
+		return 0;
+	count(OXLB_R_SYN_HALF_OPEN);
+	return take;
+}
+
+/* A TCP packet other than a SYN, of a NAT flow with no conntrack entry: the port of
+ * its established flow (oxlb_nat; *resumed = 1), or of its half-open flow when this
+ * packet completes the handshake (the flow moves to oxlb_nat) or is the client's RST
+ * (forwarded so the backend forgets it). 0: no such flow, the packet is dropped. */
+static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_vip *vip,
+					 const struct oxlb_backend *be, __u32 bid, __be16 bport,
+					 __u32 hash, __u64 now, const int v6, int *resumed)
+{
+	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
+	struct oxlb_flow_key rk;
+	struct oxlb_nat nv, *cur;
+	struct oxlb_syn *s;
+	__u32 start;
+
+	if (cnt == 0)
+		return 0;
+	nat_rev_key(&rk, be, vip, bport, IPPROTO_TCP, v6);
+	start = (hash >> 7) % cnt;
+	for (int i = 0; i < NAT_PROBES; i++) {
+		__u32 port = min + (start + i) % cnt;
+
+		if (port == 0 || port > 0xffff)
+			continue;
+		rk.dport = bpf_htons((__u16)port);
+		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
+		if (cur) {
+			if (!key_eq(&cur->client, &p->key))
+				continue;
+			nat_seen(cur, p, now, 1);
+			*resumed = 1;
+			return rk.dport;
+		}
+		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
+		if (!s || !key_eq(&s->client, &p->key))
+			continue;
+		if (p->tcp & TCP_RST) {
+			bpf_map_delete_elem(&oxlb_syn, &rk);
+			return rk.dport;
+		}
+		if (!s->synack || !ack_ok(p, s->server_isn))
+			continue;
+		__builtin_memset(&nv, 0, sizeof(nv));
+		nv.client = p->key;
+		nv.vip_id = vip->id;
+		nv.backend_id = bid;
+		nat_seen(&nv, p, now, 1);
+		if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST))
+			continue;
+		bpf_map_delete_elem(&oxlb_syn, &rk);
+		count(OXLB_R_SYN_PROMOTED);
+		return rk.dport;
+	}
+	return 0;
+}
+
+/* ---- new-flow guard ------------------------------------------------------------ */
+
+/* Count a new flow of a VIP on this CPU; 1 when the VIP's new flows exceed
+ * oxlb_cfg.guard_new_flows per second here (counted per 67 ms window): the flow is
+ * then scheduled without a conntrack insert, so a flood cannot evict live flows. */
+static __always_inline int guard_engaged(__u32 vip_id, __u64 now)
+{
+	__u64 lim = oxlb_cfg.guard_new_flows, w = now >> OXLB_GUARD_WINDOW_SHIFT;
+	struct oxlb_guard *g;
+
+	if (!lim)
+		return 0;
+	g = bpf_map_lookup_elem(&oxlb_vip_guard, &vip_id);
+	if (!g)
+		return 0;
+	if (g->window != w) {
+		g->window = w;
+		g->count = 0;
+	}
+	g->count += 1;
+	if (g->count * NS_PER_S <= (lim << OXLB_GUARD_WINDOW_SHIFT))
+		return 0;
+	g->guarded += 1;
+	count(OXLB_R_GUARDED);
+	return 1;
 }
 
 /* ---- next hop ------------------------------------------------------------ */
@@ -735,6 +959,8 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 	return r;
 }
 
+#include "encap.h"
+
 /* ---- forward path: client -> VIP ----------------------------------------- */
 
 /* A packet to a VIP; found: its conntrack entry when one was found (checked here). */
@@ -742,120 +968,170 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 				   struct oxlb_ct *found, const int v6)
 {
 	__u8 fam = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
-	struct oxlb_vip vip = *vipp;
 	struct oxlb_backend be;
 	struct oxlb_hop hop;
 	struct oxlb_ct *ct;
 	__be16 nat_port = 0, bport;
 	__u32 bid = 0, hash = 0, r;
-	int new_flow = 0, cached;
-	__u64 now;
+	int new_flow = 0, cached, guarded = 0, store, resumed = 0;
+	int tcp_open = p->key.proto == IPPROTO_TCP && !(p->tcp & TCP_SYN);
+	__u64 now = now_ns();
 
-	ct = ct_check(found, vip.id, vip.mode, &bid, &be, &nat_port);
+	ct = ct_check(found, vipp->id, vipp->mode, &bid, &be, &nat_port);
 	if (ct) {
 		count(OXLB_R_CT_HIT);
 	} else {
 		hash = flow_hash(&p->key, v6);
-		r = pick_backend(vip.id, hash, &bid, &be);
+		r = pick_backend(vipp->id, hash, &bid, &be);
 		if (r)
 			return verdict(r, XDP_DROP);
 		new_flow = 1;
 		nat_port = 0;
 		count(OXLB_R_CT_MISS);
+		guarded = guard_engaged(vipp->id, now);
 	}
-	now = now_ns();
+	if (vipp->mode == OXLB_MODE_IPIP || vipp->mode == OXLB_MODE_GUE)
+		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow, guarded, v6);
 	cached = ct && hop_fresh(&ct->hop, ctx, now);
 	if (cached)
 		hop = ct->hop;
 
-	if (vip.mode == OXLB_MODE_DSR) {
+	if (vipp->mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
 
 		/* DSR: only the MACs change; the backend's MAC is its next hop's. */
+		if (new_flow && tcp_open && oxlb_cfg.ct_enabled)
+			count(OXLB_R_CT_RESUMED);
+		/* A guarded SYN leaves no entry: its tuple's old one must not catch it. */
+		if (new_flow && guarded && (p->tcp & TCP_SYN) && oxlb_cfg.ct_enabled)
+			bpf_map_delete_elem(&oxlb_ct, &p->key);
 		if (!cached) {
 			r = hop_resolve(&hop, ctx, now, be.family, any, be.addr, p->key.proto,
 					p->key.sport, p->key.dport, p->l3_len);
-			if (new_flow)
-				ct_store(&p->key, vip.id, vip.mode, bid, 0, r ? NULL : &hop);
+			if (new_flow && !guarded)
+				ct_store(&p->key, vipp->id, vipp->mode, bid, 0, r ? NULL : &hop);
 			if (r)
 				return verdict(r, XDP_PASS);
 			if (ct)
 				ct->hop = hop;
 		}
-		stats_add(&oxlb_vip_stats, vip.id, p->bytes, new_flow, 0);
+		stats_add(&oxlb_vip_stats, vipp->id, p->bytes, new_flow, 0);
 		stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
 		return emit(ctx, p->eth, &hop, p->vlan);
 	}
 
-	if (vip.mode != OXLB_MODE_NAT || vip.snat_family != fam || be.family != fam)
+	if (vipp->mode != OXLB_MODE_NAT || vipp->snat_family != fam || be.family != fam)
 		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
 	bport = be.port ? be.port : p->key.dport;
-	if (new_flow) {
-		nat_port = nat_alloc(p, &vip, &be, bid, bport, hash, now, v6);
+	/* Conntrack holds NAT flows that completed a handshake (or UDP flows while the
+	 * guard is not engaged); a SYN only opens a half-open flow. */
+	store = new_flow;
+	if (new_flow && p->key.proto == IPPROTO_TCP && (p->tcp & TCP_SYN)) {
+		nat_port = syn_open(p, vipp, &be, bid, bport, hash, now, v6);
 		if (!nat_port)
 			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
+		store = 0;
+	} else if (new_flow && tcp_open) {
+		nat_port = nat_resume(p, vipp, &be, bid, bport, hash, now, v6, &resumed);
+		if (!nat_port)
+			return verdict(OXLB_R_DROP_NO_FLOW, XDP_DROP);
+		/* Not a new flow: a handshake completed, or conntrack lost a live flow. */
+		new_flow = 0;
+		if (resumed && oxlb_cfg.ct_enabled)
+			count(OXLB_R_CT_RESUMED);
+	} else if (new_flow) {
+		nat_port = nat_alloc(p, vipp, &be, bid, bport, hash, now, v6);
+		if (!nat_port)
+			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
+		store = !guarded;
 	} else if (!cached || (p->tcp & (TCP_FIN | TCP_RST))) {
 		/* Once per hop lifetime (so the flow's idle time has ~1 s resolution), and
 		 * on a FIN or RST: refresh the reverse entry, recreate it if evicted. */
-		nat_touch(p, &vip, &be, bid, bport, nat_port, now, v6);
+		nat_touch(p, vipp, &be, bid, bport, nat_port, now, v6);
 	}
 	if (!cached) {
-		r = hop_resolve(&hop, ctx, now, fam, vip.snat_addr, be.addr, p->key.proto, nat_port,
+		r = hop_resolve(&hop, ctx, now, fam, vipp->snat_addr, be.addr, p->key.proto, nat_port,
 				bport, p->l3_len);
-		if (new_flow)
-			ct_store(&p->key, vip.id, vip.mode, bid, nat_port, r ? NULL : &hop);
+		if (store)
+			ct_store(&p->key, vipp->id, vipp->mode, bid, nat_port, r ? NULL : &hop);
 		if (r)
 			return verdict(r, XDP_PASS);
 		if (ct)
 			ct->hop = hop;
 	}
-	rewrite(p, vip.snat_addr, be.addr, nat_port, bport, v6);
-	stats_add(&oxlb_vip_stats, vip.id, p->bytes, new_flow, 0);
+	rewrite(p, vipp->snat_addr, be.addr, nat_port, bport, v6);
+	stats_add(&oxlb_vip_stats, vipp->id, p->bytes, new_flow, 0);
 	stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
 	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
 /* ---- reply path: backend -> LB (NAT) -------------------------------------- */
 
-/* The NAT entry of a reply (backend -> LB:nat_port), or NULL. Replies of NAT flows
- * always target a port of the NAT range: other traffic skips the map lookup. */
-static __always_inline struct oxlb_nat *nat_reply_entry(const struct pkt *p)
+/* Whether a packet targets a port of the NAT range: only those can be replies of NAT
+ * flows, other traffic skips the NAT lookups. */
+static __always_inline int nat_port_in_range(const struct pkt *p)
 {
 	__u32 dport = bpf_ntohs(p->key.dport);
 
-	if (dport < oxlb_cfg.nat_port_min || dport >= oxlb_cfg.nat_port_min + oxlb_cfg.nat_port_count)
-		return NULL;
-	return bpf_map_lookup_elem(&oxlb_nat, &p->key);
+	return dport >= oxlb_cfg.nat_port_min &&
+	       dport < oxlb_cfg.nat_port_min + oxlb_cfg.nat_port_count;
+}
+
+/* Translate a reply back to the client c of its flow and send it; cache: the flow's
+ * cached hop towards the client (NULL: none, resolve every time). */
+static __always_inline int to_client(struct xdp_md *ctx, struct pkt *p,
+				     const struct oxlb_flow_key *c, __u32 vip_id, __u32 bid,
+				     struct oxlb_hop *cache, __u64 now, const int v6)
+{
+	struct oxlb_hop hop;
+	__u32 r;
+
+	if (cache && hop_fresh(cache, ctx, now)) {
+		hop = *cache;
+	} else {
+		/* src -> VIP:port, dst -> client:port */
+		r = hop_resolve(&hop, ctx, now, c->family, c->dst, c->src, c->proto, c->dport,
+				c->sport, p->l3_len);
+		if (r)
+			return verdict(r, XDP_PASS);
+		if (cache)
+			*cache = hop;
+	}
+	rewrite(p, c->dst, c->src, c->dport, c->sport, v6);
+	stats_add(&oxlb_vip_stats, vip_id, p->bytes, 0, 1);
+	stats_add(&oxlb_be_stats, bid, p->bytes, 0, 1);
+	count(OXLB_R_NAT_REPLY);
+	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
 static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct oxlb_nat *n,
 				 const int v6)
 {
-	struct oxlb_flow_key c;
-	struct oxlb_hop hop;
-	__u32 vip_id, bid, r;
-	__u64 now;
+	__u64 now = now_ns();
 
-	c = n->client;
-	vip_id = n->vip_id;
-	bid = n->backend_id;
-	now = now_ns();
 	nat_seen(n, p, now, 0);
-	if (hop_fresh(&n->hop, ctx, now)) {
-		hop = n->hop;
-	} else {
-		/* src -> VIP:port, dst -> client:port */
-		r = hop_resolve(&hop, ctx, now, c.family, c.dst, c.src, c.proto, c.dport, c.sport,
-				p->l3_len);
-		if (r)
-			return verdict(r, XDP_PASS);
-		n->hop = hop;
+	return to_client(ctx, p, &n->client, n->vip_id, n->backend_id, &n->hop, now, v6);
+}
+
+/* A backend's packet on a half-open flow: its SYN-ACK (whose sequence number the
+ * client's ACK must acknowledge) or a RST (the flow ends). */
+static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct oxlb_syn *s,
+				     const int v6)
+{
+	struct oxlb_flow_key c = s->client;
+	__u32 vip_id = s->vip_id, bid = s->backend_id;
+	int rv;
+
+	if (p->tcp & TCP_SYNACK) {
+		s->server_isn = p->tcp_seq;
+		s->synack = 1;
+	} else if (p->tcp & TCP_RST) {
+		bpf_map_delete_elem(&oxlb_syn, &p->key);
 	}
-	rewrite(p, c.dst, c.src, c.dport, c.sport, v6);
-	stats_add(&oxlb_vip_stats, vip_id, p->bytes, 0, 1);
-	stats_add(&oxlb_be_stats, bid, p->bytes, 0, 1);
-	count(OXLB_R_NAT_REPLY);
-	return emit(ctx, p->eth, &hop, p->vlan);
+	rv = to_client(ctx, p, &c, vip_id, bid, NULL, now_ns(), v6);
+	/* No route back to the client (a spoofed source): the host could only answer the
+	 * backend with a RST, work a SYN flood would multiply. */
+	return rv == XDP_PASS && !(p->tcp & TCP_RST) ? XDP_DROP : rv;
 }
 
 /* ---- ICMP too-big about a flow ------------------------------------------- */
@@ -894,8 +1170,8 @@ static __always_inline __u32 icmp_flow(struct icmp_flow *fl, const __u32 *qsrc, 
 	k.family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 	fl->nat_port = 0;
 	if (!ct_backend(&k, fl->vip.id, fl->vip.mode, &fl->bid, &fl->be, &fl->nat_port)) {
-		/* Without conntrack only DSR can find the backend (Maglev). */
-		if (fl->vip.mode != OXLB_MODE_DSR)
+		/* Without conntrack only DSR/ipip/gue can find the backend (Maglev). */
+		if (fl->vip.mode == OXLB_MODE_NAT)
 			return OXLB_R_ICMP_UNTRACKED;
 		if (pick_backend(fl->vip.id, flow_hash(&k, v6), &fl->bid, &fl->be))
 			return OXLB_R_ICMP_UNTRACKED;
@@ -934,6 +1210,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 	r = icmp_flow(&fl, &q->saddr, &q->daddr, qp[0], qp[1], q->protocol, 0);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 0);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1006,6 +1284,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	r = icmp_flow(&fl, qs, qd, qp[0], qp[1], q->nexthdr, 1);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 1);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1075,8 +1355,9 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 		p->sport = &t->source;
 		p->dport = &t->dest;
 		p->l4_csum = &t->check;
-		p->tcp = (t->syn && !t->ack ? TCP_SYN : 0) | (t->fin ? TCP_FIN : 0) |
-			 (t->rst ? TCP_RST : 0);
+		p->tcp = (t->syn && !t->ack ? TCP_SYN : 0) | (t->syn && t->ack ? TCP_SYNACK : 0) |
+			 (t->fin ? TCP_FIN : 0) | (t->rst ? TCP_RST : 0) | (t->ack ? TCP_ACK : 0);
+		p->tcp_seq = bpf_ntohl(t->syn && t->ack ? t->seq : t->ack_seq);
 	} else if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *u = l4;
 
@@ -1099,12 +1380,23 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
  * VIP hash; other traffic pays that conntrack miss before the VIP lookup. */
 static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
-	struct oxlb_nat *n = nat_reply_entry(p);
 	struct oxlb_ct *ct = NULL;
 	struct oxlb_vip *vip;
 
-	if (n)
-		return reply(ctx, p, n, v6);
+	if (nat_port_in_range(p)) {
+		struct oxlb_nat *n = bpf_map_lookup_elem(&oxlb_nat, &p->key);
+		struct oxlb_syn *s;
+
+		if (n)
+			return reply(ctx, p, n, v6);
+		if (p->key.proto == IPPROTO_TCP) {
+			s = bpf_map_lookup_elem(&oxlb_syn, &p->key);
+			if (s)
+				return syn_reply(ctx, p, s, v6);
+		}
+		/* Not a reply we know: evicted NAT state, or traffic to the host. */
+		count(OXLB_R_NAT_REPLY_MISS);
+	}
 	/* A SYN starts a new connection even when its tuple is still in conntrack (a
 	 * reused client port): it is scheduled afresh, so it never follows a stale entry
 	 * to a backend that failed or was removed since. */

@@ -20,6 +20,10 @@
  *  oxlb_backends  ARRAY  u32 backend id -> backend   max_backends entries
  *  oxlb_ct        LRU_HASH flow_key (client->VIP) -> ct
  *  oxlb_nat       LRU_HASH flow_key (backend->LB, as the reply arrives) -> nat
+ *  oxlb_syn       LRU_HASH flow_key (backend->LB, as the reply arrives) -> syn:
+ *                 half-open NAT flows (client SYN seen, handshake not completed), kept
+ *                 apart so a SYN flood never evicts an established flow's state
+ *  oxlb_vip_guard PERCPU_ARRAY vip id -> guard (new-flow rate per CPU)
  *  oxlb_vip_stats PERCPU_ARRAY vip id -> stats
  *  oxlb_be_stats  PERCPU_ARRAY backend id -> stats
  *  oxlb_reasons   PERCPU_ARRAY reason -> u64 packets
@@ -44,6 +48,8 @@
 /* VIP forwarding modes (oxlb_vip.mode). */
 #define OXLB_MODE_NAT 1
 #define OXLB_MODE_DSR 2
+#define OXLB_MODE_IPIP 3 /* encapsulated DSR: IP in IP (4in4, 6in6, 4in6, 6in4), see encap.h */
+#define OXLB_MODE_GUE 4	 /* encapsulated DSR: IP in UDP (GUE variant 1), see encap.h */
 
 /* oxlb_backend.flags */
 #define OXLB_BACKEND_VALID 1
@@ -62,6 +68,11 @@
 #define OXLB_DEFAULT_NAT_TCP_CLOSED_S 5
 #define OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S 60
 #define OXLB_DEFAULT_NAT_UDP_IDLE_S 30
+#define OXLB_DEFAULT_NAT_TCP_SYN_S 3
+#define OXLB_DEFAULT_SYN_ENTRIES 65536
+#define OXLB_DEFAULT_GUARD_NEW_FLOWS 0
+/* The new-flow guard counts new flows per VIP and CPU in windows of 2^26 ns (67 ms). */
+#define OXLB_GUARD_WINDOW_SHIFT 26
 
 /* Key of oxlb_vips: destination of the client packet. port 0 = any port. */
 struct oxlb_vip_key {
@@ -153,6 +164,28 @@ struct oxlb_nat {
 };
 _Static_assert(sizeof(struct oxlb_nat) == 80, "oxlb_nat size");
 
+/* Value of oxlb_syn (key: as oxlb_nat): a half-open NAT flow. It holds its source
+ * port until the client's ACK acknowledges the backend's SYN-ACK (then it moves to
+ * oxlb_nat and oxlb_ct), or until a new SYN needs the port: see oxlb.bpf.c. */
+struct oxlb_syn {
+	struct oxlb_flow_key client; /* the client -> VIP tuple */
+	__u32 vip_id;
+	__u32 backend_id;
+	__u64 at_ns;	    /* datapath clock at the client's (last) SYN */
+	__u32 server_isn;   /* the backend's SYN-ACK sequence number (host order) */
+	__u8 synack;	    /* 1 once the backend's SYN-ACK went back to the client */
+	__u8 _pad[3];
+};
+_Static_assert(sizeof(struct oxlb_syn) == 64, "oxlb_syn size");
+
+/* Value of oxlb_vip_guard (per CPU): new flows of a VIP in the current window. */
+struct oxlb_guard {
+	__u64 window;	/* datapath clock >> OXLB_GUARD_WINDOW_SHIFT of the current window */
+	__u64 count;	/* new flows in that window */
+	__u64 guarded;	/* new flows scheduled while the guard was engaged (total) */
+};
+_Static_assert(sizeof(struct oxlb_guard) == 24, "oxlb_guard size");
+
 /* Value of oxlb_vip_stats and oxlb_be_stats (per CPU; sum over CPUs). */
 struct oxlb_stats {
 	__u64 packets;	     /* client -> backend packets forwarded */
@@ -187,7 +220,16 @@ enum oxlb_reason {
 	OXLB_R_NAT_REPLY = 19,	     /* reply translated back to the client */
 	OXLB_R_VLAN = 20,	     /* frame carried one 802.1Q/802.1ad tag (handled) */
 	OXLB_R_NAT_PORT_REUSED = 21, /* a new NAT flow took the port of an idle or closed one */
-	OXLB_R_MAX = 22,
+	OXLB_R_SYN_HALF_OPEN = 22,   /* NAT SYN forwarded as a half-open flow (oxlb_syn) */
+	OXLB_R_SYN_PROMOTED = 23,    /* half-open flow completed its handshake: now established */
+	OXLB_R_SYN_REPLACED = 24,    /* a SYN took the port of a younger half-open flow (flood) */
+	OXLB_R_DROP_NO_FLOW = 25,    /* NAT TCP packet, not a SYN, of no known or valid flow: XDP_DROP */
+	OXLB_R_GUARDED = 26,	     /* new flow scheduled without conntrack: new-flow guard engaged */
+	OXLB_R_CT_RESUMED = 27,	     /* packet of a live flow whose conntrack entry was gone (evicted) */
+	OXLB_R_NAT_REPLY_MISS = 28,  /* TCP/UDP to a NAT port with no NAT entry (evicted or stray): XDP_PASS */
+	OXLB_R_ENCAP_TOO_BIG = 29,   /* ipip/gue: too big once encapsulated, ICMP sent back: XDP_TX */
+	OXLB_R_ENCAP_TOO_BIG_DROP = 30, /* ipip/gue: too big, no ICMP possible (DF clear, short): XDP_DROP */
+	OXLB_R_MAX = 31,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -210,7 +252,26 @@ struct oxlb_config {
 	 * 0 = bpf_ktime_get_ns(). Fixed per host: maps adopted across a restart keep
 	 * their meaning. */
 	__u32 ns_per_jiffy;
+	/* Half-open NAT flows (oxlb_syn) older than this give their port to a new SYN
+	 * before any other candidate; younger ones only when all probed ports are taken. */
+	__u32 nat_tcp_syn_s;
+	/* New flows per VIP per CPU per second above which the guard engages: new flows
+	 * are then scheduled by Maglev without conntrack inserts (0: no guard). */
+	__u32 guard_new_flows;
 };
-_Static_assert(sizeof(struct oxlb_config) == 40, "oxlb_config size");
+_Static_assert(sizeof(struct oxlb_config) == 48, "oxlb_config size");
+
+/* Read-only encapsulation settings of the ipip/gue modes (.rodata variable
+ * oxlb_encap, set by the loader before load; see encap.h). The outer source
+ * address is src | (flow hash & mask): the backends' RSS spreads flows. */
+struct oxlb_encap_config {
+	__u32 src4;	 /* IPv4 outer source prefix (network order); 0: none configured */
+	__u32 mask4;	 /* its host bits (network order) */
+	__u32 src6[4];	 /* IPv6 outer source prefix; all zero: none configured */
+	__u32 mask6;	 /* host bits of the last 32-bit word of src6 (network order) */
+	__be16 gue_port; /* GUE destination UDP port (default 6080) */
+	__u16 _pad;
+};
+_Static_assert(sizeof(struct oxlb_encap_config) == 32, "oxlb_encap_config size");
 
 #endif /* OXLB_H */

@@ -8,12 +8,28 @@
 //!
 //! Tables are Maglev over the backends with weight > 0 that are healthy. A backend's health only
 //! counts when its VIP has a health check; backends missing from the health map are healthy.
+//!
+//! Panic mode: when fewer than `health_panic_threshold` percent of a VIP's weighted backends
+//! are healthy, its health checks are ignored and every weighted backend gets new flows. Health
+//! checks that fail together (an overloaded host under a flood, a network blip between the LB
+//! and the backends) would otherwise close the VIP; a backend that is really down then costs
+//! its share of new connections instead of all of them. Envoy's panic threshold does the same.
 
 use std::collections::{BTreeSet, HashMap};
 
 use crate::config::Config;
 use crate::maglev::{self, MaglevEntry, MaglevError};
 use crate::plan::{BackendKey, BackendPlan, Plan, VipKey, VipPlan};
+
+/// Whether fewer than `threshold` percent of the weighted backends are healthy.
+fn in_panic(backends: &[BackendPlan], threshold: u32) -> bool {
+    let weighted = backends.iter().filter(|b| b.weight > 0).count();
+    let healthy = backends
+        .iter()
+        .filter(|b| b.weight > 0 && b.healthy)
+        .count();
+    weighted > 0 && healthy * 100 < weighted * threshold as usize
+}
 
 /// Health state by backend, as reported by the health checker.
 pub type HealthMap = HashMap<BackendKey, bool>;
@@ -128,13 +144,22 @@ pub fn plan_with_limits(
                 .name()
             })
             .collect();
+        let panic =
+            vip.health.is_some() && in_panic(&backends, config.global.health_panic_threshold);
+        if panic {
+            tracing::warn!(
+                vip = %vip.key(),
+                threshold = config.global.health_panic_threshold,
+                "too few healthy backends: health checks ignored (panic mode), every weighted backend takes new flows"
+            );
+        }
         let entries: Vec<MaglevEntry<'_>> = backends
             .iter()
             .zip(&names)
             .map(|(b, name)| MaglevEntry {
                 id: b.id,
                 name,
-                weight: if b.healthy { b.weight } else { 0 },
+                weight: if b.healthy || panic { b.weight } else { 0 },
             })
             .collect();
         let table =
@@ -354,7 +379,29 @@ mod tests {
             .iter()
             .map(|b| (c.vips[0].backend_key(b), false))
             .collect();
-        assert!(plan(&c, &all_down, None).unwrap().vips[0].table.is_empty());
+        // All down, below the panic threshold (50 %): health is ignored, both weighted
+        // backends take new flows again; with the threshold off the table is empty (the
+        // datapath drops new flows).
+        let p = plan(&c, &all_down, None).unwrap();
+        assert!(slot_share(&p.vips[0], 0) > 400 && slot_share(&p.vips[0], 1) > 400);
+        assert_eq!(slot_share(&p.vips[0], 2), 0, "weight 0 stays out");
+        assert!(
+            p.vips[0].backends.iter().all(|b| !b.healthy),
+            "health is still reported"
+        );
+        let mut off = c.clone();
+        off.global.health_panic_threshold = 0;
+        assert!(plan(&off, &all_down, None).unwrap().vips[0]
+            .table
+            .is_empty());
+        // A threshold of 100 % panics as soon as one backend is down.
+        let mut strict = c.clone();
+        strict.global.health_panic_threshold = 100;
+        let p = plan(&strict, &down, None).unwrap();
+        assert!(
+            slot_share(&p.vips[0], 1) > 400,
+            "the down backend is used in panic"
+        );
     }
 
     #[test]

@@ -13,34 +13,24 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::frames::*;
+use common::xdp::{
+    self, CLIENT4, CLIENT6, LB4, LB6, PEER_MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX,
+};
 use common::{require_kernel, Netns};
-use oxbpf::collection::{Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::map::BPF_ANY;
-use oxbpf::prog::{Program, TestRunOpts};
-use oxbpf::spec::Pinning;
-use oxlb::daemon::kernel;
+use oxbpf::prog::Program;
 use oxlb::datapath::abi::{
-    RawCt, RawFlowKey, RawNat, NAT_CLOSED, NAT_OPEN, NAT_TICK_SHIFT, NAT_TIME_WAIT,
+    RawCt, RawFlowKey, RawGuard, RawNat, NAT_CLOSED, NAT_OPEN, NAT_TICK_SHIFT, NAT_TIME_WAIT,
 };
-use oxlb::datapath::{self, Layout, MapId, MapOp};
+use oxlb::datapath::{Layout, MapId, MapOp};
 use oxlb::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
-
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
-const XDP_REDIRECT: u32 = 4;
 
 const TS: u32 = 251;
 const NAT_MIN: u16 = 16384;
 const NAT_COUNT: u16 = 16384;
 
-const LB4: &str = "10.0.0.1";
-const LB6: &str = "fd00::1";
-const CLIENT4: &str = "10.0.0.100";
-const CLIENT6: &str = "fd00::100";
 const CLIENT_MAC: &str = "02:00:00:00:00:64";
-const PEER_MAC: &str = "02:00:00:00:00:fe";
 
 /// id, address, port, MAC of its neighbour entry (None: no entry), behind lb1.
 const BACKENDS: [(u32, &str, u16, Option<&str>, bool); 8] = [
@@ -163,37 +153,12 @@ fn plan() -> Plan {
 
 /// The namespace of the tests: LB on lb0 (10.0.0.1, fd00::1) and lb1 (10.0.5.1).
 fn topology() -> Netns {
-    let ns = Netns::new("oxlbpk");
-    for (a, b) in [("lb0", "peer0"), ("lb1", "peer1")] {
-        ns.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        ns.ip(&["link", "set", a, "up"]);
-        ns.ip(&["link", "set", b, "up"]);
-    }
-    ns.ip(&["addr", "add", &format!("{LB4}/24"), "dev", "lb0"]);
-    ns.ip(&["addr", "add", &format!("{LB6}/64"), "dev", "lb0", "nodad"]);
-    ns.ip(&["addr", "add", "10.0.5.1/24", "dev", "lb1"]);
-    let neigh = |addr: &str, m: &str, dev: &str| {
-        ns.ip(&[
-            "neigh",
-            "add",
-            addr,
-            "lladdr",
-            m,
-            "dev",
-            dev,
-            "nud",
-            "permanent",
-        ]);
-    };
-    neigh(CLIENT4, CLIENT_MAC, "lb0");
-    neigh(CLIENT6, CLIENT_MAC, "lb0");
+    let ns = xdp::lb_netns("oxlbpk", CLIENT_MAC);
     for (_, addr, _, m, behind_lb1) in BACKENDS {
         if let Some(m) = m {
-            neigh(addr, m, if behind_lb1 { "lb1" } else { "lb0" });
+            xdp::neigh(&ns, addr, m, if behind_lb1 { "lb1" } else { "lb0" });
         }
     }
-    ns.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
     ns
 }
 
@@ -213,12 +178,7 @@ impl Dp {
     }
 
     fn load_with(ns: &str, layout: Layout) -> Dp {
-        let spec = kernel::spec(&layout, Pinning::None).unwrap();
-        let mut coll = Collection::load(&spec, &CollectionOptions::default()).unwrap();
-        let (prog, maps) = kernel::take(&mut coll).unwrap();
-        let plan = plan();
-        let entries = datapath::entries(&plan, &layout).unwrap();
-        let ops = datapath::diff(None, &entries).unwrap();
+        let (prog, maps, ops) = xdp::load(&layout, &plan());
         let writes_to = |id: MapId| {
             ops.iter()
                 .map(|op| match op {
@@ -235,7 +195,6 @@ impl Dp {
         };
         assert_eq!(writes_to(MapId::Ring), VIPS.len() * TS as usize);
         assert_eq!(writes_to(MapId::Vips), VIPS.len());
-        kernel::apply(&maps, &ops).unwrap();
         Dp {
             prog,
             maps,
@@ -248,46 +207,80 @@ impl Dp {
 
     /// Runs one frame arriving on lb0: (verdict, output frame).
     fn run(&self, frame: &[u8]) -> (u32, Vec<u8>) {
-        let ctx: Vec<u8> = [0, frame.len() as u32, 0, self.lb0.0, 0, 0]
-            .iter()
-            .flat_map(|v: &u32| v.to_ne_bytes())
-            .collect();
-        let out = self
-            .prog
-            .test_run(&TestRunOpts {
-                data_in: frame,
-                ctx_in: &ctx,
-                ..Default::default()
-            })
-            .unwrap();
-        (out.retval, out.data_out)
+        xdp::run(&self.prog, frame, self.lb0.0)
     }
 
     fn reasons(&self) -> BTreeMap<String, u64> {
-        oxlb::stats::reason_counts(&self.maps)
-            .unwrap()
-            .into_iter()
-            .collect()
+        xdp::reasons(&self.maps)
     }
 
     /// Runs `frame` and returns the reason counters that changed.
     fn run_counted(&self, frame: &[u8]) -> (u32, Vec<u8>, BTreeMap<String, u64>) {
-        let before = self.reasons();
-        let (rv, out) = self.run(frame);
-        let d = self
-            .reasons()
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let b = before[&k];
-                (v != b).then_some((k, v - b))
-            })
-            .collect();
-        (rv, out, d)
+        xdp::run_counted(&self.prog, &self.maps, frame, self.lb0.0)
     }
 
     /// A frame from the client's router to lb0.
     fn frame(&self, ip_packet: &[u8]) -> Vec<u8> {
         eth(self.lb0.1, mac(PEER_MAC), ethertype(ip_packet), ip_packet)
+    }
+
+    /// The client's SYN to vip:vport from client:cport (sequence number 1000): (verdict,
+    /// output frame, counters).
+    fn syn(&self, client: IpAddr, cport: u16, vip: IpAddr, vport: u16) -> Counted {
+        let pkt = ip_tcp(client, vip, cport, vport, SYN, (1000, 0), b"");
+        self.run_counted(&self.frame(&pkt))
+    }
+
+    /// The backend's answer to a forwarded client packet `fwd` (as the LB sent it), back
+    /// to the LB: flags, (seq, ack).
+    fn answer(&self, fwd: &[u8], flags: u8, seq_ack: (u32, u32)) -> Vec<u8> {
+        let o = ip_of(fwd);
+        let pkt = ip_tcp(o.dst, o.src, o.dport(), o.sport(), flags, seq_ack, b"");
+        eth(
+            self.lb0.1,
+            fwd[..6].try_into().unwrap(),
+            ethertype(&pkt),
+            &pkt,
+        )
+    }
+
+    /// A NAT TCP handshake through the LB: the client's SYN, the backend's SYN-ACK
+    /// (ISN 7000) back to the client, the client's ACK (promotes the half-open flow).
+    /// Ok: the SYN as forwarded; Err: the SYN's counters when it was not forwarded.
+    fn handshake(
+        &self,
+        client: IpAddr,
+        cport: u16,
+        vip: IpAddr,
+        vport: u16,
+    ) -> Result<Vec<u8>, BTreeMap<String, u64>> {
+        let (rv, out, d) = self.syn(client, cport, vip, vport);
+        if rv != XDP_TX {
+            return Err(d);
+        }
+        assert_eq!(d.get("syn_half_open"), Some(&1), "SYN half-open: {d:?}");
+        let (rv, back, d) = self.run_counted(&self.answer(&out, SYN | ACK, (7000, 1001)));
+        assert_eq!(
+            (rv, d.get("nat_reply")),
+            (XDP_TX, Some(&1)),
+            "SYN-ACK: {d:?}"
+        );
+        let b = ip_of(&back);
+        assert_eq!((b.src, b.dst, b.dport()), (vip, client, cport));
+        assert!(b.checksums_ok());
+        let ack = ip_tcp(client, vip, cport, vport, ACK, (1001, 7001), b"");
+        let (rv, fwd, d) = self.run_counted(&self.frame(&ack));
+        assert_eq!(
+            (rv, d.get("syn_promoted")),
+            (XDP_TX, Some(&1)),
+            "ACK: {d:?}"
+        );
+        assert_eq!(
+            ip_of(&fwd).sport(),
+            ip_of(&out).sport(),
+            "ACK on the SYN's port"
+        );
+        Ok(out)
     }
 
     fn set_ring(&self, vip: u32, backends: &[u32]) {
@@ -300,6 +293,9 @@ impl Dp {
         }
     }
 }
+
+/// A verdict, the output frame and the counters that moved.
+type Counted = (u32, Vec<u8>, BTreeMap<String, u64>);
 
 fn flow_hash(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> u32 {
     RawFlowKey::new(src, sport, dst, dport, proto).hash(Layout::default().hash_seed)
@@ -338,6 +334,13 @@ fn nat_flow(dp: &Dp, ipv6: bool, proto: u8) -> (u16, u32) {
     let nat_port = nat_port_of(h);
     let bid = ring_pick(vid.6, h);
     let (baddr, bport, bmac) = backend(bid);
+    // TCP: the handshake makes the flow established; UDP's first packet does.
+    let first = if proto == TCP {
+        dp.handshake(client, cport, vip, vport).expect("handshake");
+        "ct_hit"
+    } else {
+        "ct_miss"
+    };
 
     let (rv, out, d) = dp.run_counted(&frame);
     assert_eq!(rv, XDP_TX, "{name}: forward verdict");
@@ -349,7 +352,7 @@ fn nat_flow(dp: &Dp, ipv6: bool, proto: u8) -> (u16, u32) {
     assert!(o.checksums_ok(), "{name}: checksums of {out:02x?}");
     let hdr = if proto == TCP { 20 } else { 8 };
     assert_eq!(&o.l4()[hdr..], payload, "{name}: payload intact");
-    assert_eq!(d.get("ct_miss"), Some(&1), "{name}: {d:?}");
+    assert_eq!(d.get(first), Some(&1), "{name}: {d:?}");
     assert_eq!(d.get("tx"), Some(&1), "{name}: {d:?}");
 
     let (rv2, out2, d) = dp.run_counted(&frame);
@@ -522,7 +525,18 @@ fn pass_drop_redirect(dp: &Dp) {
     assert_eq!(rv, XDP_DROP, "VIP without backends: DROP");
     assert_eq!(d.get("drop_no_backend"), Some(&1));
 
-    let f = dp.frame(&ip_l4(ip(CLIENT4), ip("10.0.4.1"), TCP, 1, 80, b""));
+    let syn = |dst: &str, sport: u16, payload: &[u8]| {
+        dp.frame(&ip_tcp(
+            ip(CLIENT4),
+            ip(dst),
+            sport,
+            80,
+            SYN,
+            (1000, 0),
+            payload,
+        ))
+    };
+    let f = syn("10.0.4.1", 1, b"");
     let (rv, out, d) = dp.run_counted(&f);
     assert_eq!(
         (rv, &out),
@@ -531,7 +545,7 @@ fn pass_drop_redirect(dp: &Dp) {
     );
     assert_eq!(d.get("fib_no_neigh"), Some(&1));
 
-    let f = dp.frame(&ip_l4(ip(CLIENT4), ip("10.0.7.1"), TCP, 2, 80, b"via lb1"));
+    let f = syn("10.0.7.1", 2, b"via lb1");
     let (rv, out, d) = dp.run_counted(&f);
     assert_eq!(rv, XDP_REDIRECT, "backend behind lb1: REDIRECT");
     assert_eq!(d.get("redirect"), Some(&1));
@@ -652,28 +666,32 @@ fn conntrack(dp: &Dp, nat4: (u16, u32)) {
         "established flow keeps its backend"
     );
     // A SYN on the same tuple is a new connection (the client reused its port): it is
-    // scheduled by the ring, not by the stale entry, and the entry follows it.
-    let syn = |src: IpAddr, sport: u16| {
-        let seg = tcp(src, vip, sport, 80, 0x02, b"");
-        match src {
-            IpAddr::V4(s) => dp.frame(&ipv4(s, v4("10.0.1.1"), TCP, &seg)),
-            IpAddr::V6(_) => unreachable!(),
-        }
-    };
-    let (rv, out, d) = dp.run_counted(&syn(client, cport));
+    // scheduled by the ring, not by the stale entry, which it removes; conntrack follows
+    // the new connection once its handshake completes.
+    let key = RawFlowKey::new(client, cport, vip, 80, TCP).to_bytes();
+    let (rv, out, d) = dp.syn(client, cport, vip, 80);
     assert_eq!(rv, XDP_TX);
     assert_eq!(d.get("ct_miss"), Some(&1), "a SYN skips conntrack: {d:?}");
     assert_eq!(ip_of(&out).dst, backend(other).0, "a SYN follows the ring");
     assert!(ip_of(&out).checksums_ok());
-    let key = RawFlowKey::new(client, cport, vip, 80, TCP).to_bytes();
+    assert!(
+        dp.maps[&MapId::Ct].lookup(&key).unwrap().is_none(),
+        "a SYN leaves no conntrack entry, and removes the tuple's old one"
+    );
+    let out = dp.handshake(client, cport, vip, 80).unwrap();
+    assert_eq!(ip_of(&out).dst, backend(other).0);
+    let port_on_other = ip_of(&out).sport();
     let ct = RawCt::from_bytes(&dp.maps[&MapId::Ct].lookup(&key).unwrap().unwrap()).unwrap();
-    assert_eq!(ct.backend_id, other, "conntrack follows the SYN");
+    assert_eq!(
+        ct.backend_id, other,
+        "conntrack follows the completed handshake"
+    );
     // Put the flow back on its backend for the checks below.
     dp.set_ring(0, &[bid]);
-    assert_eq!(ip_of(&dp.run(&syn(client, cport)).1).dst, backend(bid).0);
+    let out = dp.handshake(client, cport, vip, 80).unwrap();
+    assert_eq!(ip_of(&out).dst, backend(bid).0);
     dp.set_ring(0, &[other]);
-    let new = dp.frame(&ip_l4(client, vip, TCP, cport + 1000, 80, b""));
-    let (_, out) = dp.run(&new);
+    let out = dp.handshake(client, cport + 1000, vip, 80).unwrap();
     assert_eq!(
         ip_of(&out).dst,
         backend(other).0,
@@ -689,24 +707,60 @@ fn conntrack(dp: &Dp, nat4: (u16, u32)) {
     assert_eq!(rv, XDP_TX);
     assert_eq!(d.get("ct_miss"), Some(&1));
     assert_eq!(
+        d.get("ct_resumed"),
+        Some(&1),
+        "a live flow without conntrack is counted: {d:?}"
+    );
+    assert_eq!(
         (o.dst, o.sport()),
         (backend(bid).0, nat_port),
         "same backend and NAT port"
     );
 
-    // Backend removed (all-zero entry): the flow moves to a backend of the ring.
+    // Backend removed (all-zero entry): its TCP flows end. A packet of one is never given
+    // a new port: this tuple's earlier connection to the other backend (above) still has
+    // its NAT entry there, so it resumes that one (whose backend answers with a RST)...
     dp.set_ring(0, &[other]);
     let bk = &dp.maps[&MapId::Backends];
     bk.update(&bid.to_ne_bytes(), &[0u8; 20], BPF_ANY).unwrap();
-    let (rv, out) = dp.run(&frame);
-    let o = ip_of(&out);
-    assert_eq!(rv, XDP_TX);
+    let (rv, out, d) = dp.run_counted(&frame);
+    assert_eq!((rv, d.get("ct_resumed")), (XDP_TX, Some(&1)), "{d:?}");
     assert_eq!(
-        o.dst,
-        backend(other).0,
-        "flow of a removed backend rescheduled"
+        (ip_of(&out).dst, ip_of(&out).sport()),
+        (backend(other).0, port_on_other)
     );
-    assert!(o.checksums_ok());
+    // ... and a tuple that never had a connection there is dropped.
+    let lone = dp.handshake(client, cport + 3000, vip, 80).unwrap();
+    assert_eq!(ip_of(&lone).dst, backend(other).0);
+    dp.set_ring(0, &[bid]);
+    bk.update(&other.to_ne_bytes(), &[0u8; 20], BPF_ANY)
+        .unwrap();
+    let (a, p, _) = backend(bid);
+    bk.update(
+        &bid.to_ne_bytes(),
+        &oxlb::datapath::abi::RawBackend::new(a, p).to_bytes(),
+        BPF_ANY,
+    )
+    .unwrap();
+    let lone_ack = dp.frame(&ip_l4(client, vip, TCP, cport + 3000, 80, b"x"));
+    let (rv, _, d) = dp.run_counted(&lone_ack);
+    assert_eq!(
+        (rv, d.get("drop_no_flow")),
+        (XDP_DROP, Some(&1)),
+        "flow of a removed backend: {d:?}"
+    );
+    let (a, p, _) = backend(other);
+    bk.update(
+        &other.to_ne_bytes(),
+        &oxlb::datapath::abi::RawBackend::new(a, p).to_bytes(),
+        BPF_ANY,
+    )
+    .unwrap();
+    dp.set_ring(0, &[other]);
+    bk.update(&bid.to_ne_bytes(), &[0u8; 20], BPF_ANY).unwrap();
+    // A new connection of that client goes to the ring's backend.
+    let out = dp.handshake(client, cport + 2000, vip, 80).unwrap();
+    assert_eq!(ip_of(&out).dst, backend(other).0);
     let (a, p, _) = backend(bid);
     bk.update(
         &bid.to_ne_bytes(),
@@ -728,8 +782,8 @@ fn conntrack(dp: &Dp, nat4: (u16, u32)) {
         })
         .expect("a colliding client");
     let c2 = ip(&format!("10.0.0.{}", found.0));
-    let (rv1, o1) = dp.run(&dp.frame(&ip_l4(client, vip, TCP, 50000, 80, b"")));
-    let (rv2, o2) = dp.run(&dp.frame(&ip_l4(c2, vip, TCP, found.1, 80, b"")));
+    let (rv1, o1, _) = dp.syn(client, 50000, vip, 80);
+    let (rv2, o2, _) = dp.syn(c2, found.1, vip, 80);
     assert_eq!((rv1, rv2), (XDP_TX, XDP_TX));
     let p1 = ip_of(&o1).sport();
     let p2 = ip_of(&o2).sport();
@@ -1088,6 +1142,19 @@ const ACK: u8 = 0x10;
 const FIN: u8 = 0x01;
 const RST: u8 = 0x04;
 
+/// A datapath whose NAT range has 8 ports from `nat_port_min` (the probe count: every new
+/// flow sees every port), VIP 0 (10.0.1.1:80/tcp) sending everything to backend 0.
+fn tiny_nat(name: &str, nat_port_min: u16) -> Dp {
+    let layout = Layout {
+        nat_port_min,
+        nat_port_count: 8,
+        ..layout()
+    };
+    let dp = Dp::load_with(name, layout);
+    dp.set_ring(0, &[0]);
+    dp
+}
+
 /// NAT ports of a tiny range (8 = the datapath's probe count, so every new flow sees every
 /// port) are given to new flows only once their flow is stale: idle, closed by the client
 /// or a RST, or past the backend's TIME_WAIT; never while the flow is active.
@@ -1098,15 +1165,9 @@ fn nat_ports_are_reclaimed_from_stale_flows_only() {
     }
     let ns = topology();
     ns.run(|name| {
-        let layout = Layout {
-            nat_port_min: 20000,
-            nat_port_count: 8,
-            ..layout()
-        };
-        let dp = Dp::load_with(name, layout);
+        let dp = tiny_nat(name, 20000);
         let (vip, client, lb) = (ip("10.0.1.1"), ip(CLIENT4), ip(LB4));
         let (baddr, bport, bmac) = backend(0);
-        dp.set_ring(0, &[0]);
         dp.set_ring(1, &[0]);
         let seg = |cport: u16, flags: u8| {
             let t = tcp(client, vip, cport, 80, flags, b"");
@@ -1141,11 +1202,9 @@ fn nat_ports_are_reclaimed_from_stale_flows_only() {
             m.update(&key, &v, BPF_ANY).unwrap();
         };
         let new_flow = |cport: u16| -> Result<u16, BTreeMap<String, u64>> {
-            let (rv, out, d) = dp.run_counted(&seg(cport, SYN));
-            if rv != XDP_TX {
-                assert_eq!((rv, d.get("drop_nat_ports")), (XDP_DROP, Some(&1)), "{d:?}");
-                return Err(d);
-            }
+            let out = dp.handshake(client, cport, vip, 80).inspect_err(|d| {
+                assert_eq!(d.get("drop_nat_ports"), Some(&1), "{d:?}");
+            })?;
             let o = ip_of(&out);
             assert!(o.checksums_ok());
             assert_eq!(o.dst, baddr);
@@ -1308,8 +1367,7 @@ fn stateless_maglev_without_conntrack() {
             dp.frame(&ipv4(v4(CLIENT4), v4("10.0.1.1"), TCP, &t))
         };
         let h = flow_hash(client, 40500, vip, 80, TCP);
-        let (rv, out, d) = dp.run_counted(&seg(SYN));
-        assert_eq!((rv, d.get("ct_miss")), (XDP_TX, Some(&1)), "{d:?}");
+        let out = dp.handshake(client, 40500, vip, 80).unwrap();
         let o = ip_of(&out);
         let (baddr, bport, _) = backend(ring_pick(VIPS[0].6, h));
         assert_eq!((o.dst, o.sport()), (baddr, nat_port_of(h)));
@@ -1354,8 +1412,7 @@ fn tracked_flows_find_their_vip_by_id() {
         let dp = Dp::load(name);
         let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
         let ack = |cport: u16| dp.frame(&ip_l4(client, vip, TCP, cport, 80, b"k"));
-        let (rv, out) = dp.run(&ack(40700));
-        assert_eq!(rv, XDP_TX, "new flow");
+        let out = dp.handshake(client, 40700, vip, 80).expect("new flow");
         let backend_of = ip_of(&out).dst;
 
         // Without its hash entry the VIP takes no new flow, but the tracked one goes on.
@@ -1391,5 +1448,217 @@ fn tracked_flows_find_their_vip_by_id() {
         assert_eq!((rv, d.get("ct_hit")), (XDP_TX, Some(&1)), "{d:?}");
         assert_eq!(ip_of(&out).dst, backend_of);
         assert!(ip_of(&out).checksums_ok());
+    });
+}
+
+/// SYN-flood resistance: a SYN opens only a half-open flow (`oxlb_syn`); conntrack and
+/// the NAT map take a flow once the client's ACK acknowledges the backend's SYN-ACK. A
+/// flood of spoofed SYNs churns half-open flows among themselves and never touches an
+/// established flow; a legitimate handshake in the middle of it completes.
+#[test]
+fn syn_flood_never_evicts_established_flows() {
+    if !require_kernel("syn_flood_never_evicts_established_flows") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let dp = tiny_nat(name, 21000);
+        let (vip, client, lb) = (ip("10.0.1.1"), ip(CLIENT4), ip(LB4));
+        let (baddr, bport, _) = backend(0);
+        let count = |id: MapId| dp.maps[&id].keys().count();
+
+        // Two established flows.
+        let est: Vec<u16> = [43000u16, 43001]
+            .iter()
+            .map(|&c| ip_of(&dp.handshake(client, c, vip, 80).unwrap()).sport())
+            .collect();
+        assert_eq!((count(MapId::Ct), count(MapId::Nat)), (2, 2));
+
+        // Six spoofed SYNs take the six free ports as half-open flows only.
+        // Flood sources: the client's address (it has a neighbour entry, so answers are
+        // sent) with ports of its own.
+        let spoofed = |_: u16| client;
+        let mut flood_out = Vec::new();
+        for i in 0..6u16 {
+            let (rv, out, d) = dp.syn(spoofed(i), 30000 + i, vip, 80);
+            assert_eq!((rv, d.get("syn_half_open")), (XDP_TX, Some(&1)), "{d:?}");
+            flood_out.push(out);
+        }
+        assert_eq!((count(MapId::Ct), count(MapId::Nat)), (2, 2), "no state");
+        assert_eq!(count(MapId::Syn), 6);
+        // The backend answers one of them: its SYN-ACK goes to the spoofed address.
+        let (rv, back) = dp.run(&dp.answer(&flood_out[0], SYN | ACK, (9000, 1001)));
+        assert_eq!((rv, ip_of(&back).dst), (XDP_TX, spoofed(0)));
+
+        // Fifty more: every one is forwarded by taking the oldest half-open port; the
+        // established flows keep their ports.
+        for i in 6..56u16 {
+            let (rv, out, d) = dp.syn(spoofed(i), 30000 + i, vip, 80);
+            assert_eq!((rv, d.get("syn_replaced")), (XDP_TX, Some(&1)), "{d:?}");
+            assert!(
+                !est.contains(&ip_of(&out).sport()),
+                "established port taken"
+            );
+        }
+        assert_eq!((count(MapId::Ct), count(MapId::Nat)), (2, 2));
+        for (i, &c) in [43000u16, 43001].iter().enumerate() {
+            let (rv, out, d) = dp.run_counted(&dp.frame(&ip_l4(client, vip, TCP, c, 80, b"k")));
+            assert_eq!((rv, d.get("ct_hit")), (XDP_TX, Some(&1)), "{d:?}");
+            assert_eq!(ip_of(&out).sport(), est[i]);
+            let back = dp.answer(&out, ACK, (7001, 1001));
+            let (rv, r) = dp.run(&back);
+            assert_eq!((rv, ip_of(&r).dst, ip_of(&r).dport()), (XDP_TX, client, c));
+        }
+
+        // A legitimate client amid the flood: its SYN takes the oldest half-open port, one
+        // more flood SYN takes another (the legitimate one is the youngest), and its
+        // handshake completes.
+        let (rv, out, _) = dp.syn(client, 43002, vip, 80);
+        assert_eq!(rv, XDP_TX);
+        let (rv, _, d) = dp.syn(spoofed(99), 30099, vip, 80);
+        assert_eq!((rv, d.get("syn_replaced")), (XDP_TX, Some(&1)), "{d:?}");
+        let (rv, back) = dp.run(&dp.answer(&out, SYN | ACK, (5000, 1001)));
+        assert_eq!((rv, ip_of(&back).dst), (XDP_TX, client));
+        // A blind ACK with a wrong acknowledgement number does not complete it...
+        let wrong = ip_tcp(client, vip, 43002, 80, ACK, (1001, 4000), b"");
+        let (rv, _, d) = dp.run_counted(&dp.frame(&wrong));
+        assert_eq!((rv, d.get("drop_no_flow")), (XDP_DROP, Some(&1)), "{d:?}");
+        // ... the right one does.
+        let right = ip_tcp(client, vip, 43002, 80, ACK, (1001, 5001), b"GET");
+        let (rv, fwd, d) = dp.run_counted(&dp.frame(&right));
+        assert_eq!((rv, d.get("syn_promoted")), (XDP_TX, Some(&1)), "{d:?}");
+        assert_eq!(ip_of(&fwd).sport(), ip_of(&out).sport());
+        assert!(ip_of(&fwd).checksums_ok());
+        assert_eq!(count(MapId::Nat), 3);
+
+        // An ACK for a half-open flow whose SYN-ACK never came is dropped too.
+        let (_, o, _) = dp.syn(client, 43003, vip, 80);
+        let early = ip_tcp(client, vip, 43003, 80, ACK, (1001, 1), b"");
+        let (rv, _, d) = dp.run_counted(&dp.frame(&early));
+        assert_eq!((rv, d.get("drop_no_flow")), (XDP_DROP, Some(&1)), "{d:?}");
+        // The client's RST of it is forwarded and ends it.
+        let rst = ip_tcp(client, vip, 43003, 80, RST, (1001, 0), b"");
+        let (rv, r) = dp.run(&dp.frame(&rst));
+        assert_eq!((rv, ip_of(&r).sport()), (XDP_TX, ip_of(&o).sport()));
+        let key = RawFlowKey::new(baddr, bport, lb, ip_of(&o).sport(), TCP).to_bytes();
+        assert!(dp.maps[&MapId::Syn].lookup(&key).unwrap().is_none());
+
+        // A half-open flow past nat_tcp_syn_s gives its port before any younger one. First
+        // the one free port (left by the RST) is taken, then one entry is aged.
+        let (rv, _, d) = dp.syn(spoofed(76), 30076, vip, 80);
+        assert_eq!((rv, d.get("syn_replaced")), (XDP_TX, None), "{d:?}");
+        let syn_map = &dp.maps[&MapId::Syn];
+        assert_eq!(
+            syn_map.keys().count(),
+            5,
+            "5 ports half-open, 3 established"
+        );
+        let k = syn_map.keys().next().unwrap().unwrap();
+        let mut v = syn_map.lookup(&k).unwrap().unwrap();
+        let at = u64::from_ne_bytes(v[48..56].try_into().unwrap());
+        v[48..56].copy_from_slice(&at.saturating_sub(10_000_000_000).to_ne_bytes());
+        syn_map.update(&k, &v, BPF_ANY).unwrap();
+        let (rv, out, d) = dp.syn(spoofed(77), 30077, vip, 80);
+        assert_eq!((rv, d.get("syn_replaced")), (XDP_TX, None), "{d:?}");
+        let port = u16::from_be_bytes(k[34..36].try_into().unwrap());
+        assert_eq!(ip_of(&out).sport(), port, "the dead half-open flow's port");
+
+        // A packet to a NAT port without any entry is counted and passed to the host.
+        let stray = ip_tcp(baddr, lb, bport, 21007, ACK, (1, 1), b"");
+        let f = eth(dp.lb0.1, backend(0).2, 0x0800, &stray);
+        let before = dp.reasons();
+        let _ = dp.run(&f);
+        let after = dp.reasons();
+        let moved =
+            |r: &str| after.get(r).copied().unwrap_or(0) - before.get(r).copied().unwrap_or(0);
+        assert!(moved("nat_reply") + moved("nat_reply_miss") == 1);
+    });
+}
+
+/// The new-flow guard: above `guard_new_flows` per VIP and CPU, new flows are still
+/// scheduled by Maglev but leave no conntrack entry (DSR), and are counted.
+#[test]
+fn new_flow_guard_skips_conntrack_inserts() {
+    if !require_kernel("new_flow_guard_skips_conntrack_inserts") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let dsr = ip("10.0.2.1");
+        let client = ip(CLIENT4);
+        for guard in [0u32, 1] {
+            let dp = Dp::load_with(
+                name,
+                Layout {
+                    guard_new_flows: guard,
+                    ..layout()
+                },
+            );
+            let (rv, out, d) = dp.syn(client, 44000, dsr, 443);
+            assert_eq!(rv, XDP_TX);
+            assert_eq!(&out[..6], &backend(2).2, "Maglev's backend");
+            let ct = dp.maps[&MapId::Ct].keys().count();
+            let per_cpu = dp.maps[&MapId::VipGuard]
+                .lookup(&2u32.to_ne_bytes())
+                .unwrap()
+                .unwrap();
+            let guarded: u64 = per_cpu
+                .chunks(RawGuard::SIZE)
+                .filter_map(RawGuard::from_bytes)
+                .map(|g| g.guarded)
+                .sum();
+            if guard == 0 {
+                assert_eq!((ct, d.get("guarded"), guarded), (1, None, 0), "{d:?}");
+            } else {
+                assert_eq!((ct, d.get("guarded"), guarded), (0, Some(&1), 1), "{d:?}");
+            }
+            // The flow's next packet is forwarded all the same (Maglev).
+            let ack = dp.frame(&ip_l4(client, dsr, TCP, 44000, 443, b"x"));
+            let (rv, out2) = dp.run(&ack);
+            assert_eq!((rv, &out2[..6]), (XDP_TX, &backend(2).2[..]));
+        }
+    });
+}
+
+/// Conntrack pressure: more live NAT flows than `conntrack_size` evict entries of live flows,
+/// and the daemon's pressure sampler turns the counters into a warning that names the knob.
+#[test]
+fn conntrack_eviction_of_live_flows_is_warned_about() {
+    if !require_kernel("conntrack_eviction_of_live_flows_is_warned_about") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let dp = Dp::load_with(
+            name,
+            Layout {
+                ct_entries: 64,
+                ..layout()
+            },
+        );
+        let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
+        let mut pressure = oxlb::daemon::pressure::Pressure::default();
+        let quiet = pressure.sample(&dp.maps, &plan(), 64).unwrap();
+        assert!(quiet.is_empty(), "first sample is the baseline: {quiet:?}");
+        assert!(pressure.sample(&dp.maps, &plan(), 64).unwrap().is_empty());
+        for cport in 20000..20400u16 {
+            dp.handshake(client, cport, vip, 80).unwrap();
+        }
+        let mut lost = 0;
+        for cport in 20000..20100u16 {
+            let (rv, _) = dp.run(&dp.frame(&ip_l4(client, vip, TCP, cport, 80, b"k")));
+            lost += usize::from(rv != XDP_TX);
+        }
+        let d = dp.reasons();
+        let lines = pressure.sample(&dp.maps, &plan(), 64).unwrap();
+        assert!(
+            d.get("ct_resumed").copied().unwrap_or(0) + d.get("drop_no_flow").copied().unwrap_or(0)
+                > 0,
+            "400 flows in a 64-entry conntrack lose entries: {d:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("conntrack_size = 64")),
+            "warning names the knob: {lines:?} ({lost} of 100 early flows dropped)"
+        );
     });
 }

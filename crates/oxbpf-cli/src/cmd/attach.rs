@@ -1,22 +1,20 @@
-//! `oxbpf attach|detach|show xdp`.
+//! `oxbpf attach|show xdp` (and the `detach` arguments; see [`super::detach`]).
 //!
 //! An XDP attachment must outlive this process. On the netlink path it does by itself; a
 //! `bpf_link` lives only while an fd or a pin holds it, so `attach` pins the link (at `--pin`,
-//! default `/sys/fs/bpf/oxbpf/xdp-<iface>`), and `detach` removes that pin too.
+//! default one per network namespace and interface, see [`super::xdp_pins`]), and `detach`
+//! detaches the link attached to the interface in *this* namespace and removes its pins, so
+//! neither the link nor its program stays in the kernel.
 
+use super::xdp_pins::{is_detached_xdp, pinned_link, sweep_stale, Place};
 use crate::output::Output;
 use anyhow::{bail, Context};
 use oxbpf::link::{attach_xdp, query_xdp, AttachPath, XdpInfo, XdpMode, XdpOptions};
-use oxbpf::netlink::{self, xdp::SetXdp};
+use oxbpf::netlink;
 use oxbpf::prog::Program;
-use oxbpf::sys::{self, ObjKind};
 use serde_json::json;
-use std::os::fd::AsFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-/// Directory of the default link pins.
-const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/oxbpf";
 
 /// `oxbpf attach` kinds.
 #[derive(clap::Subcommand)]
@@ -38,7 +36,8 @@ pub struct AttachXdp {
     /// XDP mode.
     #[arg(long, value_enum, default_value_t = Mode::Auto)]
     pub mode: Mode,
-    /// Pin the bpf_link here (default /sys/fs/bpf/oxbpf/xdp-IFACE); unused on the netlink path.
+    /// Pin the bpf_link here (default /sys/fs/bpf/oxbpf/xdp-ns<NETNS INODE>-if<IFINDEX>);
+    /// unused on the netlink path.
     #[arg(long, value_name = "PATH")]
     pub pin: Option<PathBuf>,
 }
@@ -97,15 +96,72 @@ fn path_name(p: AttachPath) -> &'static str {
     }
 }
 
-fn default_pin(iface: &str) -> PathBuf {
-    PathBuf::from(DEFAULT_PIN_DIR).join(format!("xdp-{iface}"))
+/// Refuses a program that is not XDP, naming its type.
+fn check_xdp(spec: &oxbpf::spec::CollectionSpec, name: &str, object: &Path) -> anyhow::Result<()> {
+    let p = spec.programs.get(name).with_context(|| {
+        format!(
+            "no program {name:?} in {} (see `oxbpf inspect`)",
+            object.display()
+        )
+    })?;
+    if p.prog_type != oxbpf::spec::ProgramType::XDP {
+        bail!(
+            "program {name:?} is a {} program (section {:?}); `attach xdp` needs an XDP program, \
+             one from a SEC(\"xdp\") section",
+            p.prog_type,
+            p.section
+        );
+    }
+    Ok(())
+}
+
+/// Makes room for the pin at `pin` before attaching: creates its directory (on bpffs) and
+/// removes a stale pin of a link that is no longer attached; refuses to replace anything else.
+fn prepare_pin(pin: &Path, iface: &str) -> anyhow::Result<()> {
+    if let Some(dir) = pin.parent() {
+        oxbpf::sys::pin::create_pin_dir(dir)?;
+    }
+    sweep_stale();
+    if std::fs::symlink_metadata(pin).is_err() {
+        return Ok(());
+    }
+    match pinned_link(pin) {
+        Some(l) if is_detached_xdp(&l) => {
+            std::fs::remove_file(pin)
+                .with_context(|| format!("remove stale pin {}", pin.display()))?;
+            eprintln!(
+                "removed stale pin {} (link {} was detached)",
+                pin.display(),
+                l.id
+            );
+            Ok(())
+        }
+        Some(l) => bail!(
+            "{} already holds link {} (program {}); `oxbpf detach xdp --iface {iface}` removes \
+             it if it is this interface's, or choose another --pin",
+            pin.display(),
+            l.id,
+            l.prog_id
+        ),
+        None => bail!(
+            "{} already exists and is not an XDP link; remove it or choose another --pin",
+            pin.display()
+        ),
+    }
 }
 
 /// Runs `oxbpf attach`.
 pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     let AttachKind::Xdp(a) = kind;
     let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let place = Place::here(ifindex)?;
     let spec = super::read_spec(&a.object)?;
+    check_xdp(&spec, &a.program, &a.object)?;
+    let pin = a.pin.clone().unwrap_or_else(|| place.default_pin());
+    let force_netlink = std::env::var(oxbpf::link::xdp::FORCE_NETLINK_ENV).is_ok_and(|v| v == "1");
+    if !force_netlink && oxbpf::link::xdp_link_supported()? {
+        prepare_pin(&pin, &a.iface)?;
+    }
     let opts = super::load::options(std::slice::from_ref(&a.program), None, None);
     let mut report = oxbpf::collection::Collection::load_report(&spec, &opts).context("load")?;
     if let Some(e) = report.failed.remove(&a.program) {
@@ -126,12 +182,11 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let path = link.path();
     let pin = if path == AttachPath::Link {
-        let pin = a.pin.clone().unwrap_or_else(|| default_pin(&a.iface));
-        if let Some(dir) = pin.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+        // On failure the link is dropped, which detaches the program: nothing is left behind.
+        link.pin(&pin)?;
+        if a.pin.is_some() {
+            place.record_pin(&pin);
         }
-        link.pin(&pin)
-            .with_context(|| format!("pin link at {}", pin.display()))?;
         Some(pin)
     } else {
         None
@@ -159,7 +214,8 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn mode_name(info: &XdpInfo) -> &'static str {
+/// The attached mode for messages ("none" when nothing is attached).
+pub(super) fn mode_name(info: &XdpInfo) -> &'static str {
     match info.mode() {
         Some(XdpMode::Generic) => "generic",
         Some(XdpMode::Driver) => "driver",
@@ -172,49 +228,6 @@ fn mode_name(info: &XdpInfo) -> &'static str {
         }
         _ => "multi",
     }
-}
-
-/// Runs `oxbpf detach`.
-pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
-    let DetachKind::Xdp(a) = kind;
-    let ifindex = netlink::xdp::ifindex(&a.iface)?;
-    let info = query_xdp(ifindex)?;
-    if mode_name(&info) == "none" {
-        bail!("no XDP program is attached to {}", a.iface);
-    }
-    let path = match info.link_id {
-        Some(id) => {
-            let fd = sys::get_fd_by_id(ObjKind::Link, id).context("open XDP link")?;
-            sys::link_detach(fd.as_fd()).context("detach XDP link")?;
-            "link"
-        }
-        None => {
-            let sock = netlink::Socket::route()?;
-            for mode in [XdpMode::Generic, XdpMode::Driver, XdpMode::Offload] {
-                let attached = match mode {
-                    XdpMode::Generic => info.generic_prog_id,
-                    XdpMode::Driver => info.driver_prog_id,
-                    _ => info.offload_prog_id,
-                };
-                if attached.is_some() {
-                    let req = SetXdp {
-                        fd: -1,
-                        flags: mode.flags(),
-                        expected_fd: None,
-                    };
-                    netlink::xdp::set_xdp(&sock, ifindex, &a.iface, req)?;
-                }
-            }
-            "netlink"
-        }
-    };
-    let pin = default_pin(&a.iface);
-    let removed_pin = pin.exists() && std::fs::remove_file(&pin).is_ok();
-    out.emit(
-        &json!({"iface": a.iface, "ifindex": ifindex, "path": path, "removed_pin": removed_pin}),
-        || format!("detached XDP from {} via {path}\n", a.iface),
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `oxbpf show`.
@@ -242,9 +255,13 @@ pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
         (Some(_), false) => Some("link"),
         (None, false) => Some("netlink"),
     };
+    let pins = match info.link_id {
+        Some(id) => Place::here(ifindex)?.pins_of(id),
+        None => Vec::new(),
+    };
     let value = json!({
         "iface": a.iface, "ifindex": ifindex, "mode": mode_name(&info), "programs": progs,
-        "link_id": info.link_id, "path": path,
+        "link_id": info.link_id, "path": path, "pins": pins,
     });
     out.emit(&value, || {
         if progs.is_empty() {
@@ -255,14 +272,17 @@ pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
             .map(|p| format!("{} (id {})", p["name"].as_str().unwrap_or(""), p["id"]))
             .collect();
         format!(
-            "{}: {} in {} mode via {}{}\n",
+            "{}: {} in {} mode via {}{}{}\n",
             a.iface,
             list.join(", "),
             mode_name(&info),
             path.unwrap_or("-"),
             info.link_id
                 .map(|l| format!(" (link id {l})"))
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            pins.iter()
+                .map(|p| format!(", pinned at {}", p.display()))
+                .collect::<String>()
         )
     });
     Ok(ExitCode::SUCCESS)

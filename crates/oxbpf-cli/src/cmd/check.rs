@@ -2,9 +2,11 @@
 //!
 //! Exit status: 0 when every program can load as far as offline checks tell; 1 when one
 //! cannot (a strong extern missing or incompatible, a CO-RE relocation that cannot be
-//! applied, a poisoned instruction reachable on a path whose branches known values decide).
-//! A poisoned instruction behind branches on values only the kernel knows is a warning; one
-//! that CO-RE constants make dead is fine (see `check_reach.rs`).
+//! applied, a GPL-only helper or a kfunc called without a GPL-compatible licence, a tp_btf/
+//! fentry/fexit/lsm attach target missing from the target BTF, a poisoned instruction
+//! reachable on a path whose branches known values decide). A poisoned instruction behind
+//! branches on values only the kernel knows is a warning; one that CO-RE constants make
+//! dead is fine (see `check_reach.rs`).
 
 use crate::output::Output;
 use anyhow::Context;
@@ -154,9 +156,14 @@ fn program_json(p: &ProgramCheck) -> Value {
             v
         })
         .collect();
+    let attach = p.attach_target.as_ref().map(|r| match r {
+        Ok(name) => json!({"target": name, "status": "found"}),
+        Err(why) => json!({"status": "missing", "reason": why}),
+    });
     json!({
         "name": p.name, "section": p.section, "status": status(p),
         "errors": p.errors(), "warnings": p.warnings(), "core": core, "externs": externs,
+        "licence": p.licence, "attach_target": attach,
     })
 }
 
@@ -170,6 +177,18 @@ fn text(label: &str, results: &[ProgramCheck]) -> String {
             p.section,
             status(p).to_uppercase()
         );
+        match &p.attach_target {
+            Some(Ok(name)) => {
+                let _ = writeln!(s, "  attach {name}: found");
+            }
+            Some(Err(why)) => {
+                let _ = writeln!(s, "  attach ERROR {why}");
+            }
+            None => {}
+        }
+        for l in &p.licence {
+            let _ = writeln!(s, "  licence ERROR {l}");
+        }
         match &p.core {
             Err(e) => {
                 let _ = writeln!(s, "  core  ERROR {e}");

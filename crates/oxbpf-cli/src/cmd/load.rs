@@ -1,7 +1,8 @@
 //! `oxbpf load OBJ`: load maps and programs, report each program.
 
+use super::pin::Pins;
 use crate::output::Output;
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 use oxbpf::collection::{Collection, CollectionOptions, KernelBtfSource, LoadReport};
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -61,33 +62,50 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let spec = super::read_spec(&args.object)?;
     let mut opts = options(&args.programs, args.pin.as_ref(), args.btf.as_ref());
     opts.dev_bound = args.dev_bound.iter().cloned().collect();
-    let report = Collection::load_report(&spec, &opts).context("load")?;
-    if let Some(dir) = &args.pin {
-        pin_all(&report.collection, dir)?;
+    let pins = args.pin.as_deref().map(Pins::prepare).transpose()?;
+    let mut report = match Collection::load_report(&spec, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(p) = pins {
+                p.undo(&mut Collection::default());
+            }
+            return Err(e).context("load");
+        }
+    };
+    let mut value = report_json(&report);
+    if let (Some(mut pins), Some(dir)) = (pins, args.pin.as_deref()) {
+        // All or nothing: a failed program or pin leaves nothing pinned, so a rerun starts clean.
+        let result = if report.failed.is_empty() {
+            pins.pin_all(&report.collection, dir)
+        } else {
+            Ok(())
+        };
+        let pinned = report.failed.is_empty() && result.is_ok();
+        if !pinned {
+            pins.undo(&mut report.collection);
+        }
+        result.map_err(|e| {
+            let hint = if e.source.kind() == std::io::ErrorKind::AlreadyExists {
+                "; remove the old pins or pin elsewhere"
+            } else {
+                ""
+            };
+            anyhow!("{e}; nothing was left pinned{hint}")
+        })?;
+        value["pinned"] = json!(pinned);
+        if !pinned {
+            eprintln!(
+                "nothing pinned under {}: a program failed to load",
+                dir.display()
+            );
+        }
     }
-    let value = report_json(&report);
     out.emit(&value, || report_text(&report, args.verbose));
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn pin_all(coll: &Collection, dir: &std::path::Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
-    for (name, prog) in coll.programs() {
-        oxbpf::sys::obj_pin(prog.fd(), &dir.join(name))
-            .with_context(|| format!("pin program {name:?}"))?;
-    }
-    for (name, map) in coll.maps() {
-        // bpffs refuses dots in names: `.data.foo` is pinned as `data_foo`.
-        let path = dir.join(name.trim_start_matches('.').replace('.', "_"));
-        if !path.exists() {
-            oxbpf::sys::obj_pin(map.fd(), &path).with_context(|| format!("pin map {name:?}"))?;
-        }
-    }
-    Ok(())
 }
 
 fn report_json(r: &LoadReport) -> Value {

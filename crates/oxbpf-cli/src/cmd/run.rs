@@ -105,6 +105,13 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let res = prog.test_run(&opts).map_err(|e| {
+        if e.errno() == Some(libc::E2BIG) && !ctx.is_empty() {
+            return anyhow::anyhow!(
+                "run program {:?}: {}",
+                args.program,
+                super::ctx_size::explain(prog.prog_type(), ctx.len())
+            );
+        }
         let hint = run_plan::hint(&rules, e.errno());
         anyhow::Error::new(e).context(format!("run program {:?}{hint}", args.program))
     })?;
@@ -168,9 +175,12 @@ fn preset_data(spec: &mut CollectionSpec, name: &str, bytes: &[u8]) -> anyhow::R
     Ok(true)
 }
 
+/// The largest `--data`/`--ctx` file read: far above any packet or context the kernel takes.
+const MAX_INPUT: u64 = 16 << 20;
+
 fn read_opt(path: Option<&Path>) -> anyhow::Result<Vec<u8>> {
     match path {
-        Some(p) => std::fs::read(p).with_context(|| format!("read {}", p.display())),
+        Some(p) => Ok(oxbpf::elf::read_bounded(p, MAX_INPUT)?),
         None => Ok(Vec::new()),
     }
 }

@@ -2,6 +2,7 @@
 //! whose text matches `llvm-objdump -d`.
 
 mod disasm;
+pub mod gpl;
 mod helpers;
 mod insn;
 pub mod opcode;

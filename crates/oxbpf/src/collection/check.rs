@@ -10,13 +10,19 @@
 //! Weak externs that are missing are fine (0 / poisoned
 //! call behind `bpf_ksym_exists()`). Typeless ksyms can only be checked against the running
 //! kernel's `/proc/kallsyms`; with external BTF they are reported as unchecked.
+//!
+//! Also errors: a program whose licence is not GPL-compatible calling a GPL-only helper or any
+//! kfunc (the verifier refuses both), and a BTF-typed program (tp_btf, fentry/fexit/fmod_ret,
+//! lsm, iter) whose attach target is not in the target's BTF.
 
 use super::externs::{self, KernelSymbols, Resolution};
 use super::kernel_btf::ModuleBtf;
 use super::reach::{reachability, Reach};
+use crate::asm::gpl::{is_gpl_only_helper, licence_is_gpl_compatible};
+use crate::asm::helper_name;
 use crate::btf::core::{self, CoreOutcome, CoreResult, CoreTarget};
 use crate::btf::Btf;
-use crate::spec::{CollectionSpec, ExternKind};
+use crate::spec::{CollectionSpec, ExternKind, ProgramSpec};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -72,6 +78,11 @@ pub struct ProgramCheck {
     pub core: Result<Vec<CoreResult>, String>,
     /// Externs the program references.
     pub externs: Vec<ExternCheck>,
+    /// Calls the program's licence does not allow (GPL-only helpers, kfuncs), as text.
+    pub licence: Vec<String>,
+    /// The BTF attach target (tp_btf, fentry...): `Ok(name)` when found, `Err(why)` when not;
+    /// `None` for programs without one.
+    pub attach_target: Option<Result<String, String>>,
     /// Each poisoned relocation's instruction and whether the verifier would reach it.
     pub poisoned: Vec<PoisonReach>,
 }
@@ -127,6 +138,10 @@ impl ProgramCheck {
                     )
                 }),
         );
+        v.extend(self.licence.iter().cloned());
+        if let Some(Err(why)) = &self.attach_target {
+            v.push(why.clone());
+        }
         v
     }
 
@@ -174,7 +189,7 @@ pub fn check(spec: &CollectionSpec, target: &CheckTarget) -> Vec<ProgramCheck> {
                 }
             };
             let poisoned = poison_reach(p, &insns, core.as_deref().unwrap_or(&[]), spec);
-            let externs = externs::used_externs(&[p])
+            let externs: Vec<ExternCheck> = externs::used_externs(&[p])
                 .into_iter()
                 .filter_map(|n| spec.externs.get(n))
                 .map(|e| ExternCheck {
@@ -188,6 +203,8 @@ pub fn check(spec: &CollectionSpec, target: &CheckTarget) -> Vec<ProgramCheck> {
                 name: p.name.clone(),
                 section: p.section.clone(),
                 core,
+                licence: licence_errors(p, &externs),
+                attach_target: attach_target(p, &btfs),
                 externs,
                 poisoned,
             }
@@ -228,4 +245,61 @@ fn poison_reach(
             })
         })
         .collect()
+}
+
+/// Calls the verifier refuses because the program's licence is not GPL-compatible.
+fn licence_errors(p: &ProgramSpec, externs: &[ExternCheck]) -> Vec<String> {
+    if licence_is_gpl_compatible(&p.license) {
+        return Vec::new();
+    }
+    let licence = if p.license.is_empty() {
+        "the object has no licence".to_string()
+    } else {
+        format!("licence {:?} is not GPL-compatible", p.license)
+    };
+    let fix = "declare a GPL-compatible one, e.g. `char LICENSE[] SEC(\"license\") = \"GPL\";`";
+    let mut helpers: Vec<u32> = p
+        .instructions
+        .iter()
+        .filter(|i| i.is_helper_call() && i.imm > 0 && is_gpl_only_helper(i.imm as u32))
+        .map(|i| i.imm as u32)
+        .collect();
+    helpers.sort_unstable();
+    helpers.dedup();
+    let mut v: Vec<String> = helpers
+        .into_iter()
+        .map(|id| {
+            format!(
+                "{licence}, but it calls the GPL-only helper {}#{id}: the verifier refuses it; {fix}",
+                helper_name(id as i32).unwrap_or("?")
+            )
+        })
+        .collect();
+    v.extend(
+        externs
+            .iter()
+            .filter(|e| e.kind == ExternKind::Kfunc)
+            .map(|e| {
+                format!(
+            "{licence}, but it calls kfunc {}: kfuncs are for GPL-compatible programs only; {fix}",
+            e.name
+        )
+            }),
+    );
+    v
+}
+
+/// Looks up the program's BTF attach target in `btfs` (vmlinux first, then modules).
+fn attach_target(p: &ProgramSpec, btfs: &[Arc<Btf>]) -> Option<Result<String, String>> {
+    let (name, kind) = super::attach_btf::target(p)?;
+    if btfs
+        .iter()
+        .any(|b| b.find_by_name_kind(&name, kind).is_some())
+    {
+        return Some(Ok(name));
+    }
+    Some(Err(format!(
+        "attach target {name:?} ({kind:?}) is not in the target BTF: the load fails \
+         (the function or tracepoint is absent or inlined in that kernel)"
+    )))
 }

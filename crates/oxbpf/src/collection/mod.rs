@@ -141,6 +141,35 @@ pub struct Collection {
     maps: BTreeMap<String, Map>,
     programs: BTreeMap<String, Program>,
     btf_fd: Option<OwnedFd>,
+    created_pins: CreatedPins,
+}
+
+/// `LIBBPF_PIN_BY_NAME` pins a load created (not the ones it reused). While `loading`, dropping
+/// removes them: a load that fails half-way leaves nothing pinned.
+#[derive(Debug, Default)]
+struct CreatedPins {
+    paths: Vec<PathBuf>,
+    loading: bool,
+}
+
+impl CreatedPins {
+    fn remove(&mut self) -> std::io::Result<()> {
+        for path in std::mem::take(&mut self.paths) {
+            match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CreatedPins {
+    fn drop(&mut self) {
+        if self.loading {
+            let _ = self.remove();
+        }
+    }
 }
 
 /// A collection whose maps all loaded, with the programs that failed to load.
@@ -153,17 +182,19 @@ pub struct LoadReport {
 }
 
 impl Collection {
-    /// Loads everything; the first program that fails to load fails the whole load.
+    /// Loads everything; the first program that fails to load fails the whole load (and
+    /// removes the by-name pins it created).
     pub fn load(spec: &CollectionSpec, opts: &CollectionOptions) -> Result<Collection, LoadError> {
         let mut report = Self::load_report(spec, opts)?;
         if let Some((_, e)) = std::mem::take(&mut report.failed).into_iter().next() {
+            let _ = report.collection.remove_created_pins();
             return Err(e.into());
         }
         Ok(report.collection)
     }
 
     /// Loads all maps, then each program on its own: a program that fails is reported,
-    /// the others still load.
+    /// the others still load. A load that fails removes the by-name pins it created.
     pub fn load_report(
         spec: &CollectionSpec,
         opts: &CollectionOptions,
@@ -180,6 +211,10 @@ impl Collection {
         let (btf_fd, func_info) = load_object_btf(spec);
         let mut coll = Collection {
             btf_fd,
+            created_pins: CreatedPins {
+                paths: Vec::new(),
+                loading: true,
+            },
             ..Default::default()
         };
         for m in spec.maps.values() {
@@ -238,13 +273,14 @@ impl Collection {
             }
         }
         coll.fill_slots(spec)?;
+        coll.created_pins.loading = false;
         Ok(LoadReport {
             collection: coll,
             failed,
         })
     }
 
-    fn create_map(&self, m: &MapSpec, opts: &CollectionOptions) -> Result<Map, LoadError> {
+    fn create_map(&mut self, m: &MapSpec, opts: &CollectionOptions) -> Result<Map, LoadError> {
         let err = |source| LoadError::Map {
             map: m.name.clone(),
             source,
@@ -258,6 +294,7 @@ impl Collection {
             let existed = dir.join(&m.name).exists();
             let map = Map::pin_by_name(m, &dir, btf, None).map_err(err)?;
             if !existed {
+                self.created_pins.paths.push(dir.join(&m.name));
                 init_map(&map, m).map_err(err)?;
             }
             return Ok(map);
@@ -301,6 +338,12 @@ impl Collection {
             }
         }
         Ok(())
+    }
+
+    /// Removes the `LIBBPF_PIN_BY_NAME` pins this load created (pins it reused stay), e.g. to
+    /// undo a load whose result is not wanted; the maps live on while this collection does.
+    pub fn remove_created_pins(&mut self) -> std::io::Result<()> {
+        self.created_pins.remove()
     }
 
     /// The map named `name`.

@@ -16,12 +16,14 @@ mod btf_maps;
 mod code;
 mod data;
 mod ext;
+mod file;
 mod link;
 mod reader;
 pub mod sections;
 mod summary;
 
 pub use data::BPF_F_RDONLY_PROG;
+pub use file::{read_bounded, MAX_OBJECT_SIZE};
 pub use summary::{relocation_summary, RelocationCounts};
 
 use crate::btf::{Btf, BtfError, BtfExt, Kind};
@@ -45,6 +47,24 @@ pub enum ElfError {
         path: String,
         /// The underlying error.
         source: std::io::Error,
+    },
+    /// The input is not a regular file (a device, FIFO, directory...).
+    #[error("{path} is {kind}, not a regular file")]
+    NotRegularFile {
+        /// The path.
+        path: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+    /// The file is larger than the bound it is read with.
+    #[error("{path} is {size} bytes, over the {limit}-byte limit for this input")]
+    TooLarge {
+        /// The path.
+        path: String,
+        /// Its size.
+        size: u64,
+        /// The bound ([`MAX_OBJECT_SIZE`] for objects).
+        limit: u64,
     },
     /// The ELF structure is malformed (truncated, offsets out of range, ...).
     #[error("malformed ELF object: {0}")]
@@ -112,14 +132,9 @@ fn bytemuck_bytes(words: &mut [u64]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) }
 }
 
-/// Reads a BPF ELF object from a file.
+/// Reads a BPF ELF object from a regular file of at most [`MAX_OBJECT_SIZE`] bytes.
 pub fn load_collection_spec_from_file(path: impl AsRef<Path>) -> Result<CollectionSpec, ElfError> {
-    let path = path.as_ref();
-    let data = std::fs::read(path).map_err(|source| ElfError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
-    load_collection_spec(&data)
+    load_collection_spec(&read_bounded(path.as_ref(), MAX_OBJECT_SIZE)?)
 }
 
 fn build(obj: &ElfObject<'_>) -> Result<CollectionSpec, ElfError> {
@@ -159,11 +174,11 @@ fn build(obj: &ElfObject<'_>) -> Result<CollectionSpec, ElfError> {
 
     let mut code: BTreeMap<usize, CodeSection> = BTreeMap::new();
     let mut uses: BTreeMap<String, ExternUse> = BTreeMap::new();
-    for sec in obj
-        .sections
-        .iter()
-        .filter(|s| s.is_exec() && !s.data.is_empty())
-    {
+    for sec in obj.sections.iter().filter(|s| s.is_exec()) {
+        if sec.data.is_empty() {
+            check_empty_code(obj, sec)?;
+            continue;
+        }
         let mut c = code::decode_section(obj, sec)?;
         code::resolve_relocations(obj, &mut c, &targets, &mut uses)?;
         code.insert(sec.index, c);
@@ -194,6 +209,26 @@ fn build(obj: &ElfObject<'_>) -> Result<CollectionSpec, ElfError> {
     build_programs(&code, btf_ext.as_ref(), &mut spec)?;
     spec.btf = btf.map(Arc::new);
     Ok(spec)
+}
+
+/// An empty code section is fine (clang emits an empty `.text`) unless something points into
+/// it: relocations or function symbols mean its contents were lost (e.g. a truncated or
+/// tampered `sh_size`), and loading "no programs" from it would hide that.
+fn check_empty_code(obj: &ElfObject<'_>, sec: &reader::Section<'_>) -> Result<(), ElfError> {
+    let rels = obj.rels.get(&sec.index).map_or(0, Vec::len);
+    let funcs = obj
+        .symbols_in(sec.index)
+        .iter()
+        .filter(|s| s.kind == object::elf::STT_FUNC)
+        .count();
+    if rels == 0 && funcs == 0 {
+        return Ok(());
+    }
+    Err(ElfError::Format(format!(
+        "code section '{}' is empty (size {}) but has {rels} relocation(s) and {funcs} \
+         function symbol(s): its instructions are missing (truncated or corrupted object?)",
+        sec.name, sec.size
+    )))
 }
 
 /// The `.kconfig` map: one read-only value the loader fills from the kernel configuration.

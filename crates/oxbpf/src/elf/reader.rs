@@ -128,6 +128,12 @@ impl<'a> ElfObject<'a> {
                 data,
             });
         }
+        if sections.is_empty() {
+            return Err(fmt(
+                "no section table (e_shnum = 0): the object has no code, maps or licence; \
+                 is the file truncated or not a `clang -c` output?",
+            ));
+        }
         let symtab = table
             .symbols(endian, data, elf::SHT_SYMTAB)
             .map_err(|e| fmt(format!("symbol table: {e}")))?;

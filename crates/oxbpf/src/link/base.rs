@@ -252,9 +252,9 @@ impl Link {
         let path = path.as_ref();
         match &self.kind {
             Some(Kind::Fd(fd)) => {
-                sys::obj_pin(fd.as_fd(), path).map_err(|source| LinkError::Sys {
+                sys::pin::pin(fd.as_fd(), path).map_err(|f| LinkError::Io {
                     what: format!("pin link at {}", path.display()),
-                    source,
+                    source: f.source,
                 })?;
                 self.pin = Some(path.to_path_buf());
                 Ok(())

@@ -38,7 +38,8 @@ pub struct XdpInfo {
     /// Offloaded program.
     pub offload_prog_id: Option<u32>,
     /// The XDP `bpf_link` holding an attached program, if one does (matched by device index
-    /// and program id; `None` for netlink attachments or without the rights to list links).
+    /// and program id; `None` for netlink attachments, without the rights to list links, or
+    /// when links in several namespaces match).
     pub link_id: Option<u32>,
 }
 
@@ -82,12 +83,12 @@ pub fn query_xdp(ifindex: u32) -> Result<XdpInfo, LinkError> {
     })
 }
 
-/// Scans the kernel's links for an XDP link on `ifindex` running one of `prog_ids`.
-/// Link info holds no namespace, so a link on the same index in another namespace running
-/// the same program would also match.
+/// Scans the kernel's links for the XDP link on `ifindex` running one of `prog_ids`.
+/// Link info holds no namespace: a link on the same index in another namespace running the
+/// same program would match too, so when more than one link matches, none is returned.
 fn find_xdp_link(ifindex: u32, prog_ids: &[u32]) -> Option<u32> {
     let ids = sys::all_ids(ObjKind::Link).ok()?;
-    ids.into_iter().find(|&id| {
+    let mut found = ids.into_iter().filter(|&id| {
         let Ok(fd) = sys::get_fd_by_id(ObjKind::Link, id) else {
             return false;
         };
@@ -98,5 +99,7 @@ fn find_xdp_link(ifindex: u32, prog_ids: &[u32]) -> Option<u32> {
             && i.extra[0] as u32 == ifindex
             && i.prog_id != 0
             && prog_ids.contains(&i.prog_id)
-    })
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
 }

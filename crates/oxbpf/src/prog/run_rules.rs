@@ -35,7 +35,8 @@ pub struct RunRules {
     pub ctx: Input,
     /// What the context is, for messages (`"struct __sk_buff"`).
     pub ctx_kind: &'static str,
-    /// Largest context the kernel accepts (larger ones must be zero past the struct).
+    /// Largest context the kernel accepts (`usize::MAX`: any size, as long as the bytes past
+    /// the context struct are zero).
     pub ctx_max: usize,
     /// The kernel can write an output context (`ctx_out`).
     pub ctx_out: bool,
@@ -74,7 +75,7 @@ const fn packet(ctx_kind: &'static str) -> RunRules {
         min_data: ETH_HLEN,
         ctx: Input::Optional,
         ctx_kind,
-        ctx_max: 4096,
+        ctx_max: usize::MAX,
         ctx_out: true,
         repeat: true,
         ..NOTHING
@@ -99,7 +100,7 @@ pub fn run_rules(prog_type: ProgramType, attach: Option<AttachType>) -> Option<R
         ProgramType::SK_LOOKUP => RunRules {
             ctx: Input::Required,
             ctx_kind: "struct bpf_sk_lookup (family, protocol, addresses and ports)",
-            ctx_max: 4096,
+            ctx_max: usize::MAX,
             ctx_out: true,
             repeat: true,
             ..NOTHING

@@ -64,6 +64,11 @@ fn lowercase_first(s: &str) -> String {
 
 fn hint_text(cmd: Cmd, errno: i32) -> &'static str {
     match errno {
+        // Root is refused by policy, not for lack of privileges: do not tell it to be root.
+        libc::EPERM | libc::EACCES if unsafe { libc::geteuid() } == 0 => {
+            "; hint: refused although running as root: a kernel lockdown, LSM or seccomp policy, \
+             or a user namespace without CAP_BPF"
+        }
         libc::EPERM | libc::EACCES => {
             "; hint: needs root or CAP_BPF (plus CAP_NET_ADMIN/CAP_PERFMON for some program types)"
         }
@@ -87,7 +92,9 @@ mod tests {
             msg.starts_with("BPF_MAP_CREATE: operation not permitted (errno 1)"),
             "{msg}"
         );
-        assert!(msg.contains("CAP_BPF"), "{msg}");
+        let root = unsafe { libc::geteuid() } == 0;
+        assert_eq!(msg.contains("needs root or CAP_BPF"), !root, "{msg}");
+        assert_eq!(msg.contains("although running as root"), root, "{msg}");
         assert!(e.is_permission());
         assert!(!e.is_unsupported());
     }

@@ -17,6 +17,10 @@ pub const AF_INET6: u8 = 10;
 pub const MODE_NAT: u8 = 1;
 /// `OXLB_MODE_DSR`.
 pub const MODE_DSR: u8 = 2;
+/// `OXLB_MODE_IPIP`.
+pub const MODE_IPIP: u8 = 3;
+/// `OXLB_MODE_GUE`.
+pub const MODE_GUE: u8 = 4;
 /// `OXLB_BACKEND_VALID`.
 pub const BACKEND_VALID: u8 = 1;
 /// `OXLB_NO_BACKEND`: ring slot value meaning "no usable backend".
@@ -421,6 +425,75 @@ impl RawNat {
     }
 }
 
+/// `struct oxlb_syn`: value of `oxlb_syn`, a half-open NAT flow.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawSyn {
+    /// The client → VIP tuple.
+    pub client: RawFlowKey,
+    /// VIP id.
+    pub vip_id: u32,
+    /// Backend id.
+    pub backend_id: u32,
+    /// Datapath clock at the client's last SYN.
+    pub at_ns: u64,
+    /// The backend's SYN-ACK sequence number (host order).
+    pub server_isn: u32,
+    /// 1 once the backend's SYN-ACK went back to the client.
+    pub synack: u8,
+    /// Zero.
+    pub _pad: [u8; 3],
+}
+const _: () = assert!(std::mem::size_of::<RawSyn>() == 64);
+
+impl RawSyn {
+    /// Size in bytes.
+    pub const SIZE: usize = 64;
+
+    /// Parse map bytes; `None` when the length is wrong.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        if b.len() != Self::SIZE {
+            return None;
+        }
+        Some(RawSyn {
+            client: RawFlowKey::from_bytes(&b[..40])?,
+            vip_id: u32_at(b, 40),
+            backend_id: u32_at(b, 44),
+            at_ns: u64_at(b, 48),
+            server_isn: u32_at(b, 56),
+            synack: b[60],
+            _pad: [0; 3],
+        })
+    }
+}
+
+/// `struct oxlb_guard`: one CPU's new-flow guard state of a VIP.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawGuard {
+    /// Current window (datapath clock >> `OXLB_GUARD_WINDOW_SHIFT`).
+    pub window: u64,
+    /// New flows in that window.
+    pub count: u64,
+    /// New flows scheduled while the guard was engaged (total).
+    pub guarded: u64,
+}
+const _: () = assert!(std::mem::size_of::<RawGuard>() == 24);
+
+impl RawGuard {
+    /// Size in bytes.
+    pub const SIZE: usize = 24;
+
+    /// Parse one CPU's value; `None` when the length is wrong.
+    pub fn from_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() == Self::SIZE).then(|| RawGuard {
+            window: u64_at(b, 0),
+            count: u64_at(b, 8),
+            guarded: u64_at(b, 16),
+        })
+    }
+}
+
 /// `struct oxlb_stats`: one CPU's counters of a VIP or backend.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -495,12 +568,16 @@ pub struct RawConfig {
     pub nat_udp_idle_s: u32,
     /// Datapath clock: `bpf_jiffies64() * ns_per_jiffy`, or `bpf_ktime_get_ns()` when 0.
     pub ns_per_jiffy: u32,
+    /// Seconds after which a half-open NAT flow's port goes to a new SYN first.
+    pub nat_tcp_syn_s: u32,
+    /// New flows per VIP per CPU per second above which the guard engages (0: off).
+    pub guard_new_flows: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawConfig>() == 40);
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 48);
 
 impl RawConfig {
     /// Size in bytes.
-    pub const SIZE: usize = 40;
+    pub const SIZE: usize = 48;
     /// Name of the `.rodata` variable.
     pub const VAR_NAME: &'static str = "oxlb_cfg";
 
@@ -519,9 +596,49 @@ impl RawConfig {
             self.nat_tcp_time_wait_s,
             self.nat_udp_idle_s,
             self.ns_per_jiffy,
+            self.nat_tcp_syn_s,
+            self.guard_new_flows,
         ] {
             v.extend_from_slice(&t.to_ne_bytes());
         }
+        v
+    }
+}
+
+/// `struct oxlb_encap_config`: the `.rodata` variable `oxlb_encap` (ipip/gue settings).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawEncapConfig {
+    /// IPv4 outer source prefix (network order); zero: none.
+    pub src4: [u8; 4],
+    /// Its host bits (network order).
+    pub mask4: [u8; 4],
+    /// IPv6 outer source prefix; zero: none.
+    pub src6: [u8; 16],
+    /// Host bits of the last 32-bit word of `src6` (network order).
+    pub mask6: [u8; 4],
+    /// GUE destination port (network order).
+    pub gue_port: [u8; 2],
+    /// Zero.
+    pub _pad: u16,
+}
+const _: () = assert!(std::mem::size_of::<RawEncapConfig>() == 32);
+
+impl RawEncapConfig {
+    /// Size in bytes.
+    pub const SIZE: usize = 32;
+    /// Name of the `.rodata` variable.
+    pub const VAR_NAME: &'static str = "oxlb_encap";
+
+    /// The bytes of the variable.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.src4);
+        v.extend_from_slice(&self.mask4);
+        v.extend_from_slice(&self.src6);
+        v.extend_from_slice(&self.mask6);
+        v.extend_from_slice(&self.gue_port);
+        v.extend_from_slice(&[0, 0]);
         v
     }
 }
@@ -574,13 +691,31 @@ pub enum Reason {
     Vlan = 20,
     /// New NAT flows that took the port of an idle or closed flow.
     NatPortReused = 21,
+    /// NAT SYNs forwarded as half-open flows.
+    SynHalfOpen = 22,
+    /// Half-open NAT flows whose handshake completed.
+    SynPromoted = 23,
+    /// SYNs that took the port of a younger half-open flow (a SYN flood).
+    SynReplaced = 24,
+    /// NAT TCP packets (not SYN) of no known or valid flow (XDP_DROP).
+    DropNoFlow = 25,
+    /// New flows scheduled without conntrack: the new-flow guard was engaged.
+    Guarded = 26,
+    /// Packets of live flows whose conntrack entry was gone (evicted).
+    CtResumed = 27,
+    /// Packets to a NAT port without a NAT entry: evicted NAT state or stray (XDP_PASS).
+    NatReplyMiss = 28,
+    /// ipip/gue packets too big once encapsulated, answered with ICMP (XDP_TX).
+    EncapTooBig = 29,
+    /// ipip/gue packets too big that could not be answered (XDP_DROP).
+    EncapTooBigDrop = 30,
 }
 
 impl Reason {
     /// Number of reasons (`OXLB_R_MAX`).
-    pub const COUNT: u32 = 22;
+    pub const COUNT: u32 = 31;
     /// Every reason in index order.
-    pub const ALL: [Reason; 22] = [
+    pub const ALL: [Reason; 31] = [
         Reason::PassNotIp,
         Reason::PassNotVip,
         Reason::Truncated,
@@ -603,6 +738,15 @@ impl Reason {
         Reason::NatReply,
         Reason::Vlan,
         Reason::NatPortReused,
+        Reason::SynHalfOpen,
+        Reason::SynPromoted,
+        Reason::SynReplaced,
+        Reason::DropNoFlow,
+        Reason::Guarded,
+        Reason::CtResumed,
+        Reason::NatReplyMiss,
+        Reason::EncapTooBig,
+        Reason::EncapTooBigDrop,
     ];
 
     /// Metric-style name, e.g. `pass_not_vip`.
@@ -630,6 +774,15 @@ impl Reason {
             Reason::NatReply => "nat_reply",
             Reason::Vlan => "vlan",
             Reason::NatPortReused => "nat_port_reused",
+            Reason::SynHalfOpen => "syn_half_open",
+            Reason::SynPromoted => "syn_promoted",
+            Reason::SynReplaced => "syn_replaced",
+            Reason::DropNoFlow => "drop_no_flow",
+            Reason::Guarded => "guarded",
+            Reason::CtResumed => "ct_resumed",
+            Reason::NatReplyMiss => "nat_reply_miss",
+            Reason::EncapTooBig => "encap_too_big",
+            Reason::EncapTooBigDrop => "encap_too_big_drop",
         }
     }
 }

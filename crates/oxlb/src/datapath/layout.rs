@@ -22,6 +22,10 @@ pub enum MapId {
     Ct,
     /// `oxlb_nat`: LRU_HASH reply tuple → [`RawNat`](super::abi::RawNat) (datapath-owned).
     Nat,
+    /// `oxlb_syn`: LRU_HASH reply tuple → [`RawSyn`](super::abi::RawSyn): half-open NAT flows.
+    Syn,
+    /// `oxlb_vip_guard`: PERCPU_ARRAY vip id → [`RawGuard`](super::abi::RawGuard).
+    VipGuard,
     /// `oxlb_vip_stats`: PERCPU_ARRAY vip id → [`RawStats`](super::abi::RawStats).
     VipStats,
     /// `oxlb_be_stats`: PERCPU_ARRAY backend id → [`RawStats`](super::abi::RawStats).
@@ -32,13 +36,15 @@ pub enum MapId {
 
 impl MapId {
     /// Every map.
-    pub const ALL: [MapId; 9] = [
+    pub const ALL: [MapId; 11] = [
         MapId::Vips,
         MapId::VipIds,
         MapId::Ring,
         MapId::Backends,
         MapId::Ct,
         MapId::Nat,
+        MapId::Syn,
+        MapId::VipGuard,
         MapId::VipStats,
         MapId::BackendStats,
         MapId::Reasons,
@@ -53,6 +59,8 @@ impl MapId {
             MapId::Backends => "oxlb_backends",
             MapId::Ct => "oxlb_ct",
             MapId::Nat => "oxlb_nat",
+            MapId::Syn => "oxlb_syn",
+            MapId::VipGuard => "oxlb_vip_guard",
             MapId::VipStats => "oxlb_vip_stats",
             MapId::BackendStats => "oxlb_be_stats",
             MapId::Reasons => "oxlb_reasons",
@@ -61,7 +69,7 @@ impl MapId {
 
     /// True for array maps: entries cannot be deleted, only overwritten.
     pub fn is_array(self) -> bool {
-        !matches!(self, MapId::Vips | MapId::Ct | MapId::Nat)
+        !matches!(self, MapId::Vips | MapId::Ct | MapId::Nat | MapId::Syn)
     }
 }
 
@@ -76,6 +84,11 @@ pub struct Layout {
     pub table_size: u32,
     /// Entries of the conntrack and NAT LRU maps.
     pub ct_entries: u32,
+    /// Entries of the half-open NAT flow LRU map (`oxlb_syn`).
+    pub syn_entries: u32,
+    /// New flows per VIP per CPU per second above which new flows are scheduled
+    /// without conntrack inserts (0: no guard).
+    pub guard_new_flows: u32,
     /// First NAT source port (keep the range out of `net.ipv4.ip_local_port_range`
     /// when the SNAT address is also the host's own address).
     pub nat_port_min: u16,
@@ -87,6 +100,8 @@ pub struct Layout {
     pub nat_timeouts: NatTimeouts,
     /// Pin flows to backends (conntrack); off = stateless Maglev.
     pub conntrack: bool,
+    /// Outer headers of the `ipip`/`gue` modes (`.rodata` variable `oxlb_encap`).
+    pub encap: super::Encap,
 }
 
 impl Default for Layout {
@@ -97,11 +112,14 @@ impl Default for Layout {
             max_backends: 4096,
             table_size: 4099,
             ct_entries: 262_144,
+            syn_entries: 65_536,
+            guard_new_flows: 0,
             nat_port_min: 16384,
             nat_port_count: 16384,
             hash_seed: 0x6f78_6c62,
             nat_timeouts: NatTimeouts::default(),
             conntrack: true,
+            encap: super::Encap::default(),
         }
     }
 }
@@ -118,6 +136,9 @@ pub struct NatTimeouts {
     pub tcp_time_wait: u32,
     /// UDP flow.
     pub udp_idle: u32,
+    /// Half-open TCP flow (SYN seen, handshake not completed): its port goes to a new
+    /// SYN before any other; a younger one only when every probed port is taken.
+    pub tcp_syn: u32,
 }
 
 impl Default for NatTimeouts {
@@ -128,6 +149,7 @@ impl Default for NatTimeouts {
             tcp_closed: 5,
             tcp_time_wait: 60,
             udp_idle: 30,
+            tcp_syn: 3,
         }
     }
 }
@@ -139,8 +161,12 @@ impl Layout {
     /// Check the sizes against each other and the kernel's limits.
     pub fn validate(&self) -> Result<(), DatapathError> {
         let bad = |why: String| Err(DatapathError::BadLayout(why));
-        if self.max_vips == 0 || self.max_backends == 0 || self.ct_entries == 0 {
-            return bad("max_vips, max_backends and ct_entries must be > 0".into());
+        if self.max_vips == 0
+            || self.max_backends == 0
+            || self.ct_entries == 0
+            || self.syn_entries == 0
+        {
+            return bad("max_vips, max_backends, ct_entries and syn_entries must be > 0".into());
         }
         if self.table_size == 0 {
             return bad("table_size must be > 0 (a prime such as 4099 or 65537)".into());
@@ -172,7 +198,8 @@ impl Layout {
     /// `max_entries` to give each map before loading.
     pub fn max_entries(&self, map: MapId) -> u32 {
         match map {
-            MapId::Vips | MapId::VipIds | MapId::VipStats => self.max_vips,
+            MapId::Vips | MapId::VipIds | MapId::VipStats | MapId::VipGuard => self.max_vips,
+            MapId::Syn => self.syn_entries,
             MapId::Ring => self.ring_entries().min(u64::from(u32::MAX)) as u32,
             MapId::Backends | MapId::BackendStats => self.max_backends,
             MapId::Ct | MapId::Nat => self.ct_entries,
@@ -195,6 +222,8 @@ impl Layout {
             nat_tcp_time_wait_s: self.nat_timeouts.tcp_time_wait,
             nat_udp_idle_s: self.nat_timeouts.udp_idle,
             ns_per_jiffy: 0,
+            nat_tcp_syn_s: self.nat_timeouts.tcp_syn,
+            guard_new_flows: self.guard_new_flows,
         }
     }
 

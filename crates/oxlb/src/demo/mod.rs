@@ -7,6 +7,12 @@
 //! under live connections, and the LB's own address still works. The end-to-end tests run it
 //! in every forwarding and XDP mode.
 
+pub mod fleet;
+pub mod fleet_bird;
+pub mod fleet_lab;
+pub mod fleet_net;
+pub mod fleet_udp;
+pub mod flood;
 pub mod lab;
 pub mod topology;
 pub mod traffic;
@@ -26,6 +32,8 @@ pub struct DemoOptions {
     pub xdp_mode: String,
     /// New IPv4 connections in the distribution round (from fixed source ports).
     pub connections: usize,
+    /// Instead of the usual checks: a SYN flood of this many seconds (see [`flood`]).
+    pub flood: Option<u64>,
 }
 
 const WEIGHTS: [u32; 3] = [1, 2, 1];
@@ -54,11 +62,19 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
     if let Some(line) = lab.log().lines().find(|l| l.contains("serving")) {
         println!("  {}", line.split("oxlb: ").last().unwrap_or(line));
     }
-    let result = exercise(&mut lab, opts);
+    let result = match opts.flood {
+        Some(secs) => flood_check(&lab, secs),
+        None => exercise(&mut lab, opts),
+    };
     drop(lab);
+    verdict(result, "every check held", start)
+}
+
+/// Prints PASS (with `what` and the time since `start`) or FAIL; passes `result` on.
+fn verdict(result: Result<(), String>, what: &str, start: Instant) -> Result<(), String> {
     match &result {
         Ok(()) => println!(
-            "\nPASS: every check held ({:.1} s); topology torn down",
+            "\nPASS: {what} ({:.1} s); topology torn down",
             start.elapsed().as_secs_f64()
         ),
         Err(e) => println!("\nFAIL: {e}"),
@@ -66,8 +82,14 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
     result
 }
 
+fn flood_check(lab: &Lab, secs: u64) -> Result<(), String> {
+    println!("\n1. SYN flood of the IPv4 VIP {} for {secs} s:", lab.t.vip);
+    let report = flood::run(lab, secs)?;
+    flood::judge(&report, secs)
+}
+
 /// Requests per backend name; the first error if any request failed.
-fn tally(res: &[Result<String, String>]) -> Result<BTreeMap<String, usize>, String> {
+pub(crate) fn tally(res: &[Result<String, String>]) -> Result<BTreeMap<String, usize>, String> {
     let mut per = BTreeMap::new();
     for r in res {
         *per.entry(r.clone()?).or_default() += 1;

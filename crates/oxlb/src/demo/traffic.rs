@@ -117,6 +117,16 @@ impl Conn {
         Ok(Conn { stream })
     }
 
+    /// Connects to `vip:80` from an ephemeral port, waiting up to `timeout` for the handshake
+    /// and for each answer (TCP resends a lost SYN after 1, 3, 7 s...).
+    pub fn open_patient(vip: IpAddr, timeout: Duration) -> Result<Conn, String> {
+        let stream = TcpStream::connect_timeout(&SocketAddr::from((vip, 80)), timeout)
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_read_timeout(Some(timeout));
+        let _ = stream.set_nodelay(true);
+        Ok(Conn { stream })
+    }
+
     /// Sends one request; returns the responding backend's name.
     pub fn get(&mut self) -> Result<String, String> {
         self.stream

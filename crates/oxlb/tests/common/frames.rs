@@ -67,11 +67,24 @@ pub fn l4_checksum(src: IpAddr, dst: IpAddr, proto: u8, segment: &[u8]) -> u16 {
 }
 
 pub fn tcp(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, flags: u8, payload: &[u8]) -> Vec<u8> {
+    tcp_seq(src, dst, sport, dport, flags, (1000, 0), payload)
+}
+
+/// A TCP segment with the given (sequence, acknowledgement) numbers.
+pub fn tcp_seq(
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    (seq, ack): (u32, u32),
+    payload: &[u8],
+) -> Vec<u8> {
     let mut t = Vec::with_capacity(20 + payload.len());
     t.extend_from_slice(&sport.to_be_bytes());
     t.extend_from_slice(&dport.to_be_bytes());
-    t.extend_from_slice(&1000u32.to_be_bytes());
-    t.extend_from_slice(&0u32.to_be_bytes());
+    t.extend_from_slice(&seq.to_be_bytes());
+    t.extend_from_slice(&ack.to_be_bytes());
     t.extend_from_slice(&[0x50, flags]);
     t.extend_from_slice(&65535u16.to_be_bytes());
     t.extend_from_slice(&[0, 0, 0, 0]);
@@ -151,9 +164,29 @@ pub fn ip_l4(
     } else {
         udp(src, dst, sport, dport, payload)
     };
+    ip_wrap(src, dst, proto, &seg)
+}
+
+/// An IP packet (family from the addresses) carrying a TCP segment with these flags and
+/// (sequence, acknowledgement) numbers.
+pub fn ip_tcp(
+    src: IpAddr,
+    dst: IpAddr,
+    sport: u16,
+    dport: u16,
+    flags: u8,
+    seq_ack: (u32, u32),
+    payload: &[u8],
+) -> Vec<u8> {
+    let seg = tcp_seq(src, dst, sport, dport, flags, seq_ack, payload);
+    ip_wrap(src, dst, TCP, &seg)
+}
+
+/// An IP header (family from the addresses) in front of an L4 segment.
+pub fn ip_wrap(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8]) -> Vec<u8> {
     match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4(s, d, proto, &seg),
-        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(s, d, proto, &seg),
+        (IpAddr::V4(s), IpAddr::V4(d)) => ipv4(s, d, proto, seg),
+        (IpAddr::V6(s), IpAddr::V6(d)) => ipv6(s, d, proto, seg),
         _ => panic!("mixed families"),
     }
 }

@@ -1,0 +1,111 @@
+//! Warnings about state the datapath is losing or refusing: conntrack and NAT entries evicted
+//! from live flows, NAT source ports exhausted, SYN floods, the new-flow guard engaging. The
+//! daemon samples the counters every few seconds and logs what moved, with what to do.
+
+use crate::daemon::DaemonError;
+use crate::datapath::abi::{RawGuard, Reason};
+use crate::datapath::MapId;
+use crate::plan::Plan;
+use oxbpf::map::Map;
+use std::collections::BTreeMap;
+
+/// Counters seen at the previous sample.
+#[derive(Debug, Default)]
+pub struct Pressure {
+    reasons: BTreeMap<Reason, u64>,
+    guarded: BTreeMap<u32, u64>,
+    primed: bool,
+}
+
+/// The counters a warning is about.
+const WATCHED: [Reason; 5] = [
+    Reason::CtResumed,
+    Reason::NatReplyMiss,
+    Reason::DropNatPorts,
+    Reason::SynReplaced,
+    Reason::DropNoFlow,
+];
+
+impl Pressure {
+    /// Reads the counters; returns one line per problem that grew since the last call (the
+    /// first call only takes the baseline). `ct_size`: the configured conntrack size.
+    pub fn sample(
+        &mut self,
+        maps: &BTreeMap<MapId, Map>,
+        plan: &Plan,
+        ct_size: u32,
+    ) -> Result<Vec<String>, DaemonError> {
+        let mut out = Vec::new();
+        for r in WATCHED {
+            let now = per_cpu_sum(&maps[&MapId::Reasons], r as u32, 8, |c| {
+                u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))
+            })?;
+            let d = now.saturating_sub(self.reasons.insert(r, now).unwrap_or(now));
+            if self.primed && d > 0 {
+                out.push(explain(r, d, ct_size));
+            }
+        }
+        for v in &plan.vips {
+            let now = per_cpu_sum(&maps[&MapId::VipGuard], v.id, RawGuard::SIZE, |c| {
+                RawGuard::from_bytes(c).map_or(0, |g| g.guarded)
+            })?;
+            let d = now.saturating_sub(self.guarded.insert(v.id, now).unwrap_or(now));
+            if self.primed && d > 0 {
+                out.push(format!(
+                    "VIP {}: new-flow guard engaged: {d} new flows scheduled without a conntrack \
+                     entry (more new flows per second than [global] new_flow_guard on a CPU: a \
+                     flood, or raise the guard)",
+                    v.key()
+                ));
+            }
+        }
+        self.primed = true;
+        Ok(out)
+    }
+}
+
+fn explain(r: Reason, d: u64, ct_size: u32) -> String {
+    match r {
+        Reason::CtResumed => format!(
+            "{d} packets of live flows found no conntrack entry (evicted: more flows than \
+             [global] conntrack_size = {ct_size}); NAT flows resumed from their NAT entry, but \
+             those go the same way next: raise conntrack_size"
+        ),
+        Reason::NatReplyMiss => format!(
+            "{d} packets to NAT source ports had no NAT entry: replies of flows whose NAT state \
+             was evicted (those connections break; raise [global] conntrack_size = {ct_size}), \
+             or stray traffic to the host"
+        ),
+        Reason::DropNatPorts => format!(
+            "{d} new flows dropped: every probed NAT source port is held by a live flow (add \
+             SNAT addresses or backends, or widen the NAT port range)"
+        ),
+        Reason::SynReplaced => format!(
+            "SYN flood: {d} half-open NAT flows gave their port to newer SYNs (established \
+             flows are not affected)"
+        ),
+        _ => format!(
+            "{d} TCP packets of no known flow dropped at NAT VIPs: blind ACKs, flows whose \
+             backend is gone, or live flows whose conntrack and NAT state was evicted (more \
+             flows than [global] conntrack_size = {ct_size}: raise it)"
+        ),
+    }
+}
+
+/// Sum over CPUs of `read(value)` for key `id` of a per-CPU array whose values take `size`
+/// bytes (rounded up to 8 per CPU).
+fn per_cpu_sum(
+    map: &Map,
+    id: u32,
+    size: usize,
+    read: impl Fn(&[u8]) -> u64,
+) -> Result<u64, DaemonError> {
+    let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
+        return Ok(0);
+    };
+    let stride = size.div_ceil(8) * 8;
+    Ok(buf
+        .chunks(stride)
+        .map(|c| read(&c[..size.min(c.len())]))
+        .sum())
+}
