@@ -21,7 +21,6 @@ fn exercise_btf(btf: &Btf) {
         let _ = btf.resolve_align(id);
         let _ = btf.skip_mods_and_typedefs(id);
         let _ = dump::type_name(btf, id);
-        let _ = dump::type_json(id, &t);
         if names.len() < 8 && !t.name().is_empty() {
             names.push(t.name().to_string());
         }

@@ -226,6 +226,7 @@ pub fn run(root: &Path, opts: &FuzzOpts) -> Result<String, String> {
         let start = Instant::now();
         let mut execs = 0u64;
         let mut slow = 0u64;
+        let mut bytes = 0u64;
         // Every seed once unmutated, then mutated inputs until the budget is spent.
         let mut queue: Vec<Vec<u8>> = corpus.clone();
         while start.elapsed() < budget || !queue.is_empty() {
@@ -240,6 +241,7 @@ pub fn run(root: &Path, opts: &FuzzOpts) -> Result<String, String> {
                 let _ = fs::create_dir_all(&opts.crash_dir);
                 let _ = fs::write(opts.crash_dir.join(format!("{name}-current.bin")), &input);
             }
+            bytes += input.len() as u64;
             let t0 = Instant::now();
             let res = catch_unwind(AssertUnwindSafe(|| f(&input)));
             if t0.elapsed() > Duration::from_secs(1) {
@@ -269,9 +271,11 @@ pub fn run(root: &Path, opts: &FuzzOpts) -> Result<String, String> {
                 }
             }
         }
+        let secs = start.elapsed().as_secs_f64();
         report += &format!(
-            "{name}: {execs} executions in {:.1}s from {} seeds, {slow} slower than 1s\n",
-            start.elapsed().as_secs_f64(),
+            "{name}: {execs} executions in {secs:.1}s ({:.0}/s, mean input {} bytes) from {} seeds, {slow} slower than 1s\n",
+            execs as f64 / secs.max(1e-9),
+            bytes / execs.max(1),
             corpus.len()
         );
     }

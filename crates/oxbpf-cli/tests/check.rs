@@ -72,21 +72,22 @@ fn check_against_target_with_renamed_and_removed_fields() {
         "--json",
     ]);
     let v = json(&out);
-    // Poisoned relocations are warnings: the load may still succeed if they are dead code.
-    assert!(out.status.success(), "{v}");
-    assert_eq!(v["ok"], true);
+    // uses_port's poisoned offset is instruction 0, reached on every path: the load fails.
+    assert!(!out.status.success(), "{v}");
+    assert_eq!(v["ok"], false);
 
     let uses_port = program(&v, "uses_port");
-    assert_eq!(uses_port["status"], "warning", "{uses_port}");
+    assert_eq!(uses_port["status"], "error", "{uses_port}");
     let r = &uses_port["core"][0];
     assert_eq!(r["kind"], "byte_off");
     assert_eq!(r["local"], "struct oxbpf_conn.port (0:1)");
     assert_eq!(r["status"], "poisoned");
+    assert_eq!(r["reachability"], "reachable");
     assert!(r["reason"].as_str().unwrap().contains("not found"), "{r}");
-    assert!(uses_port["warnings"][0]
+    assert!(uses_port["errors"][0]
         .as_str()
         .unwrap()
-        .contains("poisoned"));
+        .contains("poisoned at check.bpf.c:"));
 
     let guarded = program(&v, "guarded");
     assert_eq!(guarded["status"], "ok", "{guarded}");
@@ -113,8 +114,8 @@ fn check_against_target_with_renamed_and_removed_fields() {
         target.to_str().unwrap(),
     ]);
     let t = String::from_utf8_lossy(&text.stdout);
-    assert!(t.contains("program uses_port (syscall): WARNING"), "{t}");
-    assert!(t.contains("POISONED"), "{t}");
+    assert!(t.contains("program uses_port (syscall): ERROR"), "{t}");
+    assert!(t.contains("POISONED (reachable at check.bpf.c:"), "{t}");
     assert!(t.contains("16 -> 8"), "{t}");
 }
 

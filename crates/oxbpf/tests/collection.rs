@@ -93,6 +93,35 @@ fn expectations() -> BTreeMap<&'static str, Vec<(&'static str, Expect)>> {
         ("legacy_maps.bpf.o", vec![("legacy_count", Loads)]),
         ("maps.bpf.o", vec![("maps_touch", Loads)]),
         ("ringbuf.bpf.o", vec![("ringbuf_emit", Loads)]),
+        ("run_ctx.bpf.o", vec![("double_in", Loads)]),
+        // The cold-load benchmark's CO-RE fixtures (benches/cold_load.rs).
+        (
+            "cold/biotop.bpf.o",
+            vec![
+                ("block_rq_complete", Loads),
+                ("block_rq_issue", Loads),
+                ("raw_block_rq_complete", Loads),
+                ("raw_block_rq_issue", Loads),
+            ],
+        ),
+        (
+            "cold/runqlat.bpf.o",
+            vec![
+                ("handle_sched_switch", Loads),
+                ("handle_sched_wakeup", Loads),
+                ("handle_sched_wakeup_new", Loads),
+                ("sched_switch", Loads),
+                ("sched_wakeup", Loads),
+                ("sched_wakeup_new", Loads),
+            ],
+        ),
+        (
+            "cold/tcptracer.bpf.o",
+            vec![
+                ("inet_sock_set_state", Loads),
+                ("raw_inet_sock_set_state", Loads),
+            ],
+        ),
         (
             "sections.bpf.o",
             sections.iter().map(|s| (*s, Loads)).collect(),

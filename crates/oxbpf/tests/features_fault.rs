@@ -170,6 +170,46 @@ fn old_verifier_means_no_misc_features() {
     );
 }
 
+/// True if the BTF blob has a type of raw kind `kind` (a signed ENUM counts as ENUM64: both
+/// came with v6.0), as a kernel without that kind would find.
+fn uses_kind(blob: &[u8], kind: u32) -> bool {
+    use oxbpf::btf::{Btf, Type};
+    let Ok(btf) = Btf::parse(blob) else {
+        return false;
+    };
+    let found = btf.iter().any(|(_, t)| {
+        t.kind().is_some_and(|k| k.raw() == kind)
+            || (kind == 19 && matches!(t, Type::Enum(e) if e.signed))
+    });
+    found
+}
+
+/// True if the blob has a FUNC with global or extern linkage (kernels before v5.6 refuse it).
+fn uses_global_func(blob: &[u8]) -> bool {
+    use oxbpf::btf::{Btf, FuncLinkage, Type};
+    Btf::parse(blob).is_ok_and(|btf| {
+        btf.iter()
+            .any(|(_, t)| matches!(t, Type::Func(f) if f.linkage != FuncLinkage::Static))
+    })
+}
+
+/// Loads the btf_kinds fixture and runs its program, which returns 25 with every global
+/// (data sections, a global subprogram) in place.
+fn load_and_run_btf_kinds(
+    spec: &oxbpf::spec::CollectionSpec,
+    lacking: &str,
+) -> oxbpf::collection::Collection {
+    use oxbpf::collection::{Collection, CollectionOptions};
+    let coll = Collection::load(spec, &CollectionOptions::default())
+        .unwrap_or_else(|e| panic!("kernel without {lacking}: {e}"));
+    let run = coll
+        .program("btf_kinds")
+        .unwrap()
+        .test_run(&Default::default());
+    assert_eq!(run.unwrap().retval, 25, "kernel without {lacking}");
+    coll
+}
+
 /// BTF kinds by the kernel that introduced them, newest first: a kernel older than a row
 /// lacks that row's kinds and every newer one.
 const BTF_KIND_HISTORY: &[(&str, &[u32])] = &[
@@ -183,8 +223,6 @@ const BTF_KIND_HISTORY: &[(&str, &[u32])] = &[
 
 #[test]
 fn loader_rewrites_object_btf_for_kernels_without_newer_kinds() {
-    use oxbpf::collection::{Collection, CollectionOptions};
-    use oxbpf::prog::TestRunOpts;
     let obj = include_bytes!("../testdata/btf_kinds.bpf.o");
     let spec = oxbpf::elf::load_collection_spec(obj).unwrap();
     let object_btf = spec.btf.as_ref().expect("fixture has BTF");
@@ -193,9 +231,10 @@ fn loader_rewrites_object_btf_for_kernels_without_newer_kinds() {
         let lacking = &BTF_KIND_HISTORY[..depth];
         let mut guard: Option<Guard> = None;
         for &kind in lacking.iter().flat_map(|(_, kinds)| kinds.iter()) {
+            let refuse = move |blob: &[u8]| uses_kind(blob, kind);
             guard = Some(match guard {
-                None => Guard::refuse_btf_kind(kind),
-                Some(g) => g.and_refuse_btf_kind(kind),
+                None => Guard::refuse_btf_if(refuse),
+                Some(g) => g.and_refuse_btf_if(refuse),
             });
         }
         let names: Vec<&str> = lacking.iter().map(|(n, _)| *n).collect();
@@ -205,11 +244,8 @@ fn loader_rewrites_object_btf_for_kernels_without_newer_kinds() {
                 "a kernel without {names:?} must refuse the raw object BTF"
             );
         }
-        let coll = Collection::load(&spec, &CollectionOptions::default())
-            .unwrap_or_else(|e| panic!("kernel without {names:?}: {e}"));
+        let coll = load_and_run_btf_kinds(&spec, &format!("{names:?}"));
         let prog = coll.program("btf_kinds").unwrap();
-        let run = prog.test_run(&TestRunOpts::default()).unwrap();
-        assert_eq!(run.retval, 25, "kernel without {names:?}");
         // The (rewritten) BTF went to the kernel with the global-data maps, described by
         // their DATASEC — unless DATASEC is gone: then they are plain arrays...
         let lost = |kind| lacking.iter().any(|(_, k)| k.contains(&kind));
@@ -233,5 +269,64 @@ fn loader_rewrites_object_btf_for_kernels_without_newer_kinds() {
             info.btf_id
         );
         drop(guard);
+    }
+}
+
+/// One refusal at a time (a kernel that lacks just that, as backports make possible): the
+/// object's BTF is refused as is, the loader rewrites exactly what the probe found missing,
+/// the program runs, and the BTF still reaches the kernel unless the refusal removed what
+/// carries it (DATASEC for the data maps, FUNC for the program).
+#[test]
+fn each_refused_btf_feature_alone_is_sanitised() {
+    type Refusal = fn(&[u8]) -> bool;
+    let rows: &[(&str, Refusal, bool, bool)] = &[
+        // name, refusal, data maps lose BTF, program loses BTF
+        (
+            "FUNC/FUNC_PROTO",
+            |b| uses_kind(b, 12) || uses_kind(b, 13),
+            false,
+            true,
+        ),
+        ("global FUNC linkage", uses_global_func, false, false),
+        (
+            "VAR/DATASEC",
+            |b| uses_kind(b, 14) || uses_kind(b, 15),
+            true,
+            false,
+        ),
+        ("FLOAT", |b| uses_kind(b, 16), false, false),
+        ("DECL_TAG", |b| uses_kind(b, 17), false, false),
+        ("TYPE_TAG", |b| uses_kind(b, 18), false, false),
+        ("ENUM64 and signed ENUM", |b| uses_kind(b, 19), false, false),
+    ];
+    let obj = include_bytes!("../testdata/btf_kinds.bpf.o");
+    let spec = oxbpf::elf::load_collection_spec(obj).unwrap();
+    let object_btf = spec.btf.as_ref().expect("fixture has BTF");
+    for &(name, refuse, maps_lose, prog_loses) in rows {
+        let Some(_f) = fresh() else { return };
+        let _guard = Guard::refuse_btf_if(refuse);
+        assert!(
+            object_btf.load().is_err(),
+            "the fixture must use {name} for this row to mean anything"
+        );
+        let coll = load_and_run_btf_kinds(&spec, name);
+        let prog = coll.program("btf_kinds").unwrap();
+        let bss = coll.map(".bss").unwrap().info().unwrap();
+        assert_eq!(
+            bss.btf_id == 0,
+            maps_lose,
+            "kernel without {name}: .bss BTF"
+        );
+        let info = prog.info().unwrap();
+        assert_eq!(
+            info.btf_id == 0,
+            prog_loses,
+            "kernel without {name}: program BTF"
+        );
+        assert_eq!(
+            info.nr_func_info == 0,
+            prog_loses,
+            "kernel without {name}: func info"
+        );
     }
 }

@@ -3,8 +3,10 @@
 //! Exit status: 0 when every program can load as far as offline checks tell; 1 when one
 //! cannot (a strong extern missing or incompatible, a CO-RE relocation that cannot be
 //! applied, a GPL-only helper or a kfunc called without a GPL-compatible licence, a tp_btf/
-//! fentry/fexit/lsm attach target missing from the target BTF). Poisoned CO-RE relocations are warnings: whether the poisoned instruction is
-//! reachable is decided by the verifier, not statically.
+//! fentry/fexit/lsm attach target missing from the target BTF, a poisoned instruction
+//! reachable on a path whose branches known values decide). A poisoned instruction behind
+//! branches on values only the kernel knows is a warning; one that CO-RE constants make
+//! dead is fine (see `check_reach.rs`).
 
 use crate::output::Output;
 use anyhow::Context;
@@ -113,6 +115,7 @@ fn program_json(p: &ProgramCheck) -> Value {
                     CoreOutcome::Poisoned { reason } => {
                         o.insert("status".into(), json!("poisoned"));
                         o.insert("reason".into(), json!(reason));
+                        super::check_reach::poisoned_json(p, r.relo.insn_off, o);
                     }
                 }
                 v
@@ -194,7 +197,9 @@ fn text(label: &str, results: &[ProgramCheck]) -> String {
                 for r in rs {
                     let what = match &r.outcome {
                         CoreOutcome::Resolved { orig, new, .. } => format!("{orig} -> {new}"),
-                        CoreOutcome::Poisoned { reason } => format!("POISONED: {reason}"),
+                        CoreOutcome::Poisoned { reason } => {
+                            super::check_reach::poisoned_text(p, r.relo.insn_off, reason)
+                        }
                     };
                     let _ = writeln!(
                         s,

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod btf;
 pub mod check;
+mod check_reach;
 pub mod ctx_size;
 pub mod detach;
 pub mod inspect;
@@ -10,6 +11,7 @@ pub mod load;
 pub mod pin;
 pub mod probe;
 pub mod run;
+mod run_plan;
 pub mod xdp_pins;
 
 use anyhow::Context;

@@ -1,10 +1,10 @@
 //! `oxbpf run OBJ PROGRAM`: BPF_PROG_RUN one program on given data and context.
 
+use super::run_plan;
 use crate::output::Output;
 use anyhow::{bail, Context};
 use oxbpf::collection::Collection;
 use oxbpf::map::Map;
-use oxbpf::prog::TestRunOpts;
 use oxbpf::spec::{CollectionSpec, MapInit};
 use serde_json::{json, Map as JsonMap, Value};
 use std::path::{Path, PathBuf};
@@ -20,12 +20,18 @@ pub struct Args {
     /// Packet data (raw bytes) to run on.
     #[arg(long, value_name = "FILE")]
     pub data: Option<PathBuf>,
-    /// Context struct (raw bytes), e.g. `struct xdp_md` or `struct __sk_buff`.
+    /// Context (raw bytes): `struct xdp_md`, `struct __sk_buff`, `struct bpf_flow_keys`,
+    /// `struct bpf_sk_lookup` (required), a raw tracepoint's u64 arguments, a syscall
+    /// program's argument struct (printed back after the run).
     #[arg(long, value_name = "FILE")]
     pub ctx: Option<PathBuf>,
-    /// Run the program N times; the reported duration is the kernel's per-run mean.
+    /// Run the program N times; the reported duration is the kernel's per-run mean. Packet,
+    /// flow dissector and sk_lookup programs only (the others run exactly once).
     #[arg(long, default_value_t = 1)]
     pub repeat: u32,
+    /// Run a raw tracepoint program on this CPU (`BPF_F_TEST_RUN_ON_CPU`).
+    #[arg(long, value_name = "N")]
+    pub cpu: Option<u32>,
     /// Set map NAME's value at key 0 from a file of hex digits (whitespace ignored) before the run;
     /// for global data sections (`.data`, `.rodata`, `.bss`...) this happens before load.
     #[arg(long = "map-in", value_name = "NAME=HEXFILE")]
@@ -48,6 +54,23 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             args.object.display()
         );
     }
+    let (prog_type, attach_type) = {
+        let p = &spec.programs[&args.program];
+        (p.prog_type, p.expected_attach_type)
+    };
+    let kind = run_plan::kind(prog_type, attach_type);
+    let rules = run_plan::rules(prog_type, attach_type)?;
+    let data = read_opt(args.data.as_deref())?;
+    let ctx = read_opt(args.ctx.as_deref())?;
+    let asked = run_plan::Asked {
+        data: &data,
+        data_given: args.data.is_some(),
+        ctx: &ctx,
+        ctx_given: args.ctx.is_some(),
+        repeat: args.repeat,
+        cpu: args.cpu,
+    };
+    let opts = run_plan::options(&rules, &kind, &asked)?;
     let mut after_load = Vec::new();
     for item in &args.map_in {
         let (name, file) = item
@@ -73,38 +96,24 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("--map-in: write map {name:?}"))?;
     }
     let prog = coll.program(&args.program).expect("loaded above");
-    let data = read_opt(args.data.as_deref())?;
-    let ctx = read_opt(args.ctx.as_deref())?;
-    // BPF_PROG_TYPE_SYSCALL runs exactly once and rejects any `repeat`.
-    let is_syscall = spec.programs[&args.program].prog_type == oxbpf::spec::ProgramType::SYSCALL;
-    let opts = TestRunOpts {
-        data_in: &data,
-        ctx_in: &ctx,
-        // Syscall programs refuse a repeat count (they run exactly once).
-        repeat: if is_syscall && args.repeat <= 1 {
-            0
-        } else {
-            args.repeat
-        },
-        ..Default::default()
+    // fentry/fexit/fmod_ret run only while attached (on the kernel's bpf_fentry_test* calls).
+    let _link = match (rules.needs_attach, attach_type) {
+        (true, Some(at)) => Some(
+            oxbpf::link::attach_btf_tracing(prog.fd(), at, 0, Default::default())
+                .with_context(|| format!("attach program {:?} for the run", args.program))?,
+        ),
+        _ => None,
     };
-    let res = prog.test_run(&opts);
-    if let Err(e) = &res {
+    let res = prog.test_run(&opts).map_err(|e| {
         if e.errno() == Some(libc::E2BIG) && !ctx.is_empty() {
-            bail!(
+            return anyhow::anyhow!(
                 "run program {:?}: {}",
                 args.program,
                 super::ctx_size::explain(prog.prog_type(), ctx.len())
             );
         }
-    }
-    let res = res.with_context(|| {
-        let hint = if data.is_empty() && prog.prog_type() != oxbpf::spec::ProgramType::SYSCALL {
-            " (hint: packet programs need --data FILE with at least a 14-byte Ethernet frame)"
-        } else {
-            ""
-        };
-        format!("run program {:?}{hint}", args.program)
+        let hint = run_plan::hint(&rules, e.errno());
+        anyhow::Error::new(e).context(format!("run program {:?}{hint}", args.program))
     })?;
     let mut maps = JsonMap::new();
     for name in &args.map_out {
@@ -120,6 +129,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         "retval": res.retval,
         "duration_ns": res.duration.as_nanos() as u64,
         "data_out_hex": hex(&res.data_out),
+        "ctx_out_hex": hex(&res.ctx_out),
         "maps": maps,
     });
     out.emit(&value, || {
@@ -127,9 +137,12 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             "retval: {}\nduration: {} ns (mean of {} run(s))\ndata out: {} bytes\n",
             res.retval,
             res.duration.as_nanos(),
-            args.repeat.max(1),
+            opts.repeat.max(1),
             res.data_out.len()
         );
+        if !res.ctx_out.is_empty() {
+            s += &format!("ctx out: {}\n", hex(&res.ctx_out));
+        }
         for (n, v) in &maps {
             s += &format!(
                 "map {n}: {}\n",

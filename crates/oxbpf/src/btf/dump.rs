@@ -38,58 +38,21 @@ pub fn to_c(btf: &Btf) -> Result<String, BtfError> {
 
 /// One JSON object per type (JSON Lines), in id order.
 pub fn to_json_lines(btf: &Btf, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut line = String::new();
     for (id, t) in btf.iter() {
-        let v = type_json(id, &t);
-        serde_json::to_writer(&mut *out, &v)?;
-        out.write_all(b"\n")?;
+        line.clear();
+        super::json::write_type(&mut line, id, &t);
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
     Ok(())
 }
 
-/// A type as a JSON object (`id`, `kind`, `name` and the kind's fields).
-pub fn type_json(id: u32, t: &Type) -> serde_json::Value {
-    use serde_json::json;
-    let kind = t.kind().map_or("VOID", |k| k.name());
-    let mut v = json!({ "id": id, "kind": kind, "name": t.name() });
-    let extra = match t {
-        Type::Int(i) => json!({"size": i.size, "bits_offset": i.bit_offset, "nr_bits": i.bits,
-            "encoding": match (i.is_bool(), i.is_char(), i.is_signed()) {
-                (true, _, _) => "BOOL", (_, true, _) => "CHAR", (_, _, true) => "SIGNED", _ => "(none)" }}),
-        Type::Ptr(r)
-        | Type::Typedef(r)
-        | Type::Volatile(r)
-        | Type::Const(r)
-        | Type::Restrict(r)
-        | Type::TypeTag(r) => json!({"type_id": r.type_id}),
-        Type::Array(a) => {
-            json!({"type_id": a.elem_type, "index_type_id": a.index_type, "nr_elems": a.nelems})
-        }
-        Type::Struct(c) | Type::Union(c) => json!({"size": c.size, "vlen": c.vlen(),
-            "members": c.members().map(|m| json!({"name": m.name, "type_id": m.type_id,
-                "bits_offset": m.bit_offset, "bitfield_size": m.bitfield_size})).collect::<Vec<_>>()}),
-        Type::Enum(e) | Type::Enum64(e) => json!({"size": e.size, "vlen": e.vlen(),
-            "encoding": if e.signed { "SIGNED" } else { "UNSIGNED" },
-            "values": e.values().map(|x| if e.signed {
-                json!({"name": x.name, "val": x.value as i64}) } else {
-                json!({"name": x.name, "val": x.value}) }).collect::<Vec<_>>()}),
-        Type::Fwd(f) => json!({"fwd_kind": if f.is_union { "union" } else { "struct" }}),
-        Type::Func(f) => json!({"type_id": f.proto, "linkage": match f.linkage.raw() {
-            0 => "static", 1 => "global", 2 => "extern", _ => "unknown" }}),
-        Type::FuncProto(p) => json!({"ret_type_id": p.ret, "vlen": p.vlen(),
-            "params": p.params().map(|x| json!({"name": x.name, "type_id": x.type_id})).collect::<Vec<_>>()}),
-        Type::Var(x) => json!({"type_id": x.type_id, "linkage": match x.linkage {
-            super::VarLinkage::Static => "static", super::VarLinkage::Global => "global",
-            super::VarLinkage::Extern => "extern", super::VarLinkage::Unknown(_) => "unknown" }}),
-        Type::Datasec(d) => json!({"size": d.size, "vlen": d.vlen(),
-            "vars": d.vars().map(|x| json!({"type_id": x.type_id, "offset": x.offset, "size": x.size})).collect::<Vec<_>>()}),
-        Type::Float(f) => json!({"size": f.size}),
-        Type::DeclTag(d) => json!({"type_id": d.type_id, "component_idx": d.component_idx}),
-        Type::Void => json!({}),
-    };
-    if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-        o.extend(e);
-    }
-    v
+/// A type as a JSON object (`id`, `kind`, `name` and the kind's fields), as text.
+pub fn type_json(id: u32, t: &Type) -> String {
+    let mut s = String::new();
+    super::json::write_type(&mut s, id, t);
+    s
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,25 +1,41 @@
 //! Finding types by name.
 //!
-//! Two strategies, picked per query:
-//! * **scan** (first few queries): find every offset whose string equals the name with one
-//!   `memmem` over the string section (needle `name\0`), then compare each type's 32-bit
-//!   `name_off` against those offsets. No allocation proportional to the BTF, ~0.2 ms on
-//!   vmlinux, so "parse then look up one name" stays cheap.
-//! * **index** (after [`SCANS_BEFORE_INDEX`] queries, or [`Btf::build_name_index`]): an
-//!   open-addressing hash table from name to the first type with that name, chained through
-//!   a per-type `next` array in ascending id order. Two `Vec<u32>`s, built in one pass.
+//! One index per BTF kind, built on the first query that needs that kind, in one pass over
+//! the types of that kind only (a CO-RE load against vmlinux touches structs, unions,
+//! typedefs and a few others: ~15% of vmlinux's types, not all of them, and never scans the
+//! string section). Each is an open-addressing hash table keyed by the *essential* name
+//! (the name without a `___flavor` suffix), whose slots head a chain of every type of that
+//! kind with that essential name, in ascending id order, through a per-type `next` array:
+//! an exact-name query walks the chain comparing full names, and a CO-RE candidate search
+//! (`task_struct` must also find `task_struct___old`) takes the whole chain.
 //!
 //! No general-purpose hash map crate is used because the keys are offsets into our own
 //! string section: storing `(hash, head id)` pairs is half the memory of a `HashMap<&str, _>`.
 
-use super::raw::{u32_at, Kind};
+use super::core::{essential_len, essential_len_bytes};
+use super::raw::{info_kind, u32_at, Kind};
 use super::Btf;
-use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 
-/// Name queries answered by scanning before the index is built.
-pub const SCANS_BEFORE_INDEX: u32 = 6;
+/// Name → type ids indexes over one BTF's own types, one per kind, each built on first use.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Indexes {
+    /// Own indexes of the types of each raw kind, ascending (one pass over all types).
+    by_kind: OnceLock<Vec<Vec<u32>>>,
+    /// Per raw kind: essential name → chain of own indexes.
+    names: [OnceLock<NameIndex>; 32],
+}
 
-/// A name → type ids index over one BTF's own types.
+impl Indexes {
+    /// Indexes whose per-kind type lists the parse pass already made.
+    pub(crate) fn with_kinds(by_kind: Vec<Vec<u32>>) -> Self {
+        let ix = Indexes::default();
+        let _ = ix.by_kind.set(by_kind);
+        ix
+    }
+}
+
+/// An essential name → type ids index over one BTF's own types of one kind.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct NameIndex {
     /// `(hash, 1 + own index of the first type)`, 0 = empty slot.
@@ -30,8 +46,6 @@ pub(crate) struct NameIndex {
 }
 
 const SEED: u64 = 0xcbf2_9ce4_8422_2325;
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 #[inline(always)]
 fn mix(h: u64, w: u64) -> u64 {
@@ -60,87 +74,47 @@ fn hash(s: &[u8]) -> u32 {
     finish(mix(h, u64::from_le_bytes(tail)), s.len())
 }
 
-/// [`hash`] of the NUL-terminated string starting `t`, found and hashed a word at a time;
-/// returns the hash and the string's length.
-#[inline(always)]
-fn hash_cstr(t: &[u8]) -> (u32, usize) {
-    let mut h = SEED;
-    let mut i = 0;
-    while let Some(c) = t.get(i..i + 8) {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
-        let zero = w.wrapping_sub(ONES) & !w & HIGHS;
-        if zero != 0 {
-            let nb = (zero.trailing_zeros() / 8) as usize;
-            let mask = if nb == 0 {
-                0
-            } else {
-                u64::MAX >> (64 - 8 * nb)
-            };
-            return (finish(mix(h, w & mask), i + nb), i + nb);
+/// The essential part of the name at string offset `off` (`None`: no name). One scalar
+/// pass finds the end and whether a `___` occurs (names are short; most have none).
+fn essential_at(btf: &Btf, off: u32) -> Option<&[u8]> {
+    let t = btf.str_tail_opt(off)?;
+    let (mut n, mut run, mut triple) = (0, 0, false);
+    while let Some(&b) = t.get(n) {
+        if b == 0 {
+            break;
         }
-        h = mix(h, w);
-        i += 8;
+        run = if b == b'_' { run + 1 } else { 0 };
+        triple |= run == 3;
+        n += 1;
     }
-    let rest = &t[i.min(t.len())..];
-    let n = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-    let mut tail = [0u8; 8];
-    tail[..n].copy_from_slice(&rest[..n]);
-    (finish(mix(h, u64::from_le_bytes(tail)), i + n), i + n)
+    let s = &t[..n];
+    match (n, triple) {
+        (0, _) => None,
+        (_, false) => Some(s),
+        (_, true) => Some(&s[..essential_len_bytes(s)]),
+    }
 }
 
 impl NameIndex {
-    fn build(btf: &Btf) -> NameIndex {
+    /// Indexes the own types at indexes `ids` (ascending) by essential name.
+    fn build(btf: &Btf, ids: &[u32]) -> NameIndex {
         let n = btf.offsets.len();
         let mut next = vec![0u32; n];
         let types = btf.type_bytes();
-        let strs = btf.str_bytes();
-        let start_str = btf.start_str;
         // Pass 1: hash every named type, in reverse id order (push-front below then keeps
         // every chain in ascending id order).
-        let mut items: Vec<(u32, u32, u32)> = Vec::with_capacity(n);
-        for i in (0..n).rev() {
-            let name_off = u32_at(types, btf.offsets[i] as usize);
-            let h = if name_off >= start_str {
-                let Some(t) = strs.get((name_off - start_str) as usize..) else {
-                    continue;
-                };
-                match hash_cstr(t) {
-                    (_, 0) => continue,
-                    (h, _) => h,
-                }
-            } else {
-                // A split BTF's type named by a base string.
-                match btf.str_bytes_opt(name_off) {
-                    Some(s) if !s.is_empty() => hash(s),
-                    _ => continue,
-                }
-            };
-            items.push((h, i as u32, name_off));
+        let mut items: Vec<(u32, u32, u32)> = Vec::with_capacity(ids.len());
+        for &i in ids.iter().rev() {
+            let name_off = u32_at(types, btf.offsets[i as usize] as usize);
+            if let Some(e) = essential_at(btf, name_off) {
+                items.push((hash(e), i, name_off));
+            }
         }
-        // Load factor <= 3/4 (duplicate names share a slot, so usually lower).
+        // Load factor <= 3/4 (names sharing an essential name share a slot).
         let cap = (items.len() * 4 / 3 + 1).next_power_of_two().max(16);
         let mask = cap - 1;
         let mut slots = vec![(0u32, 0u32); cap];
-        // Pass 2: stable counting sort by table region, so pass 3 fills the table one
-        // cache-sized region at a time instead of jumping across megabytes.
-        let shift = cap.trailing_zeros().saturating_sub(8);
-        let region = |h: u32| (h as usize & mask) >> shift;
-        let mut starts = [0usize; 257];
-        for &(h, _, _) in &items {
-            starts[region(h) + 1] += 1;
-        }
-        for r in 1..257 {
-            starts[r] += starts[r - 1];
-        }
-        let mut sorted = vec![(0u32, 0u32, 0u32); items.len()];
-        for &(h, i, o) in &items {
-            let r = region(h);
-            sorted[starts[r]] = (h, i, o);
-            starts[r] += 1;
-        }
-        drop(items);
-        // Pass 3: insert.
-        for (h, i, name_off) in sorted {
+        for (h, i, name_off) in items {
             let i = i as usize;
             let mut s = h as usize & mask;
             loop {
@@ -151,7 +125,7 @@ impl NameIndex {
                 }
                 if sh == h {
                     let hoff = u32_at(types, btf.offsets[head as usize - 1] as usize);
-                    if hoff == name_off || btf.str_bytes_opt(hoff) == btf.str_bytes_opt(name_off) {
+                    if hoff == name_off || essential_at(btf, hoff) == essential_at(btf, name_off) {
                         next[i] = head;
                         slots[s].1 = i as u32 + 1;
                         break;
@@ -163,9 +137,9 @@ impl NameIndex {
         NameIndex { slots, next, mask }
     }
 
-    /// Own indexes (not ids) of the types named `name`, ascending.
-    fn lookup<'a>(&'a self, btf: &'a Btf, name: &[u8]) -> impl Iterator<Item = u32> + 'a {
-        let h = hash(name);
+    /// Own indexes (not ids) of the types whose essential name is `ess`, ascending.
+    fn lookup<'a>(&'a self, btf: &'a Btf, ess: &[u8]) -> impl Iterator<Item = u32> + 'a {
+        let h = hash(ess);
         let mut s = h as usize & self.mask;
         let types = btf.type_bytes();
         let mut head = 0;
@@ -176,7 +150,7 @@ impl NameIndex {
             }
             if sh == h {
                 let off = u32_at(types, btf.offsets[hd as usize - 1] as usize);
-                if btf.str_bytes_opt(off) == Some(name) {
+                if essential_at(btf, off) == Some(ess) {
                     head = hd;
                     break;
                 }
@@ -195,18 +169,23 @@ impl Btf {
     /// Ids of all types named `name`, ascending (base types first). Empty for `""`.
     pub fn find_by_name(&self, name: &str) -> Vec<u32> {
         let mut out = Vec::new();
-        self.for_each_named(name.as_bytes(), &mut |id| {
-            out.push(id);
-            true
-        });
+        for k in 0..32 {
+            self.for_each_essential(essential_bytes(name), k, &mut |id| {
+                if self.name_of(id).ok() == Some(name) {
+                    out.push(id);
+                }
+                true
+            });
+        }
+        out.sort_unstable();
         out
     }
 
     /// The first type named `name` of kind `kind`.
     pub fn find_by_name_kind(&self, name: &str, kind: Kind) -> Option<u32> {
         let mut found = None;
-        self.for_each_named(name.as_bytes(), &mut |id| {
-            if self.kind(id).ok() == Some(kind) {
+        self.for_each_essential(essential_bytes(name), kind.raw(), &mut |id| {
+            if self.name_of(id).ok() == Some(name) {
                 found = Some(id);
                 return false;
             }
@@ -215,59 +194,59 @@ impl Btf {
         found
     }
 
-    /// Builds the name index now (otherwise built after a few name queries).
+    /// Ids of the types of kind `kind` whose essential name (the name without a `___flavor`
+    /// suffix) is `ess`, ascending, base types first: CO-RE's candidates for a local type.
+    pub fn find_by_essential_name(&self, ess: &str, kind: Kind) -> Vec<u32> {
+        let mut out = Vec::new();
+        self.for_each_essential(ess.as_bytes(), kind.raw(), &mut |id| {
+            out.push(id);
+            true
+        });
+        out
+    }
+
+    /// Builds every kind's name index now (otherwise each is built on its first query).
     pub fn build_name_index(&self) {
         if let Some(b) = &self.base {
             b.build_name_index();
         }
-        self.index.get_or_init(|| NameIndex::build(self));
+        for k in 0..32 {
+            self.kind_index(k);
+        }
     }
 
-    /// Calls `f` with each id named `name` in ascending order until it returns false.
-    /// Returns false if stopped early.
-    fn for_each_named(&self, name: &[u8], f: &mut dyn FnMut(u32) -> bool) -> bool {
-        if name.is_empty() {
+    fn kind_index(&self, kind: u32) -> &NameIndex {
+        self.index.names[kind as usize & 31].get_or_init(|| {
+            let by_kind = self.index.by_kind.get_or_init(|| {
+                let types = self.type_bytes();
+                let mut v = vec![Vec::new(); 32];
+                for (i, &off) in self.offsets.iter().enumerate() {
+                    let k = info_kind(u32_at(types, off as usize + 4)) as usize & 31;
+                    v[k].push(i as u32);
+                }
+                v
+            });
+            NameIndex::build(self, &by_kind[kind as usize & 31])
+        })
+    }
+
+    /// Calls `f` with each id of kind `kind` whose essential name is `ess`, ascending, until
+    /// it returns false. Returns false if stopped early.
+    fn for_each_essential(&self, ess: &[u8], kind: u32, f: &mut dyn FnMut(u32) -> bool) -> bool {
+        if ess.is_empty() {
             return true;
         }
         if let Some(b) = &self.base {
-            if !b.for_each_named(name, f) {
+            if !b.for_each_essential(ess, kind, f) {
                 return false;
             }
         }
-        if self.index.get().is_none()
-            && self.scans.fetch_add(1, Ordering::Relaxed) >= SCANS_BEFORE_INDEX
-        {
-            self.index.get_or_init(|| NameIndex::build(self));
-        }
-        if let Some(ix) = self.index.get() {
-            for i in ix.lookup(self, name) {
-                if !f(self.start_id + i) {
-                    return false;
-                }
-            }
-            return true;
-        }
-        let cands = self.string_offsets_of(name);
-        let types = self.type_bytes();
-        match cands.as_slice() {
-            [] => true,
-            [one] => {
-                for (i, &off) in self.offsets.iter().enumerate() {
-                    if u32_at(types, off as usize) == *one && !f(self.start_id + i as u32) {
-                        return false;
-                    }
-                }
-                true
-            }
-            many => {
-                for (i, &off) in self.offsets.iter().enumerate() {
-                    if many.contains(&u32_at(types, off as usize)) && !f(self.start_id + i as u32) {
-                        return false;
-                    }
-                }
-                true
+        for i in self.kind_index(kind).lookup(self, ess) {
+            if !f(self.start_id + i) {
+                return false;
             }
         }
+        true
     }
 
     /// Every string offset (own and base) whose string is exactly `name`.
@@ -289,8 +268,12 @@ impl Btf {
         (1..self.types_len()).filter(move |&id| self.kind(id).ok() == Some(kind))
     }
 
-    /// Drops the name index after an edit that may change names or add types.
+    /// Drops the name indexes after an edit that may change names or add types.
     pub(crate) fn invalidate_index(&mut self) {
         self.index = Default::default();
     }
+}
+
+fn essential_bytes(name: &str) -> &[u8] {
+    &name.as_bytes()[..essential_len(name)]
 }

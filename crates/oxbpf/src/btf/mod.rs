@@ -3,8 +3,8 @@
 //! * [`Btf`] holds one blob (base or split) as owned bytes (or a read-only mapping of a
 //!   `/sys/kernel/btf` file, copied on first edit) plus an id → offset table built in a single
 //!   validating pass; [`Type`] views decode records lazily (see `parse.rs` and
-//!   `types.rs` for the layout choices). Name lookups scan the string section with `memmem`
-//!   for the first few queries, then build a compact hash index (`index.rs`).
+//!   `types.rs` for the layout choices). Name lookups use per-kind hash indexes keyed by
+//!   essential name, each built on its first query (`index.rs`).
 //! * Edits the loader needs are in-place fixed-size writes, record replacement of equal size
 //!   and appends (`edit.rs`); [`sanitize`] rewrites kinds an old kernel lacks like libbpf does.
 //! * [`BtfExt`] parses `.BTF.ext`; [`kernel::vmlinux`] finds the running kernel's BTF.
@@ -18,6 +18,7 @@ mod edit;
 mod ext;
 pub mod hub;
 mod index;
+mod json;
 pub mod kernel;
 mod load;
 mod parse;
@@ -28,7 +29,6 @@ mod storage;
 mod types;
 
 pub use ext::BtfExt;
-pub use index::SCANS_BEFORE_INDEX;
 pub use load::load_btf_fd;
 pub use parse::Btf;
 pub use query::PTR_SIZE;

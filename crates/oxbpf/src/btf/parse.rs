@@ -5,11 +5,11 @@
 //! pass over the type section that checks every record's kind, length, `vlen`, name offsets
 //! and referenced type ids, so later reads only need the cheap bounds they already imply.
 
-use super::index::NameIndex;
+use super::index::Indexes;
 use super::raw::{info_kind, info_vlen, u32_at, Header, Kind, TYPE_LEN};
 use super::storage::{Bytes, Mapping};
 use super::BtfError;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Parsed BTF: a base (e.g. vmlinux, an object's `.BTF`) or split BTF on top of a base.
 pub struct Btf {
@@ -28,10 +28,8 @@ pub struct Btf {
     pub(crate) flags: u8,
     /// True if the input was big-endian (it is kept converted to little-endian).
     pub(crate) was_big_endian: bool,
-    /// Lazily built name → ids index (see [`super::index`]).
-    pub(crate) index: OnceLock<NameIndex>,
-    /// Name queries answered by scanning so far (drives when the index gets built).
-    pub(crate) scans: std::sync::atomic::AtomicU32,
+    /// Name → ids indexes, one per kind, each built on first use (see [`super::index`]).
+    pub(crate) index: Indexes,
 }
 
 impl Clone for Btf {
@@ -47,9 +45,6 @@ impl Clone for Btf {
             flags: self.flags,
             was_big_endian: self.was_big_endian,
             index: self.index.clone(),
-            scans: std::sync::atomic::AtomicU32::new(
-                self.scans.load(std::sync::atomic::Ordering::Relaxed),
-            ),
         }
     }
 }
@@ -171,6 +166,7 @@ impl Btf {
             });
         }
         let offsets = scan.offsets;
+        let index = Indexes::with_kinds(scan.by_kind);
         Ok(Btf {
             data,
             types_at,
@@ -181,8 +177,7 @@ impl Btf {
             base,
             flags: h.flags,
             was_big_endian: h.big_endian,
-            index: OnceLock::new(),
-            scans: Default::default(),
+            index,
         })
     }
 
@@ -216,6 +211,8 @@ impl Btf {
 pub(crate) struct Scan {
     pub offsets: Vec<u32>,
     pub max_ref: u32,
+    /// Own indexes of each raw kind's types, ascending.
+    pub by_kind: Vec<Vec<u32>>,
 }
 
 /// Id of the first record in `types` referring to type id `max_ref` (error reporting).
@@ -319,6 +316,8 @@ pub(crate) fn validate(types: &[u8], start_id: u32, str_end: u32) -> Result<Scan
     let mut offsets: Vec<u32> = Vec::with_capacity(len / 24 + 1);
     let mut off = 0usize;
     let (mut max_ref, mut max_name) = (0u32, 0u32);
+    // Own indexes per raw kind, for the name indexes (one pass instead of two).
+    let mut by_kind: Vec<Vec<u32>> = vec![Vec::new(); 32];
     while off < len {
         let id = start_id.wrapping_add(offsets.len() as u32);
         let Some(hdr) = types[off..].first_chunk::<TYPE_LEN>() else {
@@ -353,6 +352,7 @@ pub(crate) fn validate(types: &[u8], start_id: u32, str_end: u32) -> Result<Scan
         let (n, r) = record_maxes(kind, st, rest);
         max_name = max_name.max(n).max(name_off);
         max_ref = max_ref.max(r);
+        by_kind[k].push(offsets.len() as u32);
         offsets.push(off as u32);
         off = end;
     }
@@ -365,7 +365,11 @@ pub(crate) fn validate(types: &[u8], start_id: u32, str_end: u32) -> Result<Scan
             strings_len: str_end,
         });
     }
-    Ok(Scan { offsets, max_ref })
+    Ok(Scan {
+        offsets,
+        max_ref,
+        by_kind,
+    })
 }
 
 /// The first record whose (max name offset, max ref) satisfies `bad`, with the name offset.

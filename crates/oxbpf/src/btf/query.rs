@@ -115,6 +115,16 @@ impl Btf {
         Some(&tail[..n])
     }
 
+    /// The string section from `off` to its end (the string at `off` is its NUL-terminated
+    /// prefix), base strings included; `None` past the end.
+    #[inline]
+    pub(crate) fn str_tail_opt(&self, off: u32) -> Option<&[u8]> {
+        if off < self.start_str {
+            return self.base.as_ref()?.str_tail_opt(off);
+        }
+        self.str_bytes().get((off - self.start_str) as usize..)
+    }
+
     /// A name for views: the string, or [`INVALID_NAME`] if it is not UTF-8.
     pub(crate) fn name_or_invalid(&self, off: u32) -> &str {
         match self.str_bytes_opt(off).map(std::str::from_utf8) {

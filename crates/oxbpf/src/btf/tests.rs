@@ -257,9 +257,7 @@ fn find_by_name_scan_and_index_agree() {
     let mut btf = btf;
     let id = btf.add_int("s", 2, 0).unwrap();
     assert_eq!(btf.find_by_name("s"), vec![4, 20, id]);
-    for _ in 0..=SCANS_BEFORE_INDEX {
-        assert_eq!(btf.find_by_name("s"), vec![4, 20, id]);
-    }
+    assert_eq!(btf.find_by_name("s"), vec![4, 20, id]);
 }
 
 #[test]

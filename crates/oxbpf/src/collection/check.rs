@@ -3,9 +3,11 @@
 //!
 //! Verdicts: a strong extern that is missing (or incompatible) and a CO-RE relocation that
 //! cannot be applied at all are **errors** (the load would fail). A poisoned CO-RE relocation
-//! is a **warning**: the verifier rejects the program only if the poisoned instruction is
-//! reachable, which cannot be known statically (it is the normal outcome of a guarded
-//! `bpf_core_field_exists()` branch). Weak externs that are missing are fine (0 / poisoned
+//! fails the load only if the verifier reaches it; a reachability pass over the relocated
+//! program ([`super::reach`]) decides: `reachable` on a path whose branches known values
+//! decide is an **error**, `unknown` (behind branches on values only the kernel knows) a
+//! **warning**, `unreachable` (the normal outcome of a `bpf_core_field_exists()` guard) fine.
+//! Weak externs that are missing are fine (0 / poisoned
 //! call behind `bpf_ksym_exists()`). Typeless ksyms can only be checked against the running
 //! kernel's `/proc/kallsyms`; with external BTF they are reported as unchecked.
 //!
@@ -15,6 +17,7 @@
 
 use super::externs::{self, KernelSymbols, Resolution};
 use super::kernel_btf::ModuleBtf;
+use super::reach::{reachability, Reach};
 use crate::asm::gpl::{is_gpl_only_helper, licence_is_gpl_compatible};
 use crate::asm::helper_name;
 use crate::btf::core::{self, CoreOutcome, CoreResult, CoreTarget};
@@ -80,6 +83,37 @@ pub struct ProgramCheck {
     /// The BTF attach target (tp_btf, fentry...): `Ok(name)` when found, `Err(why)` when not;
     /// `None` for programs without one.
     pub attach_target: Option<Result<String, String>>,
+    /// Each poisoned relocation's instruction and whether the verifier would reach it.
+    pub poisoned: Vec<PoisonReach>,
+}
+
+/// A poisoned instruction and its reachability.
+#[derive(Debug, Clone)]
+pub struct PoisonReach {
+    /// Instruction slot.
+    pub insn: u32,
+    /// What the relocation asked for, e.g. `byte_off struct task_struct.pid (0:5)`.
+    pub what: String,
+    /// Why it was poisoned.
+    pub reason: String,
+    /// Reachability after relocation.
+    pub reach: Reach,
+    /// `file:line: code` of the instruction, from line info.
+    pub source: Option<String>,
+}
+
+impl PoisonReach {
+    fn text(&self, verdict: &str) -> String {
+        let src = self
+            .source
+            .as_deref()
+            .map(|s| format!(" at {s}"))
+            .unwrap_or_default();
+        format!(
+            "instruction {} ({}) poisoned{src}: {}; {verdict}",
+            self.insn, self.what, self.reason
+        )
+    }
 }
 
 impl ProgramCheck {
@@ -94,6 +128,16 @@ impl ProgramCheck {
                 v.push(format!("extern {}: {why}", e.name));
             }
         }
+        v.extend(
+            self.poisoned
+                .iter()
+                .filter(|p| p.reach == Reach::Reachable)
+                .map(|p| {
+                    p.text(
+                        "reachable on a path every branch of which is decided, so the load fails",
+                    )
+                }),
+        );
         v.extend(self.licence.iter().cloned());
         if let Some(Err(why)) = &self.attach_target {
             v.push(why.clone());
@@ -101,21 +145,17 @@ impl ProgramCheck {
         v
     }
 
-    /// Poisoned relocations (fatal only if reachable) and unchecked externs.
+    /// Poisoned relocations whose reachability depends on values only the kernel knows,
+    /// and unchecked externs.
     pub fn warnings(&self) -> Vec<String> {
-        let mut v = Vec::new();
-        if let Ok(res) = &self.core {
-            for r in res {
-                if let CoreOutcome::Poisoned { reason } = &r.outcome {
-                    v.push(format!(
-                        "instruction {} ({} {}) poisoned: {reason}; the load fails if it is reachable",
-                        r.relo.insn_off,
-                        r.kind.name(),
-                        r.local_spec
-                    ));
-                }
-            }
-        }
+        let mut v: Vec<String> = self
+            .poisoned
+            .iter()
+            .filter(|p| p.reach == Reach::Unknown)
+            .map(|p| {
+                p.text("reachable only through branches on values unknown here (memory, maps, helpers): the load fails if the verifier reaches it")
+            })
+            .collect();
         for e in &self.externs {
             if let Resolution::Unchecked(why) = &e.resolution {
                 v.push(format!("extern {}: {why}", e.name));
@@ -132,24 +172,23 @@ pub fn check(spec: &CollectionSpec, target: &CheckTarget) -> Vec<ProgramCheck> {
     spec.programs
         .values()
         .map(|p| {
+            let mut insns = p.instructions.clone();
             let core = if p.core_relos.is_empty() {
                 Ok(Vec::new())
             } else {
                 match spec.btf.as_deref() {
                     None => Err("the object has CO-RE relocations but no .BTF".to_string()),
-                    Some(local) => {
-                        let mut insns = p.instructions.clone();
-                        core::relocate(
-                            &p.name,
-                            &p.core_relos,
-                            &mut insns,
-                            local,
-                            &CoreTarget { btfs: &btfs },
-                        )
-                        .map_err(|e| e.to_string())
-                    }
+                    Some(local) => core::relocate(
+                        &p.name,
+                        &p.core_relos,
+                        &mut insns,
+                        local,
+                        &CoreTarget { btfs: &btfs },
+                    )
+                    .map_err(|e| e.to_string()),
                 }
             };
+            let poisoned = poison_reach(p, &insns, core.as_deref().unwrap_or(&[]), spec);
             let externs: Vec<ExternCheck> = externs::used_externs(&[p])
                 .into_iter()
                 .filter_map(|n| spec.externs.get(n))
@@ -167,7 +206,43 @@ pub fn check(spec: &CollectionSpec, target: &CheckTarget) -> Vec<ProgramCheck> {
                 licence: licence_errors(p, &externs),
                 attach_target: attach_target(p, &btfs),
                 externs,
+                poisoned,
             }
+        })
+        .collect()
+}
+
+/// Reachability of each poisoned relocation of `p` in its relocated instructions.
+fn poison_reach(
+    p: &crate::spec::ProgramSpec,
+    insns: &[crate::asm::Insn],
+    core: &[CoreResult],
+    spec: &CollectionSpec,
+) -> Vec<PoisonReach> {
+    if !core
+        .iter()
+        .any(|r| matches!(r.outcome, CoreOutcome::Poisoned { .. }))
+    {
+        return Vec::new();
+    }
+    let reach = reachability(insns);
+    let lookup = spec
+        .btf
+        .as_deref()
+        .map(|b| super::source_lookup(&p.line_info, b));
+    core.iter()
+        .filter_map(|r| {
+            let CoreOutcome::Poisoned { reason } = &r.outcome else {
+                return None;
+            };
+            let insn = r.relo.insn_off;
+            Some(PoisonReach {
+                insn,
+                what: format!("{} {}", r.kind.name(), r.local_spec),
+                reason: reason.clone(),
+                reach: reach.get(insn as usize).copied().unwrap_or(Reach::Unknown),
+                source: lookup.as_ref().and_then(|f| f(insn)),
+            })
         })
         .collect()
 }

@@ -6,6 +6,7 @@ pub mod check;
 pub mod externs;
 pub mod kconfig;
 pub mod kernel_btf;
+pub mod reach;
 pub mod reloc;
 mod variables;
 
@@ -602,7 +603,7 @@ fn line_info_bytes(li: &[LineInfo]) -> Vec<u8> {
 }
 
 /// Maps an instruction index to `file:line: source text` through line_info.
-fn source_lookup<'a>(
+pub(crate) fn source_lookup<'a>(
     line_info: &'a [LineInfo],
     btf: &'a Btf,
 ) -> impl Fn(u32) -> Option<String> + 'a {

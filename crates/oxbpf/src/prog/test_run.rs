@@ -24,7 +24,9 @@ pub struct TestRunOpts<'a> {
     pub data_out_size: Option<usize>,
     /// Context input (e.g. `struct xdp_md`, `struct __sk_buff`, syscall args).
     pub ctx_in: &'a [u8],
-    /// Room for the output context; default `ctx_in.len()`.
+    /// Room for the output context; default `ctx_in.len()`. Syscall programs take 0 (the
+    /// kernel refuses an output context) and report their context, written back in place,
+    /// as [`TestRunOutput::ctx_out`].
     pub ctx_out_size: Option<usize>,
     /// Run this many times (0 = once); the duration is averaged.
     pub repeat: u32,
@@ -62,7 +64,11 @@ impl Program {
         });
         let mut ctx_cap = opts.ctx_out_size.unwrap_or(opts.ctx_in.len());
         let mut grown = false;
+        // Syscall programs get their context written back into the input buffer: give the
+        // kernel a private copy and report it as the output context.
+        let in_place = self.prog_type() == crate::spec::ProgramType::SYSCALL;
         loop {
+            let mut ctx_in = opts.ctx_in.to_vec();
             let mut data_out = vec![0u8; data_cap];
             let mut ctx_out = vec![0u8; ctx_cap];
             let ptr_or_null = |b: &[u8]| {
@@ -85,7 +91,11 @@ impl Program {
                 repeat: opts.repeat,
                 ctx_size_in: opts.ctx_in.len() as u32,
                 ctx_size_out: ctx_cap as u32,
-                ctx_in: ptr_or_null(opts.ctx_in),
+                ctx_in: if ctx_in.is_empty() {
+                    0
+                } else {
+                    ptr_to_u64(ctx_in.as_mut_ptr())
+                },
                 ctx_out: if ctx_cap == 0 {
                     0
                 } else {
@@ -100,6 +110,9 @@ impl Program {
                 Ok(()) => {
                     data_out.truncate((attr.data_size_out as usize).min(data_cap));
                     ctx_out.truncate((attr.ctx_size_out as usize).min(ctx_cap));
+                    if in_place && ctx_cap == 0 {
+                        ctx_out = ctx_in;
+                    }
                     return Ok(TestRunOutput {
                         retval: attr.retval,
                         duration: Duration::from_nanos(u64::from(attr.duration)),

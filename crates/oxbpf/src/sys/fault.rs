@@ -31,31 +31,25 @@ mod imp {
 
     pub fn clear() {
         RULES.lock().unwrap_or_else(|e| e.into_inner()).clear();
-        BTF_KINDS.lock().unwrap_or_else(|e| e.into_inner()).clear();
-    }
-
-    /// BTF kinds (raw `BTF_KIND_*` numbers) that `BPF_BTF_LOAD` refuses.
-    static BTF_KINDS: Mutex<Vec<u32>> = Mutex::new(Vec::new());
-
-    pub fn refuse_btf_kind(kind: u32) {
-        BTF_KINDS
+        BTF_REFUSALS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push(kind);
+            .clear();
+    }
+
+    /// Tests on `BPF_BTF_LOAD` blobs: a blob any of them matches is refused.
+    static BTF_REFUSALS: Mutex<Vec<super::BtfRefusal>> = Mutex::new(Vec::new());
+
+    pub fn refuse_btf_if(f: super::BtfRefusal) {
+        BTF_REFUSALS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f);
     }
 
     pub fn btf_refused(blob: &[u8]) -> bool {
-        let kinds = BTF_KINDS.lock().unwrap_or_else(|e| e.into_inner());
-        if kinds.is_empty() {
-            return false;
-        }
-        let Ok(btf) = crate::btf::Btf::parse(blob) else {
-            return false;
-        };
-        (1..btf.types_len()).any(|id| {
-            btf.raw_type(id)
-                .is_ok_and(|rec| kinds.contains(&((rec[7] as u32) & 0x1f)))
-        })
+        let tests = BTF_REFUSALS.lock().unwrap_or_else(|e| e.into_inner());
+        tests.iter().any(|f| f(blob))
     }
 }
 
@@ -73,8 +67,13 @@ pub fn injected(_cmd: Cmd, _arg0: u32) -> Option<i32> {
     }
 }
 
-/// True when a [`Guard::refuse_btf_kind`] rule makes `BPF_BTF_LOAD` of `blob` fail with
-/// `EINVAL`, as a kernel that does not know one of its kinds does.
+/// A test on a `BPF_BTF_LOAD` blob: true to refuse it. The caller decides what it looks for
+/// (this layer knows nothing of BTF's layout; tests parse the blob with [`crate::btf`]).
+#[cfg(feature = "fault-injection")]
+pub type BtfRefusal = Box<dyn Fn(&[u8]) -> bool + Send>;
+
+/// True when a [`Guard::refuse_btf_if`] rule makes `BPF_BTF_LOAD` of `blob` fail with
+/// `EINVAL`, as a kernel that does not know something in it does.
 #[cfg(feature = "fault-injection")]
 pub fn btf_refused(blob: &[u8]) -> bool {
     imp::btf_refused(blob)
@@ -105,16 +104,16 @@ impl Guard {
         self
     }
 
-    /// Makes `BPF_BTF_LOAD` refuse blobs that contain a type of raw kind `kind`
-    /// (`BTF_KIND_FLOAT` = 16, ...) with `EINVAL`, like a kernel older than that kind.
-    pub fn refuse_btf_kind(kind: u32) -> Self {
-        imp::refuse_btf_kind(kind);
+    /// Makes `BPF_BTF_LOAD` refuse (`EINVAL`) every blob `refuse` returns true for, like a
+    /// kernel older than something the blob uses.
+    pub fn refuse_btf_if(refuse: impl Fn(&[u8]) -> bool + Send + 'static) -> Self {
+        imp::refuse_btf_if(Box::new(refuse));
         Guard(())
     }
 
-    /// Adds another rule like [`Guard::refuse_btf_kind`] to this guard.
-    pub fn and_refuse_btf_kind(self, kind: u32) -> Self {
-        imp::refuse_btf_kind(kind);
+    /// Adds another rule like [`Guard::refuse_btf_if`] to this guard.
+    pub fn and_refuse_btf_if(self, refuse: impl Fn(&[u8]) -> bool + Send + 'static) -> Self {
+        imp::refuse_btf_if(Box::new(refuse));
         self
     }
 

@@ -51,7 +51,7 @@ pub fn testdata(rel: &str) -> PathBuf {
 /// Every committed `*.bpf.o` under testdata/ and testdata/elf/, as paths relative to testdata/.
 pub fn all_fixtures() -> Vec<String> {
     let mut out = Vec::new();
-    for sub in ["", "elf"] {
+    for sub in ["", "elf", "cold"] {
         let dir = testdata(sub);
         for e in std::fs::read_dir(&dir).expect("read testdata") {
             let name = e

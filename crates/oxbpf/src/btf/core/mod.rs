@@ -28,7 +28,7 @@ mod spec;
 
 pub use compat::{types_are_compat, types_match};
 pub use kind::CoreKind;
-pub use names::{essential, essential_len};
+pub use names::{essential, essential_len, essential_len_bytes};
 pub use patch::POISON_HELPER_ID;
 
 use crate::asm::Insn;

@@ -6,9 +6,14 @@ use crate::btf::{Btf, Kind};
 /// Length of the "essential" part of a name: everything before the last `X___Y` flavor
 /// separator (X and Y not underscores), or the whole name.
 pub fn essential_len(name: &str) -> usize {
-    let b = name.as_bytes();
+    essential_len_bytes(name.as_bytes())
+}
+
+/// [`essential_len`] of raw name bytes (the separator is ASCII, so any bytes work).
+pub fn essential_len_bytes(b: &[u8]) -> usize {
     let n = b.len();
-    if n < 5 {
+    // Most names have no `___` at all.
+    if n < 5 || memchr::memmem::find(b, b"___").is_none() {
         return n;
     }
     for i in (0..=n - 5).rev() {
@@ -59,45 +64,20 @@ pub fn find_cands(local: &Btf, local_id: u32, name: &str, target: &CoreTarget) -
             break;
         }
         let min_id = if bi == 0 { 1 } else { btf.start_id() };
-        let mut ids = btf.find_by_name(ess);
-        for full in flavored_names(btf, ess, min_id) {
-            ids.extend(btf.find_by_name(&full));
-        }
-        ids.retain(|&id| id >= min_id && kinds_compat(btf.kind(id).ok(), lkind));
+        // The index chains every type of a kind by essential name: flavors come with it.
+        let kinds: &[Kind] = match lkind {
+            Some(Kind::Enum | Kind::Enum64) => &[Kind::Enum, Kind::Enum64],
+            Some(k) => &[k][..],
+            None => &[],
+        };
+        let mut ids: Vec<u32> = kinds
+            .iter()
+            .flat_map(|&k| btf.find_by_essential_name(ess, k))
+            .filter(|&id| id >= min_id)
+            .collect();
         ids.sort_unstable();
         ids.dedup();
         out.extend(ids.into_iter().map(|id| Cand { btf: bi, id }));
-    }
-    out
-}
-
-/// Distinct strings of `btf` (and its bases, if types below its own start are wanted) that
-/// are `ess___flavor` with essential name exactly `ess`.
-fn flavored_names(btf: &Btf, ess: &str, min_id: u32) -> Vec<String> {
-    let mut needle = Vec::with_capacity(ess.len() + 3);
-    needle.extend_from_slice(ess.as_bytes());
-    needle.extend_from_slice(b"___");
-    let mut out: Vec<String> = Vec::new();
-    let mut cur = Some(btf);
-    while let Some(b) = cur {
-        let strs = b.str_bytes();
-        for pos in memchr::memmem::find_iter(strs, &needle) {
-            if pos > 0 && strs[pos - 1] != 0 {
-                continue;
-            }
-            let tail = &strs[pos..];
-            let end = memchr::memchr(0, tail).unwrap_or(tail.len());
-            let Ok(full) = std::str::from_utf8(&tail[..end]) else {
-                continue;
-            };
-            if essential_len(full) == ess.len() && !out.iter().any(|o| o == full) {
-                out.push(full.to_string());
-            }
-        }
-        cur = match b.base() {
-            Some(base) if min_id < b.start_id() => Some(base.as_ref()),
-            _ => None,
-        };
     }
     out
 }
