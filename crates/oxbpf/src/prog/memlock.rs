@@ -31,6 +31,8 @@ fn probe() -> Result<bool, String> {
         max_entries: 1,
         ..Default::default()
     };
+    // In a user namespace the map needs the process's BPF token; kept open across the fork.
+    let _token = crate::token::apply(&mut attr.map_flags, &mut attr.map_token_fd);
     let zero = libc::rlimit {
         rlim_cur: 0,
         rlim_max: libc::RLIM_INFINITY,

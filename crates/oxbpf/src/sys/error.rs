@@ -118,6 +118,12 @@ impl SysError {
     pub fn capability_shortfall(&self) -> Option<String> {
         let c = self.ctx;
         let caps = c.caps().filter(|_| self.is_permission() && !c.token())?;
+        if perm::in_user_namespace() {
+            return Some(
+                "a BPF token (OXBPF_BPF_TOKEN_PATH), or CAP_BPF in the initial user namespace"
+                    .into(),
+            );
+        }
         let missing = self.missing_capabilities();
         if !missing.is_empty() {
             return Some(super::caps::names(&missing));
