@@ -15,72 +15,25 @@ use oxbpf::collection::{Collection, CollectionOptions};
 use oxbpf::features::{have_program_type, FeatureError};
 use oxbpf::prog::{self, LoadRequest, TestRunOpts};
 use oxbpf::spec::ProgramType;
-use oxbpf::sys::{self, attr::TokenCreateAttr, Cmd};
 use oxbpf::token::{self, Status, Token};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use token_util::*;
 
 fn main() {
-    let strict = std::env::var("OXBPF_REQUIRE_KERNEL").is_ok_and(|v| v == "1");
-    if unsafe { libc::geteuid() } != 0 {
-        assert!(!strict, "OXBPF_REQUIRE_KERNEL=1 but not root");
-        eprintln!("SKIPPED: the token test needs root (it configures a delegated bpffs)");
+    if !root_or_skip("the token test") {
         return;
     }
-    // A kernel without tokens does not know the command (EINVAL); one with them looks at the
-    // (bad) bpffs fd first (EBADF).
-    let mut probe = TokenCreateAttr {
-        flags: 0,
-        bpffs_fd: u32::MAX,
-    };
-    match unsafe { sys::bpf(Cmd::TokenCreate, &mut probe) } {
-        Err(e) if e.errno == libc::EBADF => {}
-        other => {
-            eprintln!("this kernel has no BPF tokens (BPF_TOKEN_CREATE answered {other:?}); nothing to test");
-            return;
-        }
+    if !kernel_has_tokens() {
+        return;
     }
-    let (parent_sock, child_sock) = socketpair().expect("socketpair");
-    // SAFETY: this process is single-threaded (no libtest harness).
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
-    if pid == 0 {
-        drop(parent_sock);
-        let code = match std::panic::catch_unwind(|| child(child_sock)) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        };
-        std::process::exit(code);
-    }
-    drop(child_sock);
-    let fs = recv_fd(parent_sock.as_raw_fd()).expect("bpffs context from the child");
-    for key in [
-        c"delegate_cmds",
-        c"delegate_maps",
-        c"delegate_progs",
-        c"delegate_attachs",
-    ] {
-        fsconfig_string(&fs, key, c"any").expect("delegate");
-    }
-    let mnt = create_and_mount(&fs).expect("mount the delegated bpffs");
-    send_fd(parent_sock.as_raw_fd(), mnt.as_raw_fd()).expect("send the mount");
-    let mut status = 0;
-    // SAFETY: waiting for our own child.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "token child failed (status {status:#x}); see its output above"
-    );
+    let status = in_delegated_userns(child);
+    assert_eq!(status, 0, "token child failed; see its output above");
     println!("token test: ok");
 }
 
 /// The unprivileged side.
-fn child(sock: OwnedFd) {
-    enter_userns_as_nobody().expect("enter a user namespace as nobody");
-    let fs = fsopen(c"bpf").expect("fsopen(bpf) in the user namespace");
-    send_fd(sock.as_raw_fd(), fs.as_raw_fd()).expect("send the bpffs context");
-    let mnt = recv_fd(sock.as_raw_fd()).expect("delegated bpffs from the parent");
+fn child(mnt: OwnedFd) {
     let spec = {
         let data = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/xdp.bpf.o"))
             .expect("read xdp.bpf.o");

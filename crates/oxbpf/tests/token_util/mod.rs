@@ -151,3 +151,78 @@ pub fn create_and_mount(fs: &OwnedFd) -> io::Result<OwnedFd> {
     // SAFETY: new fd.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
+
+/// True if this kernel knows `BPF_TOKEN_CREATE`: with a bad bpffs fd it answers `EBADF`; a
+/// kernel without tokens does not know the command (`EINVAL`). Says so when it does not.
+pub fn kernel_has_tokens() -> bool {
+    let mut probe = oxbpf::sys::attr::TokenCreateAttr {
+        flags: 0,
+        bpffs_fd: u32::MAX,
+    };
+    // SAFETY: the BPF_TOKEN_CREATE layout, no pointers.
+    match unsafe { oxbpf::sys::bpf(oxbpf::sys::Cmd::TokenCreate, &mut probe) } {
+        Err(e) if e.errno == libc::EBADF => true,
+        other => {
+            eprintln!("this kernel has no BPF tokens (BPF_TOKEN_CREATE answered {other:?}); nothing to test");
+            false
+        }
+    }
+}
+
+/// Forks a child that drops to nobody in a new user and mount namespace, makes a bpffs
+/// context there and receives it back mounted with every `delegate_*` option set to `any` by
+/// this (privileged) process; then runs `child` with the mount's fd. Returns the child's exit
+/// status (0: `child` returned; 1: it panicked).
+///
+/// Call only from a single-threaded process (`unshare(CLONE_NEWUSER)` needs one).
+pub fn in_delegated_userns(child: impl FnOnce(OwnedFd)) -> i32 {
+    let (parent_sock, child_sock) = socketpair().expect("socketpair");
+    // SAFETY: the caller is single-threaded.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+    if pid == 0 {
+        drop(parent_sock);
+        let run = std::panic::AssertUnwindSafe(|| {
+            enter_userns_as_nobody().expect("enter a user namespace as nobody");
+            let fs = fsopen(c"bpf").expect("fsopen(bpf) in the user namespace");
+            send_fd(child_sock.as_raw_fd(), fs.as_raw_fd()).expect("send the bpffs context");
+            let mnt = recv_fd(child_sock.as_raw_fd()).expect("delegated bpffs from the parent");
+            child(mnt)
+        });
+        std::process::exit(match std::panic::catch_unwind(run) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        });
+    }
+    drop(child_sock);
+    let fs = recv_fd(parent_sock.as_raw_fd()).expect("bpffs context from the child");
+    for key in [
+        c"delegate_cmds",
+        c"delegate_maps",
+        c"delegate_progs",
+        c"delegate_attachs",
+    ] {
+        fsconfig_string(&fs, key, c"any").expect("delegate");
+    }
+    let mnt = create_and_mount(&fs).expect("mount the delegated bpffs");
+    send_fd(parent_sock.as_raw_fd(), mnt.as_raw_fd()).expect("send the mount");
+    let mut status = 0;
+    // SAFETY: waiting for our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    }
+}
+
+/// True if root; otherwise says the test is skipped (a failure under `OXBPF_REQUIRE_KERNEL=1`).
+pub fn root_or_skip(what: &str) -> bool {
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let strict = std::env::var("OXBPF_REQUIRE_KERNEL").is_ok_and(|v| v == "1");
+    assert!(!strict, "OXBPF_REQUIRE_KERNEL=1 but not root");
+    eprintln!("SKIPPED: {what} needs root (it configures a delegated bpffs)");
+    false
+}
