@@ -1,8 +1,9 @@
 //! ns/packet of the oxlb XDP datapath by `BPF_PROG_RUN`, as ratios against the floor program
 //! (`bpf/floor.bpf.o`: parse Ethernet/IPv4/TCP, swap MACs, `XDP_TX`) measured in the same
 //! rounds:
-//! 1. established flow, new flow, NAT reply and non-VIP pass (1 NAT VIP, 16 backends), with
-//!    the cost of the datapath's building blocks (map lookups, helpers) measured alongside;
+//! 1. established flow, new flow, NAT reply and non-VIP pass (1 NAT VIP, 16 backends), the
+//!    established flow of an `ipip` and a `gue` VIP (encapsulated DSR, IPv4 in IPv4 / in UDP),
+//!    with the cost of the datapath's building blocks (map lookups, helpers) measured alongside;
 //! 2. established and new flow with 1, 100 and 10,000 VIPs × 2, 100 and 1,000 backends.
 //!
 //! Method (see `support`): one `BPF_PROG_RUN` with `repeat = 1` per packet on a fresh copy
@@ -30,7 +31,7 @@ use oxbpf::prog::Program;
 use oxbpf::spec::Pinning;
 use oxlb::daemon::kernel;
 use oxlb::datapath::abi::{RawFlowKey, RawVipKey, Reason};
-use oxlb::datapath::{self, Layout, MapId};
+use oxlb::datapath::{self, Encap, Layout, MapId, Prefix};
 use oxlb::maglev::{build_table, MaglevEntry};
 use oxlb::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
 use std::collections::BTreeMap;
@@ -134,11 +135,26 @@ struct Datapath {
 /// apply). Only the target's ring row is written: the ring array is preallocated for every
 /// VIP, so the memory is the same, and no other row is looked up.
 fn load_datapath(n_vips: u32, n_backends: u32, target: u32, table: u32) -> Datapath {
+    load_datapath_mode(n_vips, n_backends, target, table, Mode::Nat)
+}
+
+/// [`load_datapath`] with VIPs of `mode` (ipip/gue: outer sources from 10.200.0.0/24).
+fn load_datapath_mode(
+    n_vips: u32,
+    n_backends: u32,
+    target: u32,
+    table: u32,
+    mode: Mode,
+) -> Datapath {
     let layout = Layout {
         max_vips: n_vips,
         max_backends: n_backends,
         table_size: table,
         ct_entries: CT_ENTRIES,
+        encap: Encap {
+            source4: Some(Prefix::parse("10.200.0.0/24").expect("prefix")),
+            ..Encap::default()
+        },
         ..Layout::default()
     };
     let names: Vec<String> = (0..n_backends)
@@ -170,8 +186,8 @@ fn load_datapath(n_vips: u32, n_backends: u32, target: u32, table: u32) -> Datap
                 addr: IpAddr::V4(vip_addr(id)),
                 port: 80,
                 proto: Proto::Tcp,
-                mode: Mode::Nat,
-                snat_addr: Some(IpAddr::V4(LB)),
+                mode,
+                snat_addr: (mode == Mode::Nat).then_some(IpAddr::V4(LB)),
                 backends: if on { backends.clone() } else { Vec::new() },
                 table: if on {
                     build_table(&maglev, table).expect("maglev table")
@@ -267,6 +283,42 @@ fn flow_variants<'a>(
     ]
 }
 
+/// The established flow of `dp` (1 encapsulating VIP at `vip`): opened with a SYN, then its
+/// ACKs; every output must carry the frame's IP packet unchanged inside an outer IPv4 header
+/// (valid checksum) to the flow's backend, in UDP when `gue`.
+fn encap_variant<'a>(dp: &'a Datapath, b: &Bench, vip: Ipv4Addr, gue: bool) -> Variant<'a> {
+    let syn = frame(b.mac, EST_CLIENT, EST_PORT, vip, 80, SYN);
+    let (v, _, out) = run_once(&dp.prog, &syn, b.ifindex);
+    assert_eq!(v, XDP_TX, "first packet of the encapsulated flow");
+    let backend = ip_of(&out).dst;
+    let est = frame(b.mac, EST_CLIENT, EST_PORT, vip, 80, ACK);
+    let inner = est[14..].to_vec();
+    let name = if gue {
+        "established flow: gue (IPv4 in UDP/IPv4)"
+    } else {
+        "established flow: ipip (IPv4 in IPv4)"
+    };
+    Variant::fixed(name, &dp.prog, XDP_TX, &est).checked(move |out| {
+        let o = ip_of(out);
+        let body = if gue { &o.l4()[8..] } else { o.l4() };
+        match (
+            out[..6] == ROUTER_MAC,
+            o.header_ok(),
+            o.dst == backend && is_backend_ip(o.dst),
+            body == inner,
+        ) {
+            (true, true, true, true) => Ok(()),
+            r => Err(format!(
+                "encapsulated frame wrong (MAC, checksum, backend, inner): {r:?}"
+            )),
+        }
+    })
+}
+
+fn is_backend_ip(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(a) if is_backend(a))
+}
+
 /// Where the bench runs and for how long.
 struct Bench {
     ifindex: u32,
@@ -346,6 +398,8 @@ fn paths(b: &Bench, floor: &Program) {
         fib: (LB, backend),
     });
     let [est_v, new_v] = flow_variants(&dp, b, vip, backend);
+    let dp_ipip = load_datapath_mode(1, 16, 0, table, Mode::Ipip);
+    let dp_gue = load_datapath_mode(1, 16, 0, table, Mode::Gue);
     let mut v = vec![
         Variant::fixed("floor: parse, swap MACs, XDP_TX", floor, XDP_TX, &est)
             .checked(move |out| sent(out, EST_CLIENT, |d| d == vip)),
@@ -363,6 +417,8 @@ fn paths(b: &Bench, floor: &Program) {
             true => Ok(()),
             false => Err("a passed frame was modified".into()),
         }),
+        encap_variant(&dp_ipip, b, vip, false),
+        encap_variant(&dp_gue, b, vip, true),
     ];
     v.push(Variant::fixed("empty program", &blocks.empty, XDP_TX, &est));
     for (name, prog) in &blocks.ops {
@@ -370,7 +426,18 @@ fn paths(b: &Bench, floor: &Program) {
     }
     let ct_before = ct_entries(&dp);
     let before = reasons(&dp);
+    let (before_ipip, before_gue) = (reasons(&dp_ipip), reasons(&dp_gue));
     interleave(&mut v, b.ifindex, b.rounds, b.per_round);
+    for (d, before, x) in [
+        (&dp_ipip, &before_ipip, &v[5]),
+        (&dp_gue, &before_gue, &v[6]),
+    ] {
+        assert_counted(
+            d,
+            before,
+            &[(Reason::CtHit, x.runs()), (Reason::Tx, x.runs())],
+        );
+    }
     let (est_n, new_n, reply_n, pass_n) = (v[1].runs(), v[2].runs(), v[3].runs(), v[4].runs());
     assert_counted(
         &dp,
@@ -399,11 +466,19 @@ fn paths(b: &Bench, floor: &Program) {
         "{:<46} {:>8} {:>8} {:>8} {:>8}",
         "path", "mean ns", "med ns", "x floor", "(median)"
     );
-    for x in &v[..5] {
+    for x in &v[..7] {
         row(x, &v[0]);
     }
     let ratio = v[1].mean() / v[0].mean();
-    let empty = v[5].mean();
+    let empty = v[7].mean();
+    println!(
+        "encapsulation: ipip / NAT established = {:.2}, gue / NAT established = {:.2} \
+         (medians {:.2}, {:.2})",
+        v[5].mean() / v[1].mean(),
+        v[6].mean() / v[1].mean(),
+        v[5].median() / v[1].median(),
+        v[6].median() / v[1].median()
+    );
     println!(
         "established / floor = {ratio:.2} (median {:.2}); target <= 1.5: {}. Without the cost \
          of BPF_PROG_RUN itself (empty program, {empty:.1} ns): {:.1}",
@@ -421,9 +496,9 @@ fn breakdown(v: &[Variant]) {
         v[1].mean(),
         v[2].mean(),
         v[4].mean(),
-        v[5].mean(),
+        v[7].mean(),
     );
-    let op: Vec<f64> = v[6..]
+    let op: Vec<f64> = v[8..]
         .iter()
         .map(|x| (x.mean() - empty) / REPS as f64)
         .collect();
@@ -443,7 +518,7 @@ fn breakdown(v: &[Variant]) {
         "floor's own work (floor - empty)",
         floor - empty
     );
-    for (x, ns) in v[6..].iter().zip(&op) {
+    for (x, ns) in v[8..].iter().zip(&op) {
         println!("  {:<52} {:>7.1} ns", x.name, ns);
     }
     println!(

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR).
+ * oxlb XDP datapath: a layer-4 load balancer (Maglev + conntrack, full NAT or DSR;
+ * encapsulated DSR (ipip, gue) lives in encap.h).
  *
  * Map layout and ABI: see oxlb.h.
  *
@@ -231,8 +232,7 @@ struct pkt {
 	__be16 *sport;	 /* L4 ports in the frame */
 	__be16 *dport;
 	__u16 *l4_csum;	 /* TCP/UDP checksum in the frame */
-	__u32 seq;	 /* TCP sequence and acknowledgement numbers (host order) */
-	__u32 ack_seq;
+	__u32 tcp_seq;	 /* host order: a SYN-ACK's sequence number, else the acknowledgement number */
 	__u32 bytes;	 /* L2 header + IP length, for the byte counters */
 	__u16 l3_len;	 /* IP total length, for the fib MTU check */
 	__u8 vlan;	 /* 1 if the frame carried a VLAN tag */
@@ -687,7 +687,7 @@ static __always_inline int ack_ok(const struct pkt *p, __u32 server_isn)
 {
 	if (p->key.proto != IPPROTO_TCP || !(p->tcp & TCP_ACK))
 		return 0;
-	return p->ack_seq - (server_isn + 1) <= (1u << 20);
+	return p->tcp_seq - (server_isn + 1) <= (1u << 20);
 }
 
 /* Give a NAT port to a client's SYN (a half-open flow in oxlb_syn). Returns the port
@@ -959,6 +959,8 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 	return r;
 }
 
+#include "encap.h"
+
 /* ---- forward path: client -> VIP ----------------------------------------- */
 
 /* A packet to a VIP; found: its conntrack entry when one was found (checked here). */
@@ -988,6 +990,9 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		count(OXLB_R_CT_MISS);
 		guarded = guard_engaged(vipp->id, now);
 	}
+	/* new_flow 2: a new flow the guard keeps out of conntrack. */
+	if (vipp->mode == OXLB_MODE_IPIP || vipp->mode == OXLB_MODE_GUE)
+		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow << guarded, v6);
 	cached = ct && hop_fresh(&ct->hop, ctx, now);
 	if (cached)
 		hop = ct->hop;
@@ -1119,7 +1124,7 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 	int rv;
 
 	if (p->tcp & TCP_SYNACK) {
-		s->server_isn = p->seq;
+		s->server_isn = p->tcp_seq;
 		s->synack = 1;
 	} else if (p->tcp & TCP_RST) {
 		bpf_map_delete_elem(&oxlb_syn, &p->key);
@@ -1166,8 +1171,8 @@ static __always_inline __u32 icmp_flow(struct icmp_flow *fl, const __u32 *qsrc, 
 	k.family = v6 ? OXLB_AF_INET6 : OXLB_AF_INET;
 	fl->nat_port = 0;
 	if (!ct_backend(&k, fl->vip.id, fl->vip.mode, &fl->bid, &fl->be, &fl->nat_port)) {
-		/* Without conntrack only DSR can find the backend (Maglev). */
-		if (fl->vip.mode != OXLB_MODE_DSR)
+		/* Without conntrack only DSR/ipip/gue can find the backend (Maglev). */
+		if (fl->vip.mode == OXLB_MODE_NAT)
 			return OXLB_R_ICMP_UNTRACKED;
 		if (pick_backend(fl->vip.id, flow_hash(&k, v6), &fl->bid, &fl->be))
 			return OXLB_R_ICMP_UNTRACKED;
@@ -1206,6 +1211,8 @@ static __always_inline int icmp_v4(struct xdp_md *ctx, struct pkt *p, struct iph
 	r = icmp_flow(&fl, &q->saddr, &q->daddr, qp[0], qp[1], q->protocol, 0);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 0);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1278,6 +1285,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	r = icmp_flow(&fl, qs, qd, qp[0], qp[1], q->nexthdr, 1);
 	if (r)
 		return verdict(r, XDP_PASS);
+	if (fl.vip.mode == OXLB_MODE_IPIP || fl.vip.mode == OXLB_MODE_GUE)
+		return encap_icmp(ctx, p, &fl.vip, &fl.be, 1);
 
 	if (fl.vip.mode == OXLB_MODE_DSR) {
 		__u32 any[4] = {};
@@ -1349,8 +1358,7 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 		p->l4_csum = &t->check;
 		p->tcp = (t->syn && !t->ack ? TCP_SYN : 0) | (t->syn && t->ack ? TCP_SYNACK : 0) |
 			 (t->fin ? TCP_FIN : 0) | (t->rst ? TCP_RST : 0) | (t->ack ? TCP_ACK : 0);
-		p->seq = bpf_ntohl(t->seq);
-		p->ack_seq = bpf_ntohl(t->ack_seq);
+		p->tcp_seq = bpf_ntohl(t->syn && t->ack ? t->seq : t->ack_seq);
 	} else if (p->key.proto == IPPROTO_UDP) {
 		struct udphdr *u = l4;
 

@@ -48,6 +48,8 @@
 /* VIP forwarding modes (oxlb_vip.mode). */
 #define OXLB_MODE_NAT 1
 #define OXLB_MODE_DSR 2
+#define OXLB_MODE_IPIP 3 /* encapsulated DSR: IP in IP (4in4, 6in6, 4in6, 6in4), see encap.h */
+#define OXLB_MODE_GUE 4	 /* encapsulated DSR: IP in UDP (GUE variant 1), see encap.h */
 
 /* oxlb_backend.flags */
 #define OXLB_BACKEND_VALID 1
@@ -225,7 +227,9 @@ enum oxlb_reason {
 	OXLB_R_GUARDED = 26,	     /* new flow scheduled without conntrack: new-flow guard engaged */
 	OXLB_R_CT_RESUMED = 27,	     /* packet of a live flow whose conntrack entry was gone (evicted) */
 	OXLB_R_NAT_REPLY_MISS = 28,  /* TCP/UDP to a NAT port with no NAT entry (evicted or stray): XDP_PASS */
-	OXLB_R_MAX = 29,
+	OXLB_R_ENCAP_TOO_BIG = 29,   /* ipip/gue: too big once encapsulated, ICMP sent back: XDP_TX */
+	OXLB_R_ENCAP_TOO_BIG_DROP = 30, /* ipip/gue: too big, no ICMP possible (DF clear, short): XDP_DROP */
+	OXLB_R_MAX = 31,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -256,5 +260,18 @@ struct oxlb_config {
 	__u32 guard_new_flows;
 };
 _Static_assert(sizeof(struct oxlb_config) == 48, "oxlb_config size");
+
+/* Read-only encapsulation settings of the ipip/gue modes (.rodata variable
+ * oxlb_encap, set by the loader before load; see encap.h). The outer source
+ * address is src | (flow hash & mask): the backends' RSS spreads flows. */
+struct oxlb_encap_config {
+	__u32 src4;	 /* IPv4 outer source prefix (network order); 0: none configured */
+	__u32 mask4;	 /* its host bits (network order) */
+	__u32 src6[4];	 /* IPv6 outer source prefix; all zero: none configured */
+	__u32 mask6;	 /* host bits of the last 32-bit word of src6 (network order) */
+	__be16 gue_port; /* GUE destination UDP port (default 6080) */
+	__u16 _pad;
+};
+_Static_assert(sizeof(struct oxlb_encap_config) == 32, "oxlb_encap_config size");
 
 #endif /* OXLB_H */

@@ -32,7 +32,7 @@
 //! address = "10.0.0.1"
 //! port = 80                         # 0 = any port
 //! protocol = "tcp"                  # tcp | udp
-//! mode = "nat"                      # nat | dsr
+//! mode = "nat"                      # nat | dsr | ipip | gue (ipip/gue: see [encap])
 //! snat = "10.0.0.254"               # NAT only: source address towards backends
 //! health = { type = "http", port = 8080, path = "/healthz", interval = "2s", timeout = "1s", rise = 2, fall = 3 }
 //!
@@ -40,7 +40,14 @@
 //! address = "10.0.1.1"
 //! port = 8080                       # 0 = keep the client's destination port
 //! weight = 100                      # 0..=65535, 0 drains
+//!
+//! [encap]                           # ipip / gue VIPs: outer header towards the backends
+//! source4 = "10.200.0.0/24"         # outer source prefix; the flow hash picks the host bits
+//! source6 = "fd00:200::/112"
+//! gue_port = 6080
 //! ```
+//!
+//! An optional `[bgp]` section announces the VIPs through BIRD (see [`crate::bgp::config`]).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -49,7 +56,7 @@ use std::time::Duration;
 
 use validate::{RawConfig, Validator};
 
-pub use crate::datapath::NatTimeouts;
+pub use crate::datapath::{Encap, NatTimeouts, Prefix};
 pub use crate::plan::{BackendKey, VipKey};
 use crate::plan::{Mode, Proto};
 
@@ -73,6 +80,9 @@ pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9100";
 pub const DEFAULT_PIN_DIR: &str = "/sys/fs/bpf/oxlb";
 /// Longest accepted NAT timeout, in seconds (7 days).
 pub const MAX_NAT_TIMEOUT_S: u64 = 7 * 24 * 3600;
+/// Largest config file read, in bytes. The datapath holds at most 512 VIPs and 4096 backends,
+/// well under 1 MiB of TOML; the bound keeps parsing memory bounded (~45 bytes per byte).
+pub const MAX_CONFIG_BYTES: u64 = 8 << 20;
 /// Longest interface name the kernel accepts (IFNAMSIZ - 1).
 const MAX_IFNAME: usize = 15;
 
@@ -85,6 +95,10 @@ pub struct Config {
     pub interfaces: Vec<Interface>,
     /// Virtual services, in file order.
     pub vips: Vec<Vip>,
+    /// Outer headers of `ipip`/`gue` VIPs (`[encap]`).
+    pub encap: Encap,
+    /// VIPs announced by BGP through BIRD; `None` = no `[bgp]` section.
+    pub bgp: Option<crate::bgp::config::BgpConfig>,
 }
 
 /// Global options.
@@ -272,6 +286,20 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    /// The file is larger than any config within the datapath's limits.
+    #[error(
+        "{path}: config is {size} bytes; oxlb reads at most {max} (the datapath holds at most {} VIPs and {} backends: well under 1 MiB of TOML)",
+        crate::datapath::Layout::default().max_vips,
+        crate::datapath::Layout::default().max_backends
+    )]
+    TooLarge {
+        /// The path.
+        path: PathBuf,
+        /// Its size (at least this many bytes).
+        size: u64,
+        /// [`MAX_CONFIG_BYTES`].
+        max: u64,
+    },
     /// The file is not valid TOML, has an unknown key or a wrongly typed value.
     #[error("{0} (see the example config in the oxlb documentation)")]
     Syntax(Diagnostic),
@@ -284,7 +312,7 @@ impl ConfigError {
     /// All diagnostics carried by this error (empty for [`ConfigError::Read`]).
     pub fn diagnostics(&self) -> Vec<&Diagnostic> {
         match self {
-            ConfigError::Read { .. } => Vec::new(),
+            ConfigError::Read { .. } | ConfigError::TooLarge { .. } => Vec::new(),
             ConfigError::Syntax(d) => vec![d],
             ConfigError::Invalid(ds) => ds.iter().collect(),
         }
@@ -300,12 +328,36 @@ fn join_lines(diags: &[Diagnostic]) -> String {
 }
 
 impl Config {
-    /// Reads and validates the config file at `path`.
+    /// Reads (a regular file of at most [`MAX_CONFIG_BYTES`]) and validates the config at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        use std::io::Read;
+        let read_err = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let meta = file.metadata().map_err(read_err)?;
+        if !meta.is_file() {
+            return Err(read_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a config is a TOML file)",
+            )));
+        }
+        let too_large = |size| ConfigError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            max: MAX_CONFIG_BYTES,
+        };
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(too_large(meta.len()));
+        }
+        let mut src = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut src)
+            .map_err(read_err)?;
+        if src.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(too_large(src.len() as u64));
+        }
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy())
@@ -374,7 +426,11 @@ pub fn is_prime(n: u32) -> bool {
     true
 }
 
+pub mod advice;
+mod encap;
 mod validate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_misuse;

@@ -77,15 +77,46 @@ enum Command {
         /// XDP mode.
         #[arg(long, default_value = "driver", value_parser = ["generic", "driver"])]
         xdp_mode: String,
-        /// New connections in the distribution round (at most 4000).
-        #[arg(long, default_value_t = 3000)]
-        connections: usize,
+        /// New connections in the distribution round (at most 4000; --fleet: default 2000).
+        #[arg(long)]
+        connections: Option<usize>,
+        /// The fleet lab instead: three LB nodes behind an ECMP router, announced by BGP
+        /// through BIRD; nodes die, drain and join under long-lived flows.
+        #[arg(long)]
+        fleet: bool,
         /// Instead of the usual checks: flood the IPv4 VIP with spoofed SYNs (hping3) for
         /// SECS seconds while keep-alive and new connections must keep working.
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
         flood: Option<u64>,
     },
-    /// Stop the daemon, detach XDP and remove every pin.
+    /// Backend side of ipip/gue VIPs: strip IPIP and GUE addressed to this host with XDP and
+    /// hand the inner packet to the local stack (bind the VIP on `lo`). Runs until SIGINT or
+    /// SIGTERM, then detaches.
+    Decap {
+        /// Interface receiving the tunnel packets.
+        #[arg(long)]
+        iface: String,
+        /// Tunnel endpoint address (repeatable); default: every address of the interface.
+        #[arg(long = "address", value_name = "ADDR")]
+        addresses: Vec<std::net::IpAddr>,
+        /// GUE destination UDP port.
+        #[arg(long, default_value_t = oxlb::datapath::DEFAULT_GUE_PORT)]
+        gue_port: u16,
+        /// XDP mode.
+        #[arg(long, default_value = "auto", value_parser = ["auto", "generic", "driver"])]
+        xdp_mode: String,
+    },
+    /// Withdraw this node's VIPs from BGP and keep forwarding for a drain period, then report
+    /// drained (before stopping or upgrading the node).
+    Drain {
+        /// The daemon's pin dir.
+        #[arg(long, default_value = DEFAULT_PIN_DIR)]
+        pin_dir: PathBuf,
+        /// How long the datapath keeps forwarding after the withdrawal (e.g. "5s", "500ms").
+        #[arg(long, default_value = "5s")]
+        period: String,
+    },
+    /// Stop the daemon, withdraw its VIPs from BGP, detach XDP and remove every pin.
     Down {
         /// The datapath's pin dir.
         #[arg(long, default_value = DEFAULT_PIN_DIR)]
@@ -117,15 +148,47 @@ fn main() -> ExitCode {
         Command::Stats { pin_dir, json } => stats(&pin_dir, json),
         Command::Check { config } => check(&config),
         Command::Down { pin_dir } => down(&pin_dir),
+        Command::Decap {
+            iface,
+            addresses,
+            gue_port,
+            xdp_mode,
+        } => oxlb::decap::run(&oxlb::decap::DecapOptions {
+            iface,
+            addresses,
+            gue_port,
+            xdp_mode: match xdp_mode.as_str() {
+                "generic" => oxbpf::link::XdpMode::Generic,
+                "driver" => oxbpf::link::XdpMode::Driver,
+                _ => oxbpf::link::XdpMode::Auto,
+            },
+        })
+        .map_err(|e| e.to_string()),
+        Command::Drain { pin_dir, period } => oxlb::config::parse_duration(&period)
+            .ok_or_else(|| {
+                format!("--period {period:?}: write a duration like \"5s\" or \"500ms\"")
+            })
+            .and_then(|p| oxlb::bgp::commands::drain(&pin_dir, p))
+            .map(|lines| lines.iter().for_each(|l| println!("{l}"))),
+        Command::Demo {
+            xdp_mode,
+            connections,
+            fleet: true,
+            ..
+        } => oxlb::demo::fleet::run(&oxlb::demo::fleet::FleetOptions {
+            xdp_mode,
+            connections: connections.unwrap_or(2000),
+        }),
         Command::Demo {
             mode,
             xdp_mode,
             connections,
             flood,
+            fleet: false,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode,
             xdp_mode,
-            connections,
+            connections: connections.unwrap_or(3000),
             flood,
         }),
     };
@@ -138,9 +201,12 @@ fn main() -> ExitCode {
     }
 }
 
+/// Sends SIGHUP and waits for the daemon to record the outcome; fails when it kept the old
+/// config.
 fn reload(pin_dir: &Path) -> Result<(), String> {
     let pid = state::running_pid(pin_dir)
         .ok_or_else(|| format!("no running oxlb daemon for {}", pin_dir.display()))?;
+    let before = state::read_reload(pin_dir).map_or(0, |s| s.count);
     // SAFETY: sending a signal to a pid has no memory-safety preconditions.
     if unsafe { libc::kill(pid, libc::SIGHUP) } != 0 {
         return Err(format!(
@@ -148,13 +214,38 @@ fn reload(pin_dir: &Path) -> Result<(), String> {
             std::io::Error::last_os_error()
         ));
     }
-    println!("asked oxlb (pid {pid}) to reload");
-    Ok(())
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(s) = state::read_reload(pin_dir).filter(|s| s.count > before) {
+            if !s.ok {
+                return Err(format!(
+                    "oxlb (pid {pid}) kept the running config: {}",
+                    s.message
+                ));
+            }
+            println!("oxlb (pid {pid}) reloaded: {}", s.message);
+            return Ok(());
+        }
+        if state::running_pid(pin_dir) != Some(pid) {
+            return Err(format!(
+                "oxlb (pid {pid}) exited before it reported the reload"
+            ));
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "oxlb (pid {pid}) did not report the reload within 60 s; see its log"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 fn check(path: &Path) -> Result<(), String> {
     let config = Config::load(path).map_err(|e| e.to_string())?;
     let layout = daemon::layout_for(&config);
+    if let Some(w) = oxlb::config::advice::conntrack_warning(&config, layout.nat_port_count) {
+        eprintln!("{}: warning: {w}", path.display());
+    }
     let limits = oxlb::planner::Limits {
         max_vips: layout.max_vips,
         max_backends: layout.max_backends,
@@ -170,6 +261,10 @@ fn check(path: &Path) -> Result<(), String> {
     );
     for v in &plan.vips {
         println!("  {} ({}) → {} backends", v.key(), v.mode, v.backends.len());
+    }
+    println!("  plan digest {}", oxlb::fleet::digest(&plan));
+    for w in oxlb::bgp::commands::warnings(&config) {
+        println!("{w}");
     }
     Ok(())
 }
@@ -222,6 +317,14 @@ fn stats(pin_dir: &Path, json: bool) -> Result<(), String> {
         v["backends"] = backends.into();
         out["vips"].as_array_mut().expect("array").push(v);
     }
+    if let Some(d) = saved["digest"].as_str() {
+        text += &format!("plan digest {d} (equal on every node of a fleet that forwards alike)\n");
+        out["digest"] = d.into();
+    }
+    if let Some((line, json)) = oxlb::bgp::commands::status_lines(pin_dir) {
+        text += &format!("{line}\n");
+        out["bgp"] = json;
+    }
     text += "datapath:\n";
     for (reason, n) in oxlb::stats::reason_counts(&maps).map_err(|e| e.to_string())? {
         out["reasons"][&reason] = n.into();
@@ -256,6 +359,9 @@ fn down(pin_dir: &Path) -> Result<(), String> {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
+    }
+    for line in oxlb::bgp::commands::withdraw_before_down(pin_dir) {
+        println!("{line}");
     }
     let ifaces: Vec<String> = state::read(pin_dir)
         .and_then(|s| {

@@ -78,6 +78,9 @@ pub struct Snapshot {
     pub vips: Vec<VipStats>,
     /// Datapath packet counters by reason (e.g. `"pass_not_vip"`, `"drop_no_backend"`).
     pub reasons: Vec<(String, u64)>,
+    /// The forwarding plan's digest ([`crate::fleet::digest`]): equal on every node of a fleet
+    /// that forwards alike.
+    pub digest: String,
 }
 
 impl Snapshot {
@@ -109,6 +112,7 @@ impl Snapshot {
         Snapshot {
             vips,
             reasons: Vec::new(),
+            digest: crate::fleet::digest(plan),
         }
     }
 }
@@ -238,6 +242,12 @@ pub fn render(snapshot: &Snapshot) -> String {
         help,
         &reasons,
     );
+    if !snapshot.digest.is_empty() {
+        let help =
+            "Always 1; the digest label names the forwarding plan (equal on nodes that agree).";
+        let labels = format!("digest=\"{}\"", escape_label(&snapshot.digest));
+        family(&mut out, "oxlb_plan_info", "gauge", help, &[(labels, 1)]);
+    }
     out
 }
 
@@ -426,6 +436,7 @@ mod tests {
                 ],
             }],
             reasons: vec![("pass_not_vip".into(), 7), ("drop \"odd\"\\\n".into(), 1)],
+            digest: "0123abcd".into(),
         }
     }
 
@@ -446,6 +457,8 @@ mod tests {
             "oxlb_backend_up{vip=\"10.0.0.1:80/tcp\",mode=\"nat\",backend=\"[fd00::1]:8080\"} 0",
             "oxlb_backend_weight{vip=\"10.0.0.1:80/tcp\",mode=\"nat\",backend=\"[fd00::1]:8080\"} 10",
             "oxlb_datapath_packets_total{reason=\"pass_not_vip\"} 7",
+            "# TYPE oxlb_plan_info gauge",
+            "oxlb_plan_info{digest=\"0123abcd\"} 1",
             "oxlb_datapath_packets_total{reason=\"drop \\\"odd\\\"\\\\\\n\"} 1",
         ];
         let lines: Vec<&str> = text.lines().collect();
@@ -470,7 +483,7 @@ mod tests {
         let unique: std::collections::HashSet<_> = families.iter().collect();
         assert_eq!(unique.len(), families.len(), "a family appears twice");
         assert!(text.ends_with('\n'));
-        assert_eq!(lines.len(), 9 * 2 + 3 + 5 * 2 + 2);
+        assert_eq!(lines.len(), 10 * 2 + 3 + 5 * 2 + 2 + 1);
     }
 
     #[test]

@@ -42,6 +42,19 @@ pub enum Mode {
     Nat,
     /// Direct server return: only the destination MAC changes; backends own the VIP.
     Dsr,
+    /// Encapsulated DSR: the packet is wrapped in IP-in-IP towards the backend, which
+    /// strips it (`oxlb decap`) and owns the VIP.
+    Ipip,
+    /// Encapsulated DSR: the packet is wrapped in UDP (GUE) towards the backend.
+    Gue,
+}
+
+impl Mode {
+    /// Backends own the VIP and answer clients directly (every mode but NAT); the packet
+    /// reaches them unchanged, so ports cannot be rewritten.
+    pub fn is_dsr(self) -> bool {
+        self != Mode::Nat
+    }
 }
 
 impl fmt::Display for Mode {
@@ -49,6 +62,8 @@ impl fmt::Display for Mode {
         f.write_str(match self {
             Mode::Nat => "nat",
             Mode::Dsr => "dsr",
+            Mode::Ipip => "ipip",
+            Mode::Gue => "gue",
         })
     }
 }

@@ -1,16 +1,14 @@
 //! Counters read from the pinned datapath maps (no daemon needed), as a metrics snapshot.
 
-use crate::daemon::{kernel, DaemonError};
 use crate::datapath::abi::{RawStats, Reason};
 use crate::datapath::MapId;
 use crate::metrics::{Counters, Snapshot};
 use crate::plan::Plan;
-use oxbpf::map::Map;
+use oxbpf::map::{Map, MapError};
 use std::collections::BTreeMap;
-use std::path::Path;
 
 /// Sums the per-CPU `RawStats` value at `id` of a stats map.
-pub fn stats_at(map: &Map, id: u32) -> Result<RawStats, DaemonError> {
+pub fn stats_at(map: &Map, id: u32) -> Result<RawStats, MapError> {
     let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
         return Ok(RawStats::default());
     };
@@ -31,7 +29,7 @@ fn counters(s: &RawStats) -> Counters {
 }
 
 /// Sums a per-CPU `u64` counter.
-fn u64_at(map: &Map, id: u32) -> Result<u64, DaemonError> {
+fn u64_at(map: &Map, id: u32) -> Result<u64, MapError> {
     let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
         return Ok(0);
     };
@@ -42,7 +40,7 @@ fn u64_at(map: &Map, id: u32) -> Result<u64, DaemonError> {
 }
 
 /// Fills a snapshot of `plan` from the datapath maps.
-pub fn snapshot(maps: &BTreeMap<MapId, Map>, plan: &Plan) -> Result<Snapshot, DaemonError> {
+pub fn snapshot(maps: &BTreeMap<MapId, Map>, plan: &Plan) -> Result<Snapshot, MapError> {
     let mut snap = Snapshot::from_plan(plan);
     for v in &mut snap.vips {
         v.counters = counters(&stats_at(&maps[&MapId::VipStats], v.id)?);
@@ -55,7 +53,7 @@ pub fn snapshot(maps: &BTreeMap<MapId, Map>, plan: &Plan) -> Result<Snapshot, Da
 }
 
 /// The datapath's packet counters by reason.
-pub fn reason_counts(maps: &BTreeMap<MapId, Map>) -> Result<Vec<(String, u64)>, DaemonError> {
+pub fn reason_counts(maps: &BTreeMap<MapId, Map>) -> Result<Vec<(String, u64)>, MapError> {
     Reason::ALL
         .iter()
         .map(|r| {
@@ -65,9 +63,4 @@ pub fn reason_counts(maps: &BTreeMap<MapId, Map>) -> Result<Vec<(String, u64)>, 
             ))
         })
         .collect()
-}
-
-/// Like [`snapshot`], opening the maps pinned in `pin_dir`.
-pub fn snapshot_pinned(pin_dir: &Path, plan: &Plan) -> Result<Snapshot, DaemonError> {
-    snapshot(&kernel::open_pinned(pin_dir)?, plan)
 }

@@ -13,34 +13,24 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use common::frames::*;
+use common::xdp::{
+    self, CLIENT4, CLIENT6, LB4, LB6, PEER_MAC, XDP_DROP, XDP_PASS, XDP_REDIRECT, XDP_TX,
+};
 use common::{require_kernel, Netns};
-use oxbpf::collection::{Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::map::BPF_ANY;
-use oxbpf::prog::{Program, TestRunOpts};
-use oxbpf::spec::Pinning;
-use oxlb::daemon::kernel;
+use oxbpf::prog::Program;
 use oxlb::datapath::abi::{
     RawCt, RawFlowKey, RawGuard, RawNat, NAT_CLOSED, NAT_OPEN, NAT_TICK_SHIFT, NAT_TIME_WAIT,
 };
-use oxlb::datapath::{self, Layout, MapId, MapOp};
+use oxlb::datapath::{Layout, MapId, MapOp};
 use oxlb::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
-
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
-const XDP_REDIRECT: u32 = 4;
 
 const TS: u32 = 251;
 const NAT_MIN: u16 = 16384;
 const NAT_COUNT: u16 = 16384;
 
-const LB4: &str = "10.0.0.1";
-const LB6: &str = "fd00::1";
-const CLIENT4: &str = "10.0.0.100";
-const CLIENT6: &str = "fd00::100";
 const CLIENT_MAC: &str = "02:00:00:00:00:64";
-const PEER_MAC: &str = "02:00:00:00:00:fe";
 
 /// id, address, port, MAC of its neighbour entry (None: no entry), behind lb1.
 const BACKENDS: [(u32, &str, u16, Option<&str>, bool); 8] = [
@@ -163,37 +153,12 @@ fn plan() -> Plan {
 
 /// The namespace of the tests: LB on lb0 (10.0.0.1, fd00::1) and lb1 (10.0.5.1).
 fn topology() -> Netns {
-    let ns = Netns::new("oxlbpk");
-    for (a, b) in [("lb0", "peer0"), ("lb1", "peer1")] {
-        ns.ip(&["link", "add", a, "type", "veth", "peer", "name", b]);
-        ns.ip(&["link", "set", a, "up"]);
-        ns.ip(&["link", "set", b, "up"]);
-    }
-    ns.ip(&["addr", "add", &format!("{LB4}/24"), "dev", "lb0"]);
-    ns.ip(&["addr", "add", &format!("{LB6}/64"), "dev", "lb0", "nodad"]);
-    ns.ip(&["addr", "add", "10.0.5.1/24", "dev", "lb1"]);
-    let neigh = |addr: &str, m: &str, dev: &str| {
-        ns.ip(&[
-            "neigh",
-            "add",
-            addr,
-            "lladdr",
-            m,
-            "dev",
-            dev,
-            "nud",
-            "permanent",
-        ]);
-    };
-    neigh(CLIENT4, CLIENT_MAC, "lb0");
-    neigh(CLIENT6, CLIENT_MAC, "lb0");
+    let ns = xdp::lb_netns("oxlbpk", CLIENT_MAC);
     for (_, addr, _, m, behind_lb1) in BACKENDS {
         if let Some(m) = m {
-            neigh(addr, m, if behind_lb1 { "lb1" } else { "lb0" });
+            xdp::neigh(&ns, addr, m, if behind_lb1 { "lb1" } else { "lb0" });
         }
     }
-    ns.exec(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    ns.exec(&["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
     ns
 }
 
@@ -213,12 +178,7 @@ impl Dp {
     }
 
     fn load_with(ns: &str, layout: Layout) -> Dp {
-        let spec = kernel::spec(&layout, Pinning::None).unwrap();
-        let mut coll = Collection::load(&spec, &CollectionOptions::default()).unwrap();
-        let (prog, maps) = kernel::take(&mut coll).unwrap();
-        let plan = plan();
-        let entries = datapath::entries(&plan, &layout).unwrap();
-        let ops = datapath::diff(None, &entries).unwrap();
+        let (prog, maps, ops) = xdp::load(&layout, &plan());
         let writes_to = |id: MapId| {
             ops.iter()
                 .map(|op| match op {
@@ -235,7 +195,6 @@ impl Dp {
         };
         assert_eq!(writes_to(MapId::Ring), VIPS.len() * TS as usize);
         assert_eq!(writes_to(MapId::Vips), VIPS.len());
-        kernel::apply(&maps, &ops).unwrap();
         Dp {
             prog,
             maps,
@@ -248,41 +207,16 @@ impl Dp {
 
     /// Runs one frame arriving on lb0: (verdict, output frame).
     fn run(&self, frame: &[u8]) -> (u32, Vec<u8>) {
-        let ctx: Vec<u8> = [0, frame.len() as u32, 0, self.lb0.0, 0, 0]
-            .iter()
-            .flat_map(|v: &u32| v.to_ne_bytes())
-            .collect();
-        let out = self
-            .prog
-            .test_run(&TestRunOpts {
-                data_in: frame,
-                ctx_in: &ctx,
-                ..Default::default()
-            })
-            .unwrap();
-        (out.retval, out.data_out)
+        xdp::run(&self.prog, frame, self.lb0.0)
     }
 
     fn reasons(&self) -> BTreeMap<String, u64> {
-        oxlb::stats::reason_counts(&self.maps)
-            .unwrap()
-            .into_iter()
-            .collect()
+        xdp::reasons(&self.maps)
     }
 
     /// Runs `frame` and returns the reason counters that changed.
     fn run_counted(&self, frame: &[u8]) -> (u32, Vec<u8>, BTreeMap<String, u64>) {
-        let before = self.reasons();
-        let (rv, out) = self.run(frame);
-        let d = self
-            .reasons()
-            .into_iter()
-            .filter_map(|(k, v)| {
-                let b = before[&k];
-                (v != b).then_some((k, v - b))
-            })
-            .collect();
-        (rv, out, d)
+        xdp::run_counted(&self.prog, &self.maps, frame, self.lb0.0)
     }
 
     /// A frame from the client's router to lb0.

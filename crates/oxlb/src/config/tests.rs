@@ -1,6 +1,6 @@
 //! Unit tests of config parsing and validation.
 
-use super::validate::line_col;
+use super::validate::LineIndex;
 use super::*;
 use crate::plan::{Mode, Proto};
 use std::path::PathBuf;
@@ -438,8 +438,8 @@ fn helpers() {
     assert_eq!(parse_duration("2w"), None);
     assert_eq!(parse_duration("s"), None);
     assert_eq!(parse_duration("99999999999999999999s"), None);
-    assert_eq!(line_col("ab\ncdé\nx", 7), (2, 4));
-    assert_eq!(line_col("ab", 100), (1, 3));
+    assert_eq!(LineIndex::new("ab\ncdé\nx").line_col(7), (2, 4));
+    assert_eq!(LineIndex::new("ab").line_col(100), (1, 3));
 }
 
 #[test]

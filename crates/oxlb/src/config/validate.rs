@@ -19,10 +19,12 @@ use crate::plan::{Mode, Proto, VipKey};
 #[serde(deny_unknown_fields)]
 pub(super) struct RawConfig {
     global: Option<Spanned<RawGlobal>>,
-    #[serde(default, rename = "interface")]
+    #[serde(default, rename = "interface", deserialize_with = "tables::interfaces")]
     interfaces: Vec<Spanned<RawInterface>>,
-    #[serde(default, rename = "vip")]
+    #[serde(default, rename = "vip", deserialize_with = "tables::vips")]
     vips: Vec<Spanned<RawVip>>,
+    encap: Option<Spanned<super::encap::RawEncap>>,
+    bgp: Option<Spanned<crate::bgp::config::RawBgp>>,
 }
 
 #[derive(Deserialize)]
@@ -58,7 +60,7 @@ struct RawVip {
     mode: Option<Spanned<String>>,
     snat: Option<Spanned<String>>,
     health: Option<Spanned<RawHealth>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tables::backends")]
     backend: Vec<Spanned<RawBackend>>,
 }
 
@@ -85,22 +87,27 @@ struct RawHealth {
 
 /// Turns raw structures into a [`Config`], collecting diagnostics instead of stopping at the first.
 pub(super) struct Validator<'a> {
-    src: &'a str,
+    lines: LineIndex<'a>,
     file: &'a str,
+    /// Addresses of every VIP (to their key) and SNAT address (to its VIP), for backend checks.
+    vip_addrs: HashMap<IpAddr, VipKey>,
+    snat_addrs: HashMap<IpAddr, VipKey>,
     pub(super) diags: Vec<Diagnostic>,
 }
 
 impl<'a> Validator<'a> {
     pub(super) fn new(src: &'a str, file: &'a str) -> Self {
         Validator {
-            src,
+            lines: LineIndex::new(src),
             file,
+            vip_addrs: HashMap::new(),
+            snat_addrs: HashMap::new(),
             diags: Vec::new(),
         }
     }
 
     pub(super) fn diag(&self, span: &Range<usize>, message: String) -> Diagnostic {
-        let (line, column) = line_col(self.src, span.start);
+        let (line, column) = self.lines.line_col(span.start);
         Diagnostic {
             file: self.file.to_string(),
             line,
@@ -115,7 +122,7 @@ impl<'a> Validator<'a> {
     }
 
     fn line(&self, span: &Range<usize>) -> usize {
-        line_col(self.src, span.start).0
+        self.lines.line(span.start)
     }
 
     pub(super) fn config(&mut self, raw: RawConfig) -> Config {
@@ -140,6 +147,8 @@ impl<'a> Validator<'a> {
                 interfaces.push(iface);
             }
         }
+        self.service_addrs(&raw.vips);
+        self.datapath_limits(&raw.vips);
         let mut vips = Vec::new();
         let mut seen: HashMap<VipKey, usize> = HashMap::new();
         for item in raw.vips {
@@ -154,13 +163,84 @@ impl<'a> Validator<'a> {
                 vips.push(vip);
             }
         }
+        let mut encap = crate::datapath::Encap::default();
+        if let Some(raw) = &raw.encap {
+            let (e, errs) = super::encap::encap(raw.get_ref());
+            encap = e;
+            for (span, msg) in errs {
+                self.err(&span, msg);
+            }
+        }
+        let bgp = raw.bgp.and_then(|b| {
+            crate::bgp::config::validate(b.get_ref(), &b.span(), &mut |s, m| self.err(s, m))
+        });
         let config = Config {
             global,
             interfaces,
             vips,
+            encap,
+            bgp,
         };
         self.cross_checks(&config);
         config
+    }
+
+    /// Records the VIP and SNAT addresses as written (those that parse), before any backend is
+    /// checked against them.
+    fn service_addrs(&mut self, vips: &[Spanned<RawVip>]) {
+        for v in vips.iter().map(Spanned::get_ref) {
+            let Ok(addr) = v.address.get_ref().parse::<IpAddr>() else {
+                continue;
+            };
+            let proto = match v.protocol.as_ref().map(|p| p.get_ref().as_str()) {
+                Some("udp") => Proto::Udp,
+                _ => Proto::Tcp,
+            };
+            let port = v
+                .port
+                .as_ref()
+                .and_then(|p| u16::try_from(*p.get_ref()).ok())
+                .unwrap_or(0);
+            let key = VipKey { addr, port, proto };
+            self.vip_addrs.entry(addr).or_insert(key);
+            if let Some(snat) = v.snat.as_ref().and_then(|s| s.get_ref().parse().ok()) {
+                self.snat_addrs.entry(snat).or_insert(key);
+            }
+        }
+    }
+
+    /// The datapath's fixed limits on VIPs and backends, reported at the first item over them.
+    fn datapath_limits(&mut self, vips: &[Spanned<RawVip>]) {
+        let layout = crate::datapath::Layout::default();
+        let max_vips = layout.max_vips as usize;
+        if let Some(first_over) = vips.get(max_vips) {
+            self.err(
+                &first_over.span(),
+                format!(
+                    "{} VIPs exceed the datapath limit of {max_vips} (this is VIP {}); remove VIPs",
+                    vips.len(),
+                    max_vips + 1
+                ),
+            );
+        }
+        let max_backends = layout.max_backends as usize;
+        let total: usize = vips.iter().map(|v| v.get_ref().backend.len()).sum();
+        if total > max_backends {
+            let first_over = vips
+                .iter()
+                .flat_map(|v| &v.get_ref().backend)
+                .nth(max_backends)
+                .map(Spanned::span)
+                .unwrap_or(0..0);
+            self.err(
+                &first_over,
+                format!(
+                    "{total} backends (over all VIPs) exceed the datapath limit of {max_backends} \
+                     (this is backend {}); remove backends",
+                    max_backends + 1
+                ),
+            );
+        }
     }
 
     fn global(&mut self, raw: RawGlobal) -> Global {
@@ -327,13 +407,37 @@ impl<'a> Validator<'a> {
         ok.then_some(Interface { name, xdp_mode })
     }
 
-    fn addr(&mut self, what: &str, raw: &Spanned<String>) -> Option<IpAddr> {
-        match raw.get_ref().trim().parse::<IpAddr>() {
-            Ok(a) if a.is_unspecified() || a.is_multicast() => {
-                self.err(&raw.span(), format!("{what} {a} must be a unicast address"));
-                None
-            }
-            Ok(a) => Some(a),
+    /// Parses an address; `service` (a VIP or SNAT address) also refuses loopback addresses.
+    fn addr(&mut self, what: &str, raw: &Spanned<String>, service: bool) -> Option<IpAddr> {
+        let text = raw.get_ref();
+        if text.trim() != text {
+            self.err(
+                &raw.span(),
+                format!(
+                    "{what} {text:?} has leading or trailing spaces: write {:?}",
+                    text.trim()
+                ),
+            );
+            return None;
+        }
+        let unusable = |a: IpAddr| match a {
+            _ if a.is_unspecified() => Some("unspecified"),
+            _ if a.is_multicast() => Some("multicast"),
+            IpAddr::V4(v4) if v4.is_broadcast() => Some("broadcast"),
+            _ if service && a.is_loopback() => Some("loopback"),
+            _ => None,
+        };
+        match text.parse::<IpAddr>() {
+            Ok(a) => match unusable(a) {
+                Some(kind) => {
+                    self.err(
+                        &raw.span(),
+                        format!("{what} {a} is a {kind} address; it must be a unicast address of this network"),
+                    );
+                    None
+                }
+                None => Some(a),
+            },
             Err(_) => {
                 self.err(
                     &raw.span(),
@@ -362,7 +466,7 @@ impl<'a> Validator<'a> {
 
     fn vip(&mut self, raw: RawVip, span: &Range<usize>) -> Option<Vip> {
         let line = self.line(span);
-        let addr = self.addr("vip address", &raw.address);
+        let addr = self.addr("vip address", &raw.address, true);
         let port = self.port("vip port", raw.port.as_ref());
         let proto = match raw
             .protocol
@@ -379,8 +483,13 @@ impl<'a> Validator<'a> {
         let mode = match raw.mode.as_ref().map(|m| (m.get_ref().as_str(), m.span())) {
             None | Some(("nat", _)) => Some(Mode::Nat),
             Some(("dsr", _)) => Some(Mode::Dsr),
+            Some(("ipip", _)) => Some(Mode::Ipip),
+            Some(("gue", _)) => Some(Mode::Gue),
             Some((other, s)) => {
-                self.err(&s, format!("vip mode {other:?} is not one of nat, dsr"));
+                self.err(
+                    &s,
+                    format!("vip mode {other:?} is not one of nat, dsr, ipip, gue"),
+                );
                 None
             }
         };
@@ -391,16 +500,16 @@ impl<'a> Validator<'a> {
                 self.err(span, format!("vip {key}: mode = \"nat\" needs snat = \"<LB address>\" (the source towards backends)"));
                 None
             }
-            (Mode::Dsr, Some(s)) => {
+            (Mode::Dsr | Mode::Ipip | Mode::Gue, Some(s)) => {
                 self.err(
                     &s.span(),
                     format!("vip {key}: snat only applies to mode = \"nat\""),
                 );
                 None
             }
-            (Mode::Dsr, None) => None,
+            (Mode::Dsr | Mode::Ipip | Mode::Gue, None) => None,
             (Mode::Nat, Some(s)) => {
-                let a = self.addr("snat address", s);
+                let a = self.addr("snat address", s, true);
                 if let Some(a) = a {
                     if a.is_ipv4() != addr.is_ipv4() {
                         self.err(
@@ -452,6 +561,11 @@ impl<'a> Validator<'a> {
                 span,
                 format!("vip {key} has no backends: add at least one [[vip.backend]]"),
             );
+        } else if backends.len() == raw.backend.len() && backends.iter().all(|b| b.weight == 0) {
+            self.err(
+                span,
+                format!("every backend of vip {key} has weight 0, so it would refuse every new flow: give one a weight > 0, or remove the VIP"),
+            );
         }
         Some(Vip {
             addr,
@@ -468,7 +582,7 @@ impl<'a> Validator<'a> {
     fn backend(&mut self, vip: &VipKey, mode: Mode, raw: &Spanned<RawBackend>) -> Option<Backend> {
         let line = self.line(&raw.span());
         let b = raw.get_ref();
-        let addr = self.addr(&format!("vip {vip}: backend address"), &b.address);
+        let addr = self.addr(&format!("vip {vip}: backend address"), &b.address, false);
         let port = self.port(&format!("vip {vip}: backend port"), b.port.as_ref());
         let weight = match &b.weight {
             None => Some(1),
@@ -487,17 +601,36 @@ impl<'a> Validator<'a> {
             },
         };
         let (addr, port, weight) = (addr?, port?, weight?);
+        let loop_why = if addr == vip.addr {
+            Some("is the VIP's own address".to_string())
+        } else if let Some(other) = self.vip_addrs.get(&addr) {
+            Some(format!("is also VIP {other}"))
+        } else {
+            self.snat_addrs
+                .get(&addr)
+                .map(|owner| format!("is the SNAT address of vip {owner}"))
+        };
+        if let Some(why) = loop_why {
+            self.err(
+                &b.address.span(),
+                format!("vip {vip}: backend {addr} {why}: traffic sent to it would come back to the load balancer"),
+            );
+        }
         if mode == Mode::Nat && addr.is_ipv4() != vip.addr.is_ipv4() {
             self.err(
                 &b.address.span(),
                 format!("vip {vip}: NAT backend {addr} is not the same IP family as the VIP (use mode = \"dsr\" to mix)"),
             );
         }
-        if mode == Mode::Dsr && port != 0 && port != vip.port {
+        if mode.is_dsr() && port != 0 && port != vip.port {
             let span = b.port.as_ref().map(|p| p.span()).unwrap_or(raw.span());
+            let who = match mode {
+                Mode::Dsr => "DSR".to_string(),
+                _ => format!("mode {mode}"),
+            };
             self.err(
                 &span,
-                format!("vip {vip}: DSR cannot rewrite ports: backend port must be 0 or the VIP port {}", vip.port),
+                format!("vip {vip}: {who} cannot rewrite ports: backend port must be 0 or the VIP port {}", vip.port),
             );
         }
         Some(Backend {
@@ -651,6 +784,16 @@ impl<'a> Validator<'a> {
                 });
             }
         }
+        for vip in &config.vips {
+            for message in super::encap::vip_problems(vip, &config.encap) {
+                self.diags.push(Diagnostic {
+                    file: self.file.to_string(),
+                    line: vip.line,
+                    column: 1,
+                    message,
+                });
+            }
+        }
         let vip_addrs: HashSet<IpAddr> = config.vips.iter().map(|v| v.addr).collect();
         for vip in &config.vips {
             if let Some(snat) = vip
@@ -668,14 +811,109 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// 1-based line and column (in characters) of byte `offset` in `src`.
-pub(super) fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(src.len());
-    while !src.is_char_boundary(offset) {
-        offset -= 1;
+/// Byte offsets → line and column, from the line starts found in one pass over the source
+/// (a lookup is a binary search plus a count of the characters before it on its line).
+pub(super) struct LineIndex<'a> {
+    src: &'a str,
+    /// Byte offset of each line's first character.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(super) fn new(src: &'a str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex { src, starts }
     }
-    let before = &src[..offset];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    (line, before[line_start..].chars().count() + 1)
+
+    /// 1-based line of byte `offset`.
+    pub(super) fn line(&self, offset: usize) -> usize {
+        self.starts
+            .partition_point(|&s| s <= offset.min(self.src.len()))
+    }
+
+    /// 1-based line and column (in characters) of byte `offset`.
+    pub(super) fn line_col(&self, offset: usize) -> (usize, usize) {
+        let mut offset = offset.min(self.src.len());
+        while !self.src.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line(offset);
+        let start = self.starts[line - 1];
+        (line, self.src[start..offset].chars().count() + 1)
+    }
+}
+
+/// The arrays of tables (`[[interface]]`, `[[vip]]`, `[[vip.backend]]`): a single table or
+/// another type in their place names the key and the expected form.
+mod tables {
+    use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
+    use std::fmt;
+    use std::marker::PhantomData;
+    use toml::Spanned;
+
+    struct Tables<T> {
+        key: &'static str,
+        form: &'static str,
+        _t: PhantomData<T>,
+    }
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Tables<T> {
+        type Value = Vec<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(
+                f,
+                "`{}` as an array of tables: write {} (double brackets) before each one",
+                self.key, self.form
+            )
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(item) = seq.next_element()? {
+                out.push(item);
+            }
+            Ok(out)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Vec<T>, A::Error> {
+            Err(A::Error::custom(format!(
+                "`{}` is a single table here, but oxlb expects an array of tables: write {} \
+                 (double brackets) before each one",
+                self.key, self.form
+            )))
+        }
+    }
+
+    fn tables<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+        key: &'static str,
+        form: &'static str,
+    ) -> Result<Vec<T>, D::Error> {
+        d.deserialize_seq(Tables {
+            key,
+            form,
+            _t: PhantomData,
+        })
+    }
+
+    pub(super) fn interfaces<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Spanned<super::RawInterface>>, D::Error> {
+        tables(d, "interface", "[[interface]]")
+    }
+
+    pub(super) fn vips<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Spanned<super::RawVip>>, D::Error> {
+        tables(d, "vip", "[[vip]]")
+    }
+
+    pub(super) fn backends<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Vec<Spanned<super::RawBackend>>, D::Error> {
+        tables(d, "backend", "[[vip.backend]]")
+    }
 }

@@ -5,12 +5,13 @@
 //! an interface without XDP). On kernels without XDP links the netlink attachment persists by
 //! itself and is replaced with `XDP_FLAGS_REPLACE`.
 
+use super::undo::Undo;
 use super::DaemonError;
 use crate::config::{Config, XdpMode as ConfigMode};
-use oxbpf::link::{attach_xdp, query_xdp, AttachPath, Link, XdpMode, XdpOptions};
+use oxbpf::link::{attach_xdp, query_xdp, AttachPath, Link, LinkError, XdpMode, XdpOptions};
 use oxbpf::netlink::{self, xdp::SetXdp};
 use oxbpf::prog::Program;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// How one interface got the program.
@@ -20,9 +21,11 @@ pub struct AttachReport {
     pub iface: String,
     /// Interface index.
     pub ifindex: u32,
-    /// `generic`, `driver` or `auto`.
+    /// The mode the kernel reports after attaching: `generic`, `driver`, `offload`
+    /// (`unknown` when it cannot be read).
     pub mode: String,
-    /// `link`, `netlink`, or `link (replaced)` when a pinned link was taken over.
+    /// `link`, `netlink`, `link (program replaced)` when a pinned link was taken over, or
+    /// `link (re-attached: A -> B mode)` when the configured mode changed.
     pub path: String,
 }
 
@@ -48,71 +51,199 @@ pub fn link_pin(pin_dir: &Path, iface: &str) -> PathBuf {
     pin_dir.join(format!("link_{iface}"))
 }
 
-/// Attaches `prog` to every configured interface (taking over links pinned by an earlier run).
+/// Attaches `prog` to every configured interface, taking over links pinned by an earlier run
+/// (re-attached when the configured mode differs from the one they run in). `undo` learns
+/// how to put each interface back as it was.
 pub fn attach_all(
     config: &Config,
     prog: &Program,
     pin_dir: &Path,
+    undo: &mut Undo,
 ) -> Result<Vec<AttachReport>, DaemonError> {
     let mut out = Vec::new();
     for i in &config.interfaces {
-        let err = |source| DaemonError::Attach {
+        let ifindex = netlink::xdp::ifindex(&i.name).map_err(|e| DaemonError::Attach {
             iface: i.name.clone(),
-            source,
-        };
-        let ifindex = netlink::xdp::ifindex(&i.name).map_err(|e| err(e.into()))?;
-        let pin = link_pin(pin_dir, &i.name);
-        let m = mode(i.xdp_mode);
-        if pin.exists() {
-            let link = Link::from_pin(&pin).map_err(err)?;
-            let fd = link.fd().ok_or_else(|| {
-                DaemonError::Datapath(format!("{}: pinned link has no fd", pin.display()))
-            })?;
-            oxbpf::sys::link_update(fd, prog.fd(), None).map_err(|e| {
-                DaemonError::Datapath(format!("{}: replace program in pinned link: {e}", i.name))
-            })?;
-            out.push(report(&i.name, ifindex, m, "link (program replaced)"));
-            continue;
-        }
-        let mut link = match attach_xdp(prog.fd(), ifindex, m, XdpOptions::default()) {
-            Ok(l) => l,
-            Err(e) if matches!(e.errno(), Some(libc::EBUSY) | Some(libc::EEXIST)) => {
-                replace_netlink(&i.name, ifindex, prog)?;
-                out.push(report(&i.name, ifindex, m, "netlink (program replaced)"));
-                continue;
-            }
-            Err(e) => return Err(err(e)),
-        };
-        let path = link.path();
-        if path == AttachPath::Link {
-            link.pin(&pin).map_err(err)?;
-        }
-        link.keep();
-        out.push(report(
-            &i.name,
+            source: e.into(),
+        })?;
+        let path = attach_one(&i.name, ifindex, mode(i.xdp_mode), prog, pin_dir, undo)?;
+        out.push(AttachReport {
+            iface: i.name.clone(),
             ifindex,
-            m,
-            if path == AttachPath::Link {
-                "link"
-            } else {
-                "netlink"
-            },
-        ));
+            mode: real_mode(ifindex),
+            path,
+        });
     }
     Ok(out)
 }
 
-fn report(iface: &str, ifindex: u32, m: XdpMode, path: &str) -> AttachReport {
-    AttachReport {
-        iface: iface.into(),
-        ifindex,
-        mode: mode_name(m).into(),
-        path: path.into(),
+/// Fails unless every configured interface exists (checked before anything is created).
+pub fn require_interfaces(config: &Config) -> Result<(), DaemonError> {
+    for i in &config.interfaces {
+        netlink::xdp::ifindex(&i.name).map_err(|e| DaemonError::Attach {
+            iface: i.name.clone(),
+            source: e.into(),
+        })?;
+    }
+    Ok(())
+}
+
+/// The mode of the XDP program on `ifindex`, as the kernel reports it now.
+pub fn real_mode(ifindex: u32) -> String {
+    match query_xdp(ifindex).ok().and_then(|i| i.mode()) {
+        Some(m) => mode_name(m).into(),
+        None => "unknown".into(),
     }
 }
 
-/// Replaces an earlier oxlb program attached through netlink; refuses to replace anyone else's.
-fn replace_netlink(iface: &str, ifindex: u32, prog: &Program) -> Result<(), DaemonError> {
+fn datapath_err(iface: &str) -> impl Fn(String) -> DaemonError + '_ {
+    move |e| DaemonError::Datapath(format!("{iface}: {e}"))
+}
+
+/// Attaches `prog` in `mode` and pins the link at `pin` (netlink attachments need no pin).
+fn attach_pinned(
+    prog: BorrowedFd,
+    ifindex: u32,
+    m: XdpMode,
+    pin: &Path,
+) -> Result<AttachPath, LinkError> {
+    let mut link = attach_xdp(prog, ifindex, m, XdpOptions::default())?;
+    let path = link.path();
+    if path == AttachPath::Link {
+        link.pin(pin)?;
+    }
+    link.keep();
+    Ok(path)
+}
+
+/// Removes an attachment made by [`attach_pinned`]: the pinned link, else `prog` by netlink.
+fn detach_pinned(iface: &str, ifindex: u32, pin: &Path, prog: BorrowedFd) -> Result<(), String> {
+    if pin.exists() {
+        let link = Link::from_pin(pin).map_err(|e| e.to_string())?;
+        if let Some(fd) = link.fd() {
+            oxbpf::sys::link_detach(fd).map_err(|e| e.to_string())?;
+        }
+        return std::fs::remove_file(pin).map_err(|e| format!("{}: {e}", pin.display()));
+    }
+    let flags = match query_xdp(ifindex).ok().and_then(|i| i.mode()) {
+        Some(m) => m.flags(),
+        None => 0,
+    };
+    let sock = netlink::Socket::route().map_err(|e| e.to_string())?;
+    let req = SetXdp {
+        fd: -1,
+        flags: flags | netlink::xdp::XDP_FLAGS_REPLACE,
+        expected_fd: Some(prog.as_raw_fd()),
+    };
+    netlink::xdp::set_xdp(&sock, ifindex, iface, req).map_err(|e| e.to_string())
+}
+
+fn attach_one(
+    iface: &str,
+    ifindex: u32,
+    wanted: XdpMode,
+    prog: &Program,
+    pin_dir: &Path,
+    undo: &mut Undo,
+) -> Result<String, DaemonError> {
+    let err = datapath_err(iface);
+    let pin = link_pin(pin_dir, iface);
+    let current = query_xdp(ifindex).map_err(|e| err(e.to_string()))?.mode();
+    let ours = prog
+        .fd()
+        .try_clone_to_owned()
+        .map_err(|e| err(e.to_string()))?;
+    if pin.exists() {
+        let link = Link::from_pin(&pin).map_err(|e| err(e.to_string()))?;
+        let fd = link
+            .fd()
+            .ok_or_else(|| err(format!("{}: pinned link has no fd", pin.display())))?;
+        let old_id = link.info().map_err(|e| err(e.to_string()))?.prog_id;
+        // Held until the undo runs: the link drops its reference when its program is swapped.
+        let old = Program::from_id(old_id).map_err(|e| err(e.to_string()))?;
+        if let Some(cur) = current.filter(|c| wanted != XdpMode::Auto && *c != wanted) {
+            oxbpf::sys::link_detach(fd).map_err(|e| err(format!("detach pinned link: {e}")))?;
+            std::fs::remove_file(&pin).map_err(|e| DaemonError::io(&pin, e))?;
+            return reattach(iface, ifindex, (cur, old), wanted, ours, &pin, undo);
+        }
+        oxbpf::sys::link_update(fd, prog.fd(), None)
+            .map_err(|e| err(format!("replace program in pinned link: {e}")))?;
+        undo.push(
+            format!("{iface}: program swap in {}", pin.display()),
+            move || {
+                let link = Link::from_pin(&pin).map_err(|e| e.to_string())?;
+                let fd = link.fd().ok_or("pinned link has no fd")?;
+                oxbpf::sys::link_update(fd, old.fd(), None).map_err(|e| e.to_string())
+            },
+        );
+        return Ok("link (program replaced)".into());
+    }
+    let path = match attach_pinned(prog.fd(), ifindex, wanted, &pin) {
+        Ok(p) => p,
+        Err(e) if matches!(e.errno(), Some(libc::EBUSY) | Some(libc::EEXIST)) => {
+            replace_netlink(iface, ifindex, wanted, prog, undo)?;
+            return Ok("netlink (program replaced)".into());
+        }
+        Err(source) => {
+            return Err(DaemonError::Attach {
+                iface: iface.into(),
+                source,
+            })
+        }
+    };
+    let name = iface.to_string();
+    undo.push(format!("{iface}: new XDP attachment"), move || {
+        detach_pinned(&name, ifindex, &pin, ours.as_fd())
+    });
+    Ok(match path {
+        AttachPath::Link => "link".into(),
+        _ => "netlink".into(),
+    })
+}
+
+/// After the old link was detached: attaches `ours` in `wanted` mode, or puts the old program
+/// back in its mode and fails with the reason.
+fn reattach(
+    iface: &str,
+    ifindex: u32,
+    (old_mode, old): (XdpMode, Program),
+    wanted: XdpMode,
+    ours: OwnedFd,
+    pin: &Path,
+    undo: &mut Undo,
+) -> Result<String, DaemonError> {
+    let (from, to) = (mode_name(old_mode), mode_name(wanted));
+    tracing::warn!(
+        "{iface}: re-attaching in {to} mode (it ran in {from} mode): packets pass to the host \
+         stack for the moment in between"
+    );
+    if let Err(e) = attach_pinned(ours.as_fd(), ifindex, wanted, pin) {
+        let back = attach_pinned(old.fd(), ifindex, old_mode, pin)
+            .map(|_| format!("it stays in {from} mode with the program it had"))
+            .unwrap_or_else(|e2| format!("and putting it back in {from} mode failed too: {e2}"));
+        return Err(DaemonError::Datapath(format!(
+            "{iface}: cannot attach in {to} mode: {e}; {back}"
+        )));
+    }
+    let (name, pin) = (iface.to_string(), pin.to_path_buf());
+    undo.push(format!("{iface}: re-attach in {from} mode"), move || {
+        detach_pinned(&name, ifindex, &pin, ours.as_fd())?;
+        attach_pinned(old.fd(), ifindex, old_mode, &pin)
+            .map(drop)
+            .map_err(|e| e.to_string())
+    });
+    Ok(format!("link (re-attached: {from} -> {to} mode)"))
+}
+
+/// Replaces an earlier oxlb program attached through netlink; refuses to replace anyone else's,
+/// and to change its mode (that needs `oxlb down`).
+fn replace_netlink(
+    iface: &str,
+    ifindex: u32,
+    wanted: XdpMode,
+    prog: &Program,
+    undo: &mut Undo,
+) -> Result<(), DaemonError> {
     let info = query_xdp(ifindex).map_err(|source| DaemonError::Attach {
         iface: iface.into(),
         source,
@@ -130,19 +261,35 @@ fn replace_netlink(iface: &str, ifindex: u32, prog: &Program) -> Result<(), Daem
     if info.link_id.is_some() {
         return Err(busy("held by a bpf_link that is not oxlb's pin"));
     }
-    let flags = match info.mode() {
-        Some(XdpMode::Generic) => netlink::xdp::XDP_FLAGS_SKB_MODE,
-        Some(XdpMode::Driver) => netlink::xdp::XDP_FLAGS_DRV_MODE,
-        _ => 0,
-    };
+    let current = info.mode();
+    if let Some(cur) = current.filter(|c| wanted != XdpMode::Auto && *c != wanted) {
+        return Err(DaemonError::Datapath(format!(
+            "{iface}: oxlb runs there in {} mode through netlink; changing to {} mode needs \
+             `oxlb down` first",
+            mode_name(cur),
+            mode_name(wanted)
+        )));
+    }
+    let flags = current.map_or(0, XdpMode::flags);
     let sock = netlink::Socket::route().map_err(|e| DaemonError::Datapath(e.to_string()))?;
-    let req = SetXdp {
-        fd: prog.fd().as_raw_fd(),
-        flags: flags | netlink::xdp::XDP_FLAGS_REPLACE,
-        expected_fd: Some(old.fd().as_raw_fd()),
+    let swap = move |sock: &netlink::Socket, new: BorrowedFd, expected: BorrowedFd, iface: &str| {
+        let req = SetXdp {
+            fd: new.as_raw_fd(),
+            flags: flags | netlink::xdp::XDP_FLAGS_REPLACE,
+            expected_fd: Some(expected.as_raw_fd()),
+        };
+        netlink::xdp::set_xdp(sock, ifindex, iface, req)
     };
-    netlink::xdp::set_xdp(&sock, ifindex, iface, req)
-        .map_err(|e| DaemonError::Datapath(e.to_string()))
+    swap(&sock, prog.fd(), old.fd(), iface).map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    let ours = prog
+        .fd()
+        .try_clone_to_owned()
+        .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    let name = iface.to_string();
+    undo.push(format!("{iface}: netlink program swap"), move || {
+        swap(&sock, old.fd(), ours.as_fd(), &name).map_err(|e| e.to_string())
+    });
+    Ok(())
 }
 
 /// Detaches oxlb from every interface recorded in `ifaces` (pinned link or netlink).

@@ -1,15 +1,16 @@
 //! The datapath in the kernel: load `oxlb.bpf.o` sized by a [`Layout`], with its maps pinned (or
 //! adopted from an earlier run), and write [`MapOp`]s into them.
 
+use super::undo::Undo;
 use super::DaemonError;
-use crate::datapath::abi::{RawConfig, RawVipSlot};
+use crate::datapath::abi::{RawConfig, RawEncapConfig, RawVipSlot};
 use crate::datapath::{Layout, MapId, MapOp};
 use oxbpf::collection::{kconfig, Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::prog::Program;
 use oxbpf::spec::{CollectionSpec, Pinning, ProgramType};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The compiled datapath, embedded so the binary needs no files besides its config.
 pub const OBJECT: &[u8] = include_bytes!("../../bpf/oxlb.bpf.o");
@@ -43,6 +44,8 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
         ..layout.config()
     };
     spec.set_variable("oxlb_cfg", &config.to_bytes())
+        .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    spec.set_variable(RawEncapConfig::VAR_NAME, &layout.encap.raw().to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
     Ok(spec)
 }
@@ -109,9 +112,35 @@ pub fn take(coll: &mut Collection) -> Result<(Program, BTreeMap<MapId, Map>), Da
 }
 
 /// Loads the datapath with `layout`, pinning its maps in `pin_dir` or reusing maps pinned there.
-pub fn load(layout: &Layout, pin_dir: &Path) -> Result<Datapath, DaemonError> {
+/// `undo` learns to remove the pins (and the directory) this call creates, never those it
+/// found, even when the load fails half-way.
+pub fn load(layout: &Layout, pin_dir: &Path, undo: &mut Undo) -> Result<Datapath, DaemonError> {
     let spec = spec(layout, Pinning::ByName)?;
     require_bpffs(pin_dir)?;
+    let created_dir = !pin_dir.exists();
+    let new_pins: Vec<PathBuf> = MapId::ALL
+        .iter()
+        .map(|id| pin_dir.join(id.name()))
+        .filter(|p| !p.exists())
+        .collect();
+    let dir = pin_dir.to_path_buf();
+    undo.push(
+        format!("{} map pins created in {}", new_pins.len(), dir.display()),
+        move || {
+            for p in &new_pins {
+                match std::fs::remove_file(p) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(format!("{}: {e}", p.display()))
+                    }
+                    _ => {}
+                }
+            }
+            if created_dir {
+                std::fs::remove_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            Ok(())
+        },
+    );
     std::fs::create_dir_all(pin_dir).map_err(|e| DaemonError::io(pin_dir, e))?;
     let adopted = pin_dir.join(MapId::Ct.name()).exists();
     let opts = CollectionOptions {
@@ -174,31 +203,70 @@ pub fn apply(maps: &BTreeMap<MapId, Map>, ops: &[MapOp]) -> Result<usize, Daemon
     Ok(n)
 }
 
+/// A map element as it was before a write: `None` when the key was absent.
+pub type Saved = (MapId, Vec<u8>, Option<Vec<u8>>);
+
+/// The current values of every element `ops` will write (to put them back with [`restore`]).
+pub fn saved_values(maps: &BTreeMap<MapId, Map>, ops: &[MapOp]) -> Result<Vec<Saved>, DaemonError> {
+    let mut out = Vec::new();
+    for op in ops {
+        let keys: Vec<(MapId, Vec<u8>)> = match op {
+            MapOp::ResetPerCpu { map, key } => vec![(*map, key.clone())],
+            _ => op.elements().into_iter().map(|(m, k, _)| (m, k)).collect(),
+        };
+        for (map, key) in keys {
+            let old = maps[&map].lookup(&key)?;
+            out.push((map, key, old));
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `saved` values back (newest first), into the maps pinned in `pin_dir`.
+pub fn restore(pin_dir: &Path, saved: &[Saved]) -> Result<(), String> {
+    let maps = open_pinned(pin_dir).map_err(|e| e.to_string())?;
+    for (map, key, old) in saved.iter().rev() {
+        let m = &maps[map];
+        match old {
+            Some(v) => m.update(key, v, 0),
+            None => m.delete(key).map(drop),
+        }
+        .map_err(|e| format!("{}: {e}", map.name()))?;
+    }
+    Ok(())
+}
+
 /// Deletes VIP keys the kernel map holds but `keep` does not, and empties the id slots of
-/// VIP ids not in `keep_ids` (after adopting an old datapath). Returns the VIPs deleted.
+/// VIP ids not in `keep_ids` (after adopting an old datapath). Returns the elements changed,
+/// as they were.
 pub fn prune_vips(
     maps: &BTreeMap<MapId, Map>,
     keep: &[Vec<u8>],
     keep_ids: &[u32],
-) -> Result<usize, DaemonError> {
+) -> Result<Vec<Saved>, DaemonError> {
+    let mut saved = Vec::new();
     let vips = &maps[&MapId::Vips];
     let stale: Vec<Vec<u8>> = vips
         .keys()
         .filter_map(Result::ok)
         .filter(|k| !keep.contains(k))
         .collect();
-    for k in &stale {
-        vips.delete(k)?;
+    for k in stale {
+        if let Some(old) = vips.lookup(&k)? {
+            vips.delete(&k)?;
+            saved.push((MapId::Vips, k, Some(old)));
+        }
     }
     let slots = &maps[&MapId::VipIds];
     let empty = RawVipSlot::empty_bytes();
     for id in (0..slots.max_entries()).filter(|id| !keep_ids.contains(id)) {
         let key = id.to_ne_bytes();
-        if slots.lookup(&key)?.is_some_and(|v| v != empty) {
+        if let Some(old) = slots.lookup(&key)?.filter(|v| *v != empty) {
             slots.update(&key, &empty, 0)?;
+            saved.push((MapId::VipIds, key.to_vec(), Some(old)));
         }
     }
-    Ok(stale.len())
+    Ok(saved)
 }
 
 /// `BPF_FS_MAGIC` from `statfs(2)`.

@@ -3,17 +3,23 @@
 //!
 //! State that must survive the daemon lives on bpffs under the config's pin dir: every datapath
 //! map, the XDP link of each interface (`link_<iface>`), and `oxlb.state` (JSON: the running
-//! plan's names for `oxlb stats`, and the interfaces). `oxlb.pid` names the running daemon.
+//! plan's names for `oxlb stats`, and the interfaces). `oxlb.pid` names the running daemon,
+//! which holds an exclusive lock on `oxlb.lock` (one daemon per pin dir), and `oxlb.reload`
+//! records the outcome of its latest reload for `oxlb reload`.
 //! Stopping the daemon (SIGTERM/SIGINT) leaves the datapath forwarding; a new daemon adopts the
-//! pinned maps (conntrack intact) and swaps in its program atomically. `oxlb down` detaches and
-//! removes everything.
+//! pinned maps (conntrack intact) and swaps in its program atomically (re-attaching when the
+//! configured `xdp_mode` differs). A start or reload that fails puts back what it changed
+//! ([`undo::Undo`]). `oxlb down` detaches and removes everything.
 
 mod attach;
 pub mod kernel;
+mod lock;
 pub mod pressure;
-mod signals;
+mod reload;
+pub(crate) mod signals;
 pub mod state;
 pub mod sysctl;
+pub mod undo;
 
 use crate::config::{Config, ConfigError};
 use crate::datapath::{self, DatapathError, Layout, MapId};
@@ -25,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use undo::Undo;
 
 pub use attach::{detach_all, AttachReport};
 
@@ -57,6 +64,18 @@ pub enum DaemonError {
         /// Why.
         source: oxbpf::link::LinkError,
     },
+    /// Another daemon holds the pin dir.
+    #[error(
+        "pin dir {} is in use by {}: stop it first (SIGTERM keeps its datapath forwarding; `oxlb down --pin-dir {0}` removes it), or give this daemon another pin_dir",
+        pin_dir.display(),
+        pid.map_or("another oxlb daemon".to_string(), |p| format!("oxlb pid {p}"))
+    )]
+    Busy {
+        /// The pin dir.
+        pin_dir: PathBuf,
+        /// The daemon holding it, when its pid file names a live process.
+        pid: Option<i32>,
+    },
     /// Something else about the datapath.
     #[error("{0}")]
     Datapath(String),
@@ -88,6 +107,7 @@ pub fn layout_for(config: &Config) -> Layout {
         syn_entries: config.global.syn_table_size,
         guard_new_flows: config.global.new_flow_guard,
         nat_timeouts: config.global.nat_timeouts,
+        encap: config.encap,
         ..Layout::default()
     }
 }
@@ -113,7 +133,9 @@ fn metrics_server(
         addr,
         Box::new(move || {
             let plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
-            crate::stats::snapshot_pinned(&pin_dir, &plan).unwrap_or_else(|e| {
+            let maps = kernel::open_pinned(&pin_dir);
+            let snap = maps.and_then(|m| Ok(crate::stats::snapshot(&m, &plan)?));
+            snap.unwrap_or_else(|e| {
                 tracing::warn!("metrics: {e}");
                 crate::metrics::Snapshot::from_plan(&plan)
             })
@@ -144,44 +166,84 @@ pub struct Daemon {
     events_tx: std::sync::mpsc::Sender<HealthEvent>,
     metrics: Option<MetricsServer>,
     pressure: pressure::Pressure,
+    /// Reloads handled (numbers the outcomes in the reload status file).
+    reloads: u64,
+    /// Announces the VIPs through BIRD (`[bgp]`).
+    bgp: Option<crate::bgp::announcer::Announcer>,
     /// How the XDP program was attached, per interface.
     pub attached: Vec<AttachReport>,
+    /// The pin dir's lock (held while the daemon lives; released last).
+    _lock: lock::PinDirLock,
 }
 
 impl Daemon {
     /// Loads (or adopts) the datapath, writes the plan, attaches XDP, starts checks and metrics.
+    /// Takes the pin dir's lock first (another daemon there: refused, nothing touched). A start
+    /// that fails removes what it created and puts back what it changed: an adopted datapath
+    /// keeps its pins, entries, links and programs.
     pub fn start(config_path: &Path) -> Result<Daemon, DaemonError> {
         let config = Config::load(config_path)?;
         let layout = layout_for(&config);
+        if let Some(w) = crate::config::advice::conntrack_warning(&config, layout.nat_port_count) {
+            tracing::warn!("{w}");
+        }
         let pin_dir = config.global.pin_dir.clone();
         let health = HealthMap::new();
         let plan = planner::plan_with_limits(&config, &health, None, &limits(&layout))?;
         let plan = Arc::new(Mutex::new(plan));
+        let state_dir_existed = state::dir(&pin_dir).exists();
+        let lock = lock::acquire(&pin_dir)?;
+        // Declared after the lock: dropped (rolled back) before the lock is released.
+        let mut undo = Undo::new();
+        let files = state::snapshot_files(&pin_dir);
+        let state_dir = state::dir(&pin_dir);
+        undo.push("state files", move || match state_dir_existed {
+            true => state::restore_files(&files),
+            false => std::fs::remove_dir_all(&state_dir)
+                .map_err(|e| format!("{}: {e}", state_dir.display())),
+        });
+        attach::require_interfaces(&config)?;
         // Bind the metrics port before touching the kernel: a taken port fails the start
         // with nothing attached.
         let metrics = metrics_server(&config, &plan)?;
-        let datapath = kernel::load(&layout, &pin_dir)?;
+        let datapath = kernel::load(&layout, &pin_dir, &mut undo)?;
         let next_plan = plan.lock().unwrap_or_else(|e| e.into_inner()).clone();
         let next = datapath::entries(&next_plan, &layout)?;
         let mut ops = datapath::diff(None, &next)?;
         if datapath.adopted {
             ops = kernel::keep_adopted_counters(&datapath.maps, ops);
+            let saved = kernel::saved_values(&datapath.maps, &ops)?;
+            let dir = pin_dir.clone();
+            undo.push("entries written into the adopted maps", move || {
+                kernel::restore(&dir, &saved)
+            });
         }
         let written = kernel::apply(&datapath.maps, &ops)?;
         if datapath.adopted {
             let keep: Vec<Vec<u8>> = next.map_entries(MapId::Vips).map(|(k, _)| k).collect();
             let ids: Vec<u32> = next.rings.keys().copied().collect();
             let pruned = kernel::prune_vips(&datapath.maps, &keep, &ids)?;
+            let stale = pruned.iter().filter(|p| p.0 == MapId::Vips).count();
+            let dir = pin_dir.clone();
+            undo.push("stale VIPs removed", move || kernel::restore(&dir, &pruned));
             tracing::info!(
-                "adopted the pinned datapath in {} (conntrack kept); removed {pruned} stale VIPs",
+                "adopted the pinned datapath in {} (conntrack kept); removed {stale} stale VIPs",
                 pin_dir.display()
             );
         }
         tracing::debug!("wrote {written} map entries");
         tracing::info!("datapath clock: {}", kernel::clock().why);
-        state::add_sysctls(&pin_dir, &sysctl::apply(&config)?)?;
-        let attached = attach::attach_all(&config, &datapath.program, &pin_dir)?;
+        let changes = sysctl::apply_undoable(&config, &mut undo)?;
+        state::add_sysctls(&pin_dir, &changes)?;
+        let attached = attach::attach_all(&config, &datapath.program, &pin_dir, &mut undo)?;
         state::write(&pin_dir, &next_plan, &attached)?;
+        let started = state::ReloadStatus {
+            count: 0,
+            ok: true,
+            message: "started".into(),
+        };
+        state::write_reload(&pin_dir, &started)?;
+        // Last: a pid file means "serving" (`oxlb reload`, the demo wait for it).
         state::write_pid(&pin_dir)?;
         let (events_tx, events) = channel();
         let mut d = Daemon {
@@ -196,9 +258,17 @@ impl Daemon {
             events_tx,
             metrics,
             pressure: pressure::Pressure::default(),
+            reloads: 0,
+            bgp: None,
             attached,
+            _lock: lock,
         };
-        d.start_checks()?;
+        if let Err(e) = d.start_checks() {
+            undo.rollback();
+            return Err(e);
+        }
+        undo.commit();
+        d.sync_bgp();
         for a in &d.attached {
             tracing::info!(
                 "oxlb: serving {} VIPs on {} (ifindex {}) in {} mode via {}; maps pinned at {}",
@@ -232,14 +302,6 @@ impl Daemon {
         Ok(())
     }
 
-    fn restart_metrics(&mut self) -> Result<(), DaemonError> {
-        if let Some(m) = self.metrics.take() {
-            m.stop();
-        }
-        self.metrics = metrics_server(&self.config, &self.plan)?;
-        Ok(())
-    }
-
     /// Re-plans with the current config and health and writes only what changed.
     fn replan(&mut self) -> Result<usize, DaemonError> {
         let prev = self.plan();
@@ -255,35 +317,8 @@ impl Daemon {
         let n = kernel::apply(&self.datapath.maps, &ops)?;
         state::write(&self.config.global.pin_dir, &next_plan, &self.attached)?;
         *self.plan.lock().unwrap_or_else(|e| e.into_inner()) = next_plan;
+        self.sync_bgp();
         Ok(n)
-    }
-
-    /// Re-reads the config file; an invalid one is logged and the running plan kept.
-    pub fn reload(&mut self) -> Result<usize, DaemonError> {
-        let config = Config::load(&self.config_path)?;
-        if layout_for(&config) != self.layout || config.global.pin_dir != self.config.global.pin_dir
-        {
-            return Err(DaemonError::Datapath(
-                "maglev table size, conntrack size, NAT timeouts or pin dir changed: these need a new \
-                 datapath (`oxlb down`, then start oxlb again)"
-                    .into(),
-            ));
-        }
-        let old = std::mem::replace(&mut self.config, config);
-        match self.replan() {
-            Ok(n) => {
-                if old.global.metrics_listen != self.config.global.metrics_listen {
-                    self.restart_metrics()?;
-                }
-                state::add_sysctls(&self.config.global.pin_dir, &sysctl::apply(&self.config)?)?;
-                self.start_checks()?;
-                Ok(n)
-            }
-            Err(e) => {
-                self.config = old;
-                Err(e)
-            }
-        }
     }
 
     /// Logs what the datapath lost or refused since the last sample (see [`pressure`]).
@@ -294,6 +329,17 @@ impl Daemon {
             Ok(lines) => lines.iter().for_each(|l| tracing::warn!("{l}")),
             Err(e) => tracing::debug!("reading datapath counters: {e}"),
         }
+    }
+
+    /// Brings BGP in step with the config and the running plan (the datapath is attached).
+    fn sync_bgp(&mut self) {
+        let plan = self.plan();
+        crate::bgp::announcer::sync(
+            &mut self.bgp,
+            self.config.bgp.as_ref(),
+            &self.config.global.pin_dir,
+            &plan,
+        );
     }
 
     /// Serves until SIGTERM/SIGINT: SIGHUP reloads, health changes re-plan. The datapath keeps
@@ -320,18 +366,44 @@ impl Daemon {
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => {}
             }
-            if sig.take_hup() {
-                match self.reload() {
-                    Ok(n) => tracing::info!(
-                        "reloaded {}: {n} map entries written",
-                        self.config_path.display()
+            if sig.take_drain() {
+                let period = crate::bgp::announcer::take_drain_request(&self.config.global.pin_dir);
+                match self.bgp.as_mut() {
+                    Some(b) => b.start_drain(period),
+                    None => tracing::warn!(
+                        "drain asked, but no [bgp] is configured: nothing to withdraw"
                     ),
-                    Err(e) => tracing::error!("reload failed, keeping the running config: {e}"),
+                }
+            }
+            if let Some(b) = self.bgp.as_mut() {
+                b.tick();
+            }
+            if sig.take_hup() {
+                self.reloads += 1;
+                let status = match self.reload() {
+                    Ok(message) => {
+                        tracing::info!("reloaded {}: {message}", self.config_path.display());
+                        state::ReloadStatus {
+                            count: self.reloads,
+                            ok: true,
+                            message,
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!("reload failed, keeping the running config: {e}");
+                        state::ReloadStatus {
+                            count: self.reloads,
+                            ok: false,
+                            message: e.to_string(),
+                        }
+                    }
+                };
+                if let Err(e) = state::write_reload(&self.config.global.pin_dir, &status) {
+                    tracing::error!("record the reload outcome: {e}");
                 }
             }
             if sig.stop_requested() {
                 tracing::info!("stopping; the datapath keeps forwarding (`oxlb down` removes it)");
-                state::remove_pid(&self.config.global.pin_dir);
                 if let Some(c) = self.checker.take() {
                     c.stop();
                 }

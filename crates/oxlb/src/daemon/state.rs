@@ -45,7 +45,10 @@ pub fn write(pin_dir: &Path, plan: &Plan, attached: &[AttachReport]) -> Result<(
         .iter()
         .map(|a| json!({"iface": a.iface, "ifindex": a.ifindex, "mode": a.mode, "path": a.path}))
         .collect();
-    let v = json!({ "pin_dir": pin_dir, "table_size": plan.table_size, "vips": vips, "interfaces": ifaces });
+    let v = json!({
+        "pin_dir": pin_dir, "table_size": plan.table_size, "vips": vips, "interfaces": ifaces,
+        "digest": crate::fleet::digest(plan),
+    });
     write_file(
         &dir(pin_dir).join("oxlb.state"),
         &serde_json::to_string_pretty(&v).expect("json"),
@@ -66,9 +69,15 @@ pub fn write_pid(pin_dir: &Path) -> Result<(), DaemonError> {
     )
 }
 
-/// Forgets the running daemon.
-pub fn remove_pid(pin_dir: &Path) {
-    let _ = std::fs::remove_file(dir(pin_dir).join("oxlb.pid"));
+/// Forgets the running daemon when that is this process (a pid file is removed only by its
+/// owner).
+pub fn remove_own_pid(pin_dir: &Path) {
+    let path = dir(pin_dir).join("oxlb.pid");
+    let ours =
+        std::fs::read_to_string(&path).is_ok_and(|t| t.trim() == std::process::id().to_string());
+    if ours {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// The running daemon's pid, if one is alive.
@@ -118,4 +127,61 @@ pub fn add_sysctls(
         &sysctl_file(pin_dir),
         &serde_json::to_string_pretty(&all).expect("json"),
     )
+}
+
+/// The outcome of the daemon's latest reload, for `oxlb reload` to report.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadStatus {
+    /// Reloads handled since the daemon started (0: none yet).
+    pub count: u64,
+    /// True when the new config runs; false when the daemon kept the old one.
+    pub ok: bool,
+    /// What was done, or why the new config was refused.
+    pub message: String,
+}
+
+fn reload_file(pin_dir: &Path) -> PathBuf {
+    dir(pin_dir).join("oxlb.reload")
+}
+
+/// Records the outcome of a reload.
+pub fn write_reload(pin_dir: &Path, status: &ReloadStatus) -> Result<(), DaemonError> {
+    write_file(
+        &reload_file(pin_dir),
+        &serde_json::to_string_pretty(status).expect("json"),
+    )
+}
+
+/// The outcome of the latest reload, if the daemon recorded one.
+pub fn read_reload(pin_dir: &Path) -> Option<ReloadStatus> {
+    let text = std::fs::read_to_string(reload_file(pin_dir)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The state files of `pin_dir` and their contents (`None`: absent), to put back with
+/// [`restore_files`] when a start fails.
+pub fn snapshot_files(pin_dir: &Path) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+    ["oxlb.state", "oxlb.sysctl", "oxlb.reload"]
+        .iter()
+        .map(|name| {
+            let path = dir(pin_dir).join(name);
+            let content = std::fs::read(&path).ok();
+            (path, content)
+        })
+        .collect()
+}
+
+/// Puts the files of a [`snapshot_files`] back as they were.
+pub fn restore_files(snapshot: &[(PathBuf, Option<Vec<u8>>)]) -> Result<(), String> {
+    for (path, content) in snapshot {
+        let done = match content {
+            Some(c) => std::fs::write(path, c),
+            None => match std::fs::remove_file(path) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                other => other,
+            },
+        };
+        done.map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
 }

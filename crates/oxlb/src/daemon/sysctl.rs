@@ -87,11 +87,13 @@ pub fn ensure(req: &Required) -> std::io::Result<Option<SysctlChange>> {
     }))
 }
 
-/// Sets everything `config` needs, logging each change; returns the changes.
+/// Sets everything `config` needs, logging each change; returns the changes. All or nothing:
+/// when one fails, those already made are put back.
 pub fn apply(config: &Config) -> Result<Vec<SysctlChange>, super::DaemonError> {
     let mut changes = Vec::new();
     for req in required(config) {
         let change = ensure(&req).map_err(|e| {
+            restore(&changes);
             super::DaemonError::Datapath(format!(
                 "set {} = {}: {e} ({})",
                 req.path.replace('/', "."),
@@ -110,6 +112,20 @@ pub fn apply(config: &Config) -> Result<Vec<SysctlChange>, super::DaemonError> {
             changes.push(c);
         }
     }
+    Ok(changes)
+}
+
+/// [`apply`], teaching `undo` to put the changes back.
+pub fn apply_undoable(
+    config: &Config,
+    undo: &mut super::undo::Undo,
+) -> Result<Vec<SysctlChange>, super::DaemonError> {
+    let changes = apply(config)?;
+    let back = changes.clone();
+    undo.push("forwarding sysctls", move || {
+        restore(&back);
+        Ok(())
+    });
     Ok(changes)
 }
 

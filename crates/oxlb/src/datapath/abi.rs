@@ -17,6 +17,10 @@ pub const AF_INET6: u8 = 10;
 pub const MODE_NAT: u8 = 1;
 /// `OXLB_MODE_DSR`.
 pub const MODE_DSR: u8 = 2;
+/// `OXLB_MODE_IPIP`.
+pub const MODE_IPIP: u8 = 3;
+/// `OXLB_MODE_GUE`.
+pub const MODE_GUE: u8 = 4;
 /// `OXLB_BACKEND_VALID`.
 pub const BACKEND_VALID: u8 = 1;
 /// `OXLB_NO_BACKEND`: ring slot value meaning "no usable backend".
@@ -601,6 +605,44 @@ impl RawConfig {
     }
 }
 
+/// `struct oxlb_encap_config`: the `.rodata` variable `oxlb_encap` (ipip/gue settings).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RawEncapConfig {
+    /// IPv4 outer source prefix (network order); zero: none.
+    pub src4: [u8; 4],
+    /// Its host bits (network order).
+    pub mask4: [u8; 4],
+    /// IPv6 outer source prefix; zero: none.
+    pub src6: [u8; 16],
+    /// Host bits of the last 32-bit word of `src6` (network order).
+    pub mask6: [u8; 4],
+    /// GUE destination port (network order).
+    pub gue_port: [u8; 2],
+    /// Zero.
+    pub _pad: u16,
+}
+const _: () = assert!(std::mem::size_of::<RawEncapConfig>() == 32);
+
+impl RawEncapConfig {
+    /// Size in bytes.
+    pub const SIZE: usize = 32;
+    /// Name of the `.rodata` variable.
+    pub const VAR_NAME: &'static str = "oxlb_encap";
+
+    /// The bytes of the variable.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(Self::SIZE);
+        v.extend_from_slice(&self.src4);
+        v.extend_from_slice(&self.mask4);
+        v.extend_from_slice(&self.src6);
+        v.extend_from_slice(&self.mask6);
+        v.extend_from_slice(&self.gue_port);
+        v.extend_from_slice(&[0, 0]);
+        v
+    }
+}
+
 /// `enum oxlb_reason`: index into `oxlb_reasons` (per-CPU packet counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u32)]
@@ -663,13 +705,17 @@ pub enum Reason {
     CtResumed = 27,
     /// Packets to a NAT port without a NAT entry: evicted NAT state or stray (XDP_PASS).
     NatReplyMiss = 28,
+    /// ipip/gue packets too big once encapsulated, answered with ICMP (XDP_TX).
+    EncapTooBig = 29,
+    /// ipip/gue packets too big that could not be answered (XDP_DROP).
+    EncapTooBigDrop = 30,
 }
 
 impl Reason {
     /// Number of reasons (`OXLB_R_MAX`).
-    pub const COUNT: u32 = 29;
+    pub const COUNT: u32 = 31;
     /// Every reason in index order.
-    pub const ALL: [Reason; 29] = [
+    pub const ALL: [Reason; 31] = [
         Reason::PassNotIp,
         Reason::PassNotVip,
         Reason::Truncated,
@@ -699,6 +745,8 @@ impl Reason {
         Reason::Guarded,
         Reason::CtResumed,
         Reason::NatReplyMiss,
+        Reason::EncapTooBig,
+        Reason::EncapTooBigDrop,
     ];
 
     /// Metric-style name, e.g. `pass_not_vip`.
@@ -733,6 +781,8 @@ impl Reason {
             Reason::Guarded => "guarded",
             Reason::CtResumed => "ct_resumed",
             Reason::NatReplyMiss => "nat_reply_miss",
+            Reason::EncapTooBig => "encap_too_big",
+            Reason::EncapTooBigDrop => "encap_too_big_drop",
         }
     }
 }

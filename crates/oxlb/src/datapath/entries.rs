@@ -5,7 +5,8 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::abi::{
-    addr_bytes, RawBackend, RawVip, RawVipKey, RawVipSlot, MODE_DSR, MODE_NAT, NO_BACKEND,
+    addr_bytes, RawBackend, RawVip, RawVipKey, RawVipSlot, MODE_DSR, MODE_GUE, MODE_IPIP, MODE_NAT,
+    NO_BACKEND,
 };
 use super::layout::{Layout, MapId};
 use super::DatapathError;
@@ -68,6 +69,8 @@ pub fn entries<'a>(plan: &'a Plan, layout: &Layout) -> Result<PlanEntries<'a>, D
         let key = RawVipKey::new(vip.addr, vip.port, vip.proto.number());
         let (mode, snat_family, snat_addr) = match vip.mode {
             Mode::Dsr => (MODE_DSR, 0, [0u8; 16]),
+            Mode::Ipip => (MODE_IPIP, 0, [0u8; 16]),
+            Mode::Gue => (MODE_GUE, 0, [0u8; 16]),
             Mode::Nat => {
                 let snat = vip
                     .snat_addr
@@ -111,6 +114,14 @@ pub fn entries<'a>(plan: &'a Plan, layout: &Layout) -> Result<PlanEntries<'a>, D
                 return Err(DatapathError::FamilyMismatch {
                     vip: vip.id,
                     what: "backend address",
+                });
+            }
+            if matches!(vip.mode, Mode::Ipip | Mode::Gue)
+                && layout.encap.source_for(be.addr).is_none()
+            {
+                return Err(DatapathError::NoEncapSource {
+                    vip: vip.id,
+                    backend: be.addr,
                 });
             }
             let raw = RawBackend::new(be.addr, be.port);

@@ -100,6 +100,8 @@ pub struct Layout {
     pub nat_timeouts: NatTimeouts,
     /// Pin flows to backends (conntrack); off = stateless Maglev.
     pub conntrack: bool,
+    /// Outer headers of the `ipip`/`gue` modes (`.rodata` variable `oxlb_encap`).
+    pub encap: super::Encap,
 }
 
 impl Default for Layout {
@@ -117,6 +119,7 @@ impl Default for Layout {
             hash_seed: 0x6f78_6c62,
             nat_timeouts: NatTimeouts::default(),
             conntrack: true,
+            encap: super::Encap::default(),
         }
     }
 }

@@ -29,12 +29,14 @@
 
 pub mod abi;
 mod diff;
+mod encap;
 mod entries;
 mod layout;
 
 use std::net::IpAddr;
 
 pub use diff::{diff, Change, MapOp};
+pub use encap::{Encap, Prefix, DEFAULT_GUE_PORT};
 pub use entries::{entries, PlanEntries, Ring};
 pub use layout::{Layout, MapId, NatTimeouts, MAX_RING_ENTRIES};
 
@@ -103,6 +105,14 @@ pub enum DatapathError {
         vip: u32,
         /// Offending field.
         what: &'static str,
+    },
+    /// An ipip/gue VIP has a backend of a family without an outer source prefix.
+    #[error("VIP {vip}: backend {backend} needs an outer source prefix of its family ([encap] source4 / source6)")]
+    NoEncapSource {
+        /// VIP id.
+        vip: u32,
+        /// The backend's address.
+        backend: IpAddr,
     },
     /// Maglev table of the wrong length.
     #[error("VIP {vip}: Maglev table has {len} slots, expected {table_size} (or 0 for none)")]

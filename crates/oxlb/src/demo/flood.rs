@@ -15,8 +15,10 @@ use std::time::{Duration, Instant};
 
 /// Keep-alive connections carrying requests through the flood.
 const KEEPALIVE: usize = 100;
-/// Pause between two legitimate new connections.
+/// Pause between two legitimate new connections of one client thread.
 const NEW_CONN_EVERY: Duration = Duration::from_millis(20);
+/// Client threads opening new connections side by side.
+const OPENERS: usize = 4;
 /// After the flood, every new connection must succeed within this window.
 const AFTER: Duration = Duration::from_secs(5);
 /// Required share of legitimate new connections that succeed during the flood.
@@ -56,7 +58,7 @@ pub fn run(lab: &Lab, secs: u64) -> Result<FloodReport, String> {
     let mut report = FloodReport::default();
 
     let stop = Arc::new(AtomicBool::new(false));
-    let opener = open_until(lab, vip, Arc::clone(&stop));
+    let openers = open_until(lab, vip, Arc::clone(&stop));
     let flood = Command::new("ip")
         .args(["netns", "exec", &lab.t.client.ns, "timeout", "-s", "INT"])
         .arg(secs.to_string())
@@ -80,9 +82,7 @@ pub fn run(lab: &Lab, secs: u64) -> Result<FloodReport, String> {
         .wait_with_output()
         .map_err(|e| format!("hping3: {e}"))?;
     stop.store(true, Ordering::Relaxed);
-    let during = opener
-        .join()
-        .map_err(|_| "client thread panicked".to_string())??;
+    let during = join(openers)?;
     report.syns_sent = hping3_sent(&String::from_utf8_lossy(&out.stderr));
     report.during = tally(&during, &mut report.first_error);
     report.during_ms = during
@@ -93,12 +93,10 @@ pub fn run(lab: &Lab, secs: u64) -> Result<FloodReport, String> {
 
     // After the flood: new connections for 5 s, keep-alive connections once more.
     let stop = Arc::new(AtomicBool::new(false));
-    let opener = open_until(lab, vip, Arc::clone(&stop));
+    let openers = open_until(lab, vip, Arc::clone(&stop));
     std::thread::sleep(AFTER);
     stop.store(true, Ordering::Relaxed);
-    let after = opener
-        .join()
-        .map_err(|_| "client thread panicked".to_string())??;
+    let after = join(openers)?;
     report.after = tally(&after, &mut report.first_error);
     for (i, r) in ka.sticky(1).into_iter().enumerate() {
         if r.as_ref().map(|b| b != &owners[i]).unwrap_or(true) {
@@ -218,9 +216,27 @@ fn sticky(ka: &KeepAlive) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// Opens a new connection (one request) every [`NEW_CONN_EVERY`] until `stop` (one at a
-/// time: a slow one delays the next).
-fn open_until(lab: &Lab, vip: IpAddr, stop: Arc<AtomicBool>) -> Opener {
+/// [`OPENERS`] client threads, each opening a new connection (one request) every
+/// [`NEW_CONN_EVERY`] until `stop` (one at a time: a slow one delays its thread's next).
+fn open_until(lab: &Lab, vip: IpAddr, stop: Arc<AtomicBool>) -> Vec<Opener> {
+    (0..OPENERS)
+        .map(|_| open_one_by_one(lab, vip, Arc::clone(&stop)))
+        .collect()
+}
+
+/// Every opener's connections.
+fn join(openers: Vec<Opener>) -> Result<Vec<Tried>, String> {
+    let mut all = Vec::new();
+    for o in openers {
+        all.extend(
+            o.join()
+                .map_err(|_| "client thread panicked".to_string())??,
+        );
+    }
+    Ok(all)
+}
+
+fn open_one_by_one(lab: &Lab, vip: IpAddr, stop: Arc<AtomicBool>) -> Opener {
     in_netns(&lab.t.client.ns, move || {
         let mut out = Vec::new();
         while !stop.load(Ordering::Relaxed) {
@@ -235,10 +251,12 @@ fn open_until(lab: &Lab, vip: IpAddr, stop: Arc<AtomicBool>) -> Opener {
     })
 }
 
-/// New connections: per connection its backend or error, and milliseconds taken.
-type Opener = std::thread::JoinHandle<Result<Vec<(Result<String, String>, u64)>, String>>;
+/// A new connection: its backend or error, and the milliseconds it took.
+type Tried = (Result<String, String>, u64);
+/// A client thread opening new connections.
+type Opener = std::thread::JoinHandle<Result<Vec<Tried>, String>>;
 
-fn tally(res: &[(Result<String, String>, u64)], first: &mut Option<String>) -> (usize, usize) {
+fn tally(res: &[Tried], first: &mut Option<String>) -> (usize, usize) {
     let ok = res.iter().filter(|(r, _)| r.is_ok()).count();
     if first.is_none() {
         *first = res.iter().find_map(|(r, _)| r.clone().err());

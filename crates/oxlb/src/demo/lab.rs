@@ -194,20 +194,7 @@ impl Lab {
         n: usize,
         ports: Option<std::ops::Range<u16>>,
     ) -> Vec<Result<String, String>> {
-        let ports: Vec<Option<u16>> = match ports {
-            Some(r) => r.map(Some).collect(),
-            None => vec![None; n],
-        };
-        let total = ports.len();
-        in_netns(&self.t.client.ns, move || {
-            ports
-                .into_iter()
-                .map(|p| Conn::open(vip, p).and_then(|mut c| c.get()))
-                .collect()
-        })
-        .join()
-        .unwrap_or_else(|_| Err("client thread panicked".into()))
-        .unwrap_or_else(|e| vec![Err(e); total])
+        round(&self.t.client.ns, vip, n, ports)
     }
 
     /// Opens `n` keep-alive connections to `vip` from the client.
@@ -223,32 +210,13 @@ impl Lab {
         n: usize,
         patience: Option<std::time::Duration>,
     ) -> KeepAlive {
-        let (tx, rx) = channel::<Ask>();
-        let thread = in_netns(&self.t.client.ns, move || {
-            let mut conns: Vec<Result<Conn, String>> = (0..n)
-                .map(|_| match patience {
-                    Some(t) => Conn::open_patient(vip, t),
-                    None => Conn::open(vip, None),
-                })
-                .collect();
-            while let Ok((k, reply)) = rx.recv() {
-                let answers = conns
-                    .iter_mut()
-                    .map(|c| match c {
-                        Ok(c) => (0..k)
-                            .map(|_| c.get())
-                            .collect::<Result<Vec<_>, _>>()
-                            .map(|v| v.join(",")),
-                        Err(e) => Err(e.clone()),
-                    })
-                    .collect();
-                let _ = reply.send(answers);
+        KeepAlive::open(&self.t.client.ns, n, move |_| {
+            match patience {
+                Some(t) => Conn::open_patient(vip, t),
+                None => Conn::open(vip, None),
             }
-        });
-        KeepAlive {
-            tx: Some(tx),
-            thread: Some(thread),
-        }
+            .map(|c| Box::new(c) as Box<dyn Flow>)
+        })
     }
 
     /// `oxlb stats` output.
@@ -319,6 +287,30 @@ impl Drop for Lab {
     }
 }
 
+/// One request on each of `n` new TCP connections to `vip:80` from namespace `ns` (source
+/// ports from `ports` when given): the answering backend's name, or the error.
+pub fn round(
+    ns: &str,
+    vip: IpAddr,
+    n: usize,
+    ports: Option<std::ops::Range<u16>>,
+) -> Vec<Result<String, String>> {
+    let ports: Vec<Option<u16>> = match ports {
+        Some(r) => r.map(Some).collect(),
+        None => vec![None; n],
+    };
+    let total = ports.len();
+    in_netns(ns, move || {
+        ports
+            .into_iter()
+            .map(|p| Conn::open(vip, p).and_then(|mut c| c.get()))
+            .collect()
+    })
+    .join()
+    .unwrap_or_else(|_| Err("client thread panicked".into()))
+    .unwrap_or_else(|e| vec![Err(e); total])
+}
+
 /// Name a backend answers with.
 pub fn backend_name(i: usize) -> String {
     format!("backend-{}", i + 1)
@@ -335,7 +327,48 @@ pub struct KeepAlive {
     thread: Option<std::thread::JoinHandle<Result<(), String>>>,
 }
 
+/// A long-lived flow that answers requests with the backend's name.
+pub trait Flow: Send {
+    /// Sends one request; the answering backend's name.
+    fn get(&mut self) -> Result<String, String>;
+}
+
+impl Flow for Conn {
+    fn get(&mut self) -> Result<String, String> {
+        Conn::get(self)
+    }
+}
+
 impl KeepAlive {
+    /// Opens `n` flows (`open(i)`) in namespace `ns`, served by one client thread.
+    pub fn open(
+        ns: &str,
+        n: usize,
+        open: impl Fn(usize) -> Result<Box<dyn Flow>, String> + Send + 'static,
+    ) -> KeepAlive {
+        let (tx, rx) = channel::<Ask>();
+        let thread = in_netns(ns, move || {
+            let mut flows: Vec<Result<Box<dyn Flow>, String>> = (0..n).map(&open).collect();
+            while let Ok((k, reply)) = rx.recv() {
+                let answers = flows
+                    .iter_mut()
+                    .map(|c| match c {
+                        Ok(c) => (0..k)
+                            .map(|_| c.get())
+                            .collect::<Result<Vec<_>, _>>()
+                            .map(|v| v.join(",")),
+                        Err(e) => Err(e.clone()),
+                    })
+                    .collect();
+                let _ = reply.send(answers);
+            }
+        });
+        KeepAlive {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
     /// Sends `k` requests on every connection: per connection, the comma-joined backend names
     /// or the first error.
     pub fn ask(&self, k: usize) -> Answers {

@@ -7,6 +7,11 @@
 //! under live connections, and the LB's own address still works. The end-to-end tests run it
 //! in every forwarding and XDP mode.
 
+pub mod fleet;
+pub mod fleet_bird;
+pub mod fleet_lab;
+pub mod fleet_net;
+pub mod fleet_udp;
 pub mod flood;
 pub mod lab;
 pub mod topology;
@@ -62,9 +67,14 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
         None => exercise(&mut lab, opts),
     };
     drop(lab);
+    verdict(result, "every check held", start)
+}
+
+/// Prints PASS (with `what` and the time since `start`) or FAIL; passes `result` on.
+fn verdict(result: Result<(), String>, what: &str, start: Instant) -> Result<(), String> {
     match &result {
         Ok(()) => println!(
-            "\nPASS: every check held ({:.1} s); topology torn down",
+            "\nPASS: {what} ({:.1} s); topology torn down",
             start.elapsed().as_secs_f64()
         ),
         Err(e) => println!("\nFAIL: {e}"),
@@ -79,7 +89,7 @@ fn flood_check(lab: &Lab, secs: u64) -> Result<(), String> {
 }
 
 /// Requests per backend name; the first error if any request failed.
-fn tally(res: &[Result<String, String>]) -> Result<BTreeMap<String, usize>, String> {
+pub(crate) fn tally(res: &[Result<String, String>]) -> Result<BTreeMap<String, usize>, String> {
     let mut per = BTreeMap::new();
     for r in res {
         *per.entry(r.clone()?).or_default() += 1;

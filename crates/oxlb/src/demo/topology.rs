@@ -161,27 +161,8 @@ impl Topology {
         }
         // The datapath takes next-hop MACs from the kernel's neighbour table: fill it.
         for h in t.hosts().filter(|h| h.ns != t.lb.ns) {
-            let mac = in_ns(
-                &h.ns,
-                &["cat", &format!("/sys/class/net/{}/address", h.dev)],
-            )?;
-            for a in [h.addr.to_string(), h.addr6.to_string()] {
-                in_ns(
-                    &t.lb.ns,
-                    &[
-                        "ip",
-                        "neigh",
-                        "replace",
-                        &a,
-                        "lladdr",
-                        mac.trim(),
-                        "dev",
-                        &t.lb.dev,
-                        "nud",
-                        "permanent",
-                    ],
-                )?;
-            }
+            let addrs = [h.addr.into(), h.addr6.into()];
+            learn_neighbour(&t.lb.ns, &t.lb.dev, &h.ns, &h.dev, &addrs)?;
         }
         if xdp_driver {
             t._peer_xdp = Some(pass_program_on(&sw, "p1")?);
@@ -195,6 +176,40 @@ impl Topology {
             .chain(std::iter::once(&self.lb))
             .chain(self.backends.iter())
     }
+}
+
+/// Adds permanent neighbour entries in `ns` (on `dev`) for `addrs`, the addresses of `host_dev`
+/// in namespace `host_ns`, with that device's MAC.
+pub fn learn_neighbour(
+    ns: &str,
+    dev: &str,
+    host_ns: &str,
+    host_dev: &str,
+    addrs: &[IpAddr],
+) -> Result<(), String> {
+    let mac = in_ns(
+        host_ns,
+        &["cat", &format!("/sys/class/net/{host_dev}/address")],
+    )?;
+    for a in addrs {
+        let a = a.to_string();
+        in_ns(
+            ns,
+            &[
+                "ip",
+                "neigh",
+                "replace",
+                &a,
+                "lladdr",
+                mac.trim(),
+                "dev",
+                dev,
+                "nud",
+                "permanent",
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 /// Attaches an `XDP_PASS` program (driver mode) to `dev` in namespace `ns`.

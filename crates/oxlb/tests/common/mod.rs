@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod frames;
+pub mod xdp;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
