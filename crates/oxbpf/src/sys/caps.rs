@@ -179,7 +179,8 @@ fn perfmon_prog(t: ProgramType) -> bool {
 
 /// The capabilities the kernel checks for `cmd` on object type `subject` (the map type of
 /// `BPF_MAP_CREATE`, the program type of `BPF_PROG_LOAD`, ignored otherwise), with
-/// `kernel.unprivileged_bpf_disabled` set or not. Empty: no capability check.
+/// `kernel.unprivileged_bpf_disabled` set or not. Empty: no capability check (commands on
+/// an fd the caller already holds, pinned-object access, which file permissions decide).
 pub fn required(cmd: Cmd, subject: u32, unpriv_disabled: bool) -> Vec<Cap> {
     let mut caps = Vec::new();
     match cmd {
@@ -217,7 +218,8 @@ pub fn required(cmd: Cmd, subject: u32, unpriv_disabled: bool) -> Vec<Cap> {
         | Cmd::LinkGetFdById
         | Cmd::EnableStats => caps.push(Cap::SysAdmin),
         Cmd::ProgQuery | Cmd::ProgAttach | Cmd::ProgDetach => caps.push(Cap::NetAdmin),
-        _ if unpriv_disabled => caps.push(Cap::Bpf),
+        // Since v6.5 the other commands check no capability (holding the fd is the check),
+        // also under kernel.unprivileged_bpf_disabled.
         _ => {}
     }
     caps

@@ -246,6 +246,12 @@ mod tests {
         let e = SysError::new(Cmd::MapCreate, libc::EPERM).with_token(true);
         assert!(e.used_token() && e.missing_capabilities().is_empty());
         assert!(e.to_string().contains("refused with a BPF token"), "{e}");
+        let e = SysError::new(Cmd::ObjGet, libc::EACCES);
+        assert!(
+            e.to_string()
+                .contains("BPF_OBJ_GET checks no capability: a file permission"),
+            "{e}"
+        );
     }
 
     #[test]

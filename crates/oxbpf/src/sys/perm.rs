@@ -55,6 +55,17 @@ pub(crate) fn hint(cmd: Cmd, subject: Option<u32>, caps: Option<CapSet>, token: 
             or_bpf(&missing(cmd, subject, CapSet(0)))
         );
     }
+    let mode =
+        crate::link::lockdown_mode().map_or(String::new(), |m| format!(", lockdown is [{m}]"));
+    let unchecked =
+        !matches!(cmd, Cmd::MapCreate | Cmd::ProgLoad) && caps::required(cmd, 0, false).is_empty();
+    if unchecked {
+        return format!(
+            "{what} checks no capability: a file permission (of a pinned object or its bpffs \
+             directory), kernel lockdown{mode}, a security module (LSM) or a seccomp policy \
+             refused it"
+        );
+    }
     if in_user_namespace() {
         return format!(
             "{what}: this process runs in a user namespace, where capabilities do not count for \
@@ -84,8 +95,6 @@ pub(crate) fn hint(cmd: Cmd, subject: Option<u32>, caps: Option<CapSet>, token: 
         }
         return s;
     }
-    let mode =
-        crate::link::lockdown_mode().map_or(String::new(), |m| format!(", lockdown is [{m}]"));
     let mut s = format!(
         "{what} was refused although this process has what the kernel checks for it: kernel \
          lockdown{mode}, a security module (LSM) or a seccomp policy refuses it"
