@@ -1,4 +1,4 @@
-//! `oxbpf probe` and `oxbpf load` report the BPF token: run as an unprivileged user in a user
+//! `oxbpf probe`, `load` and `attach` report the BPF token: run as an unprivileged user in a user
 //! namespace with a delegated bpffs (set up as in oxbpf's tests/token.rs), with
 //! `OXBPF_BPF_TOKEN_PATH` pointing at it they load through the token and say so; with the
 //! variable empty, `load` fails with an error that says no token was used.
@@ -87,4 +87,22 @@ fn child(mnt: OwnedFd) {
     assert_eq!(v["bpf_token"]["path"], path.as_str());
     assert_eq!(v["program_types"]["xdp"], true, "{}", v["program_types"]);
     assert_eq!(v["map_types"]["hash"], true, "{}", v["map_types"]);
+
+    // attach: XDP on lo of a network namespace this user namespace owns, the link pinned in
+    // the delegated bpffs; both vanish with this process.
+    // SAFETY: plain syscall; this child is single-threaded.
+    assert_eq!(
+        unsafe { libc::unshare(libc::CLONE_NEWNET) },
+        0,
+        "unshare(net)"
+    );
+    let pin = format!("{path}/xdp_lo");
+    let args = [
+        "attach", "xdp", OBJECT, "xdp_pass", "--iface", "lo", "--mode", "generic", "--pin", &pin,
+    ];
+    let out = oxbpf(&path, &args);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("attached xdp_pass"), "{text}");
+    assert!(text.contains("BPF token: used (from "), "{text}");
 }
