@@ -116,12 +116,15 @@ fn nobody_is_told_the_capability_not_to_be_root() {
     if !require_root() {
         return;
     }
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_oxbpf"))
-        .args(["load", &fx("xdp.bpf.o")])
-        .output()
-        .expect("run setpriv");
+    let nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_oxbpf"))
+            .args(args)
+            .output()
+            .expect("run setpriv")
+    };
+    let out = nobody(&["load", &fx("xdp.bpf.o")]);
     assert_eq!(out.status.code(), Some(1));
     let text = all_text(&out);
     assert!(
@@ -130,6 +133,30 @@ fn nobody_is_told_the_capability_not_to_be_root() {
     );
     assert!(!text.contains("running as root"), "{text}");
     assert_no_misleading_hint(&out);
+    // Probes say what they cannot decide; the memlock probe does not read EPERM as "charged".
+    // (With kernel.unprivileged_bpf_disabled=0 anyone may create hash and array maps.)
+    let v = stdout_json(&nobody(&["--json", "probe"]));
+    let disabled = std::fs::read_to_string("/proc/sys/kernel/unprivileged_bpf_disabled")
+        .is_ok_and(|s| s.trim() != "0");
+    if !disabled {
+        assert_eq!(v["map_types"]["hash"], true, "{}", v["map_types"]);
+        return;
+    }
+    let hash = v["map_types"]["hash"]["error"].as_str().unwrap_or_default();
+    assert!(
+        hash.contains("not decidable with these capabilities: needs CAP_BPF"),
+        "{hash}"
+    );
+    let memcg = v["misc"]["memcg_accounting"]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        memcg.contains(
+            "cannot tell whether RLIMIT_MEMLOCK is charged: a one-element array map fails \
+             already under the current limit"
+        ),
+        "{memcg}"
+    );
 }
 
 #[test]
