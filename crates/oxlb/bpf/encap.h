@@ -79,10 +79,11 @@ struct encap_scratch {
 	__u64 now;
 	__u32 bid;
 	__u32 vip_id;
+	__u32 hash;
 	__u32 ov; /* encapsulation overhead */
 	__u8 mode;
 	__u8 new_flow;
-	__u8 store; /* a new flow to record in conntrack (the new-flow guard is not engaged) */
+	__u8 store; /* record a new flow in conntrack */
 };
 
 struct {
@@ -440,26 +441,28 @@ static __always_inline int encap_send(struct xdp_md *ctx, const struct pkt *p,
 	return emit(ctx, eth, h, p->vlan);
 }
 
-/* The scratch space holding the job of packet p to backend be: NULL with *r a reason. */
-static __always_inline struct encap_scratch *encap_prepare(struct xdp_md *ctx, const struct pkt *p,
-							   const struct oxlb_backend *be, __u8 mode,
-							   __u32 hash, __u32 *r, const int v6)
+/* This CPU's scratch space, or NULL. */
+static __always_inline struct encap_scratch *encap_scratch(void)
 {
 	__u32 zero = 0;
-	struct encap_scratch *sc = bpf_map_lookup_elem(&oxlb_encap_scratch, &zero);
+
+	return bpf_map_lookup_elem(&oxlb_encap_scratch, &zero);
+}
+
+/* Fill the job of packet p in sc (sc->be, sc->mode and sc->hash set): 0 or a reason. */
+static __always_inline __u32 encap_prepare(struct xdp_md *ctx, const struct pkt *p,
+					   struct encap_scratch *sc, const int v6)
+{
 	void *l3 = p->vlan ? encap_inner(ctx, ETH_HLEN + ETH_VLAN_LEN, v6) :
 			     encap_inner(ctx, ETH_HLEN, v6);
+	__u32 r;
 
-	*r = OXLB_R_TRUNCATED;
-	if (!sc || !l3)
-		return NULL;
-	sc->be = *be;
-	sc->mode = mode;
-	*r = encap_job_init(&sc->j, p, l3, be, mode, hash, v6);
-	if (*r)
-		return NULL;
-	sc->ov = encap_overhead(&sc->j);
-	return sc;
+	if (!l3)
+		return OXLB_R_TRUNCATED;
+	r = encap_job_init(&sc->j, p, l3, &sc->be, sc->mode, sc->hash, v6);
+	if (!r)
+		sc->ov = encap_overhead(&sc->j);
+	return r;
 }
 
 /* Next hop towards sc->be for the job in sc: 0 or a reason. */
@@ -472,34 +475,44 @@ static __always_inline __u32 encap_fib(struct xdp_md *ctx, const struct pkt *p,
 }
 
 /* A client packet of an ipip/gue VIP whose backend is chosen (ct: its conntrack
- * entry, or NULL for a new flow; hash: the flow hash when new_flow; new_flow 2: a
- * new flow that the new-flow guard keeps out of conntrack). Few values
- * stay in registers across helper calls: the rest lives in the scratch space. */
+ * entry, or NULL for a new flow; hash: the flow hash when new_flow; guarded: the
+ * new-flow guard is engaged, so a new flow is not recorded, as in DSR mode). The
+ * inlined datapath fills the BPF stack: everything but ctx, p, sc and ct goes to the
+ * scratch space before the first helper call, so nothing more is spilled. */
 static __always_inline int encap_forward(struct xdp_md *ctx, struct pkt *p,
 					 const struct oxlb_vip *vip, const struct oxlb_backend *be,
 					 __u32 bid, __u32 hash, struct oxlb_ct *ct, int new_flow,
-					 const int v6)
+					 int guarded, const int v6)
 {
-	struct encap_scratch *sc;
+	struct encap_scratch *sc = encap_scratch();
 	__u32 r;
 
-	if (!new_flow)
-		hash = flow_hash(&p->key, v6);
-	sc = encap_prepare(ctx, p, be, vip->mode, hash, &r, v6);
 	if (!sc)
-		return verdict(r, XDP_DROP);
+		return verdict(OXLB_R_TRUNCATED, XDP_DROP);
+	sc->be = *be;
 	sc->bid = bid;
 	sc->vip_id = vip->id;
-	sc->new_flow = new_flow != 0;
-	sc->store = new_flow == 1;
+	sc->mode = vip->mode;
+	sc->new_flow = new_flow;
+	sc->store = new_flow && !guarded;
+	sc->hash = new_flow ? hash : flow_hash(&p->key, v6);
+	if (sc->new_flow && oxlb_cfg.ct_enabled) {
+		if (p->key.proto == IPPROTO_TCP && !(p->tcp & TCP_SYN))
+			count(OXLB_R_CT_RESUMED);
+		/* A guarded SYN leaves no entry: its tuple's old one must not catch it. */
+		if (!sc->store && (p->tcp & TCP_SYN))
+			bpf_map_delete_elem(&oxlb_ct, &p->key);
+	}
+	r = encap_prepare(ctx, p, sc, v6);
+	if (r)
+		return verdict(r, XDP_DROP);
 	sc->now = now_ns();
 	if (ct && hop_fresh(&ct->hop, ctx, sc->now)) {
 		/* A fresh hop leads back out of the ingress device: ifindex 0 checks its
 		 * MTU without a device lookup. */
 		sc->hop = ct->hop;
 		sc->j.mtu = p->l3_len + sc->ov;
-		if (bpf_check_mtu(ctx, 0, &sc->j.mtu, 0, 0) ==
-		    BPF_MTU_CHK_RET_FRAG_NEEDED)
+		if (bpf_check_mtu(ctx, 0, &sc->j.mtu, 0, 0) == BPF_MTU_CHK_RET_FRAG_NEEDED)
 			return encap_too_big(ctx, p, &sc->j, sc->j.mtu, sc->ov, v6);
 	} else {
 		r = encap_fib(ctx, p, sc);
@@ -525,11 +538,16 @@ static __always_inline int encap_icmp(struct xdp_md *ctx, struct pkt *p,
 				      const struct oxlb_vip *vip, const struct oxlb_backend *be,
 				      const int v6)
 {
-	struct encap_scratch *sc;
+	struct encap_scratch *sc = encap_scratch();
 	__u32 r;
 
-	sc = encap_prepare(ctx, p, be, vip->mode, 0, &r, v6);
 	if (!sc)
+		return verdict(OXLB_R_TRUNCATED, XDP_DROP);
+	sc->be = *be;
+	sc->mode = vip->mode;
+	sc->hash = 0;
+	r = encap_prepare(ctx, p, sc, v6);
+	if (r)
 		return verdict(r, XDP_DROP);
 	r = encap_fib(ctx, p, sc);
 	if (r)

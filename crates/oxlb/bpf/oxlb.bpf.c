@@ -990,9 +990,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		count(OXLB_R_CT_MISS);
 		guarded = guard_engaged(vipp->id, now);
 	}
-	/* new_flow 2: a new flow the guard keeps out of conntrack. */
 	if (vipp->mode == OXLB_MODE_IPIP || vipp->mode == OXLB_MODE_GUE)
-		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow << guarded, v6);
+		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow, guarded, v6);
 	cached = ct && hop_fresh(&ct->hop, ctx, now);
 	if (cached)
 		hop = ct->hop;
