@@ -16,5 +16,6 @@ pub mod netlink;
 pub mod prog;
 pub mod spec;
 pub mod sys;
+pub mod token;
 
 pub use error::{Error, Result};

@@ -197,6 +197,7 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     let value = json!({
         "iface": a.iface, "ifindex": ifindex, "program": a.program, "prog_id": prog_id,
         "mode": mode_name(&info), "path": path_name(path), "pin": pin,
+        "bpf_token": super::probe::token_json(),
     });
     out.emit(&value, || {
         let pinned = pin
@@ -204,11 +205,12 @@ pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
             .map(|p| format!(", pinned at {}", p.display()))
             .unwrap_or_default();
         format!(
-            "attached {} (id {prog_id}) to {} (ifindex {ifindex}) in {} mode via {}{pinned}\n",
+            "attached {} (id {prog_id}) to {} (ifindex {ifindex}) in {} mode via {}{pinned}\n{}",
             a.program,
             a.iface,
             mode_name(&info),
-            path_name(path)
+            path_name(path),
+            super::probe::token_line()
         )
     });
     Ok(ExitCode::SUCCESS)

@@ -100,7 +100,10 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    out.emit(&value, || report_text(&report, args.verbose));
+    value["bpf_token"] = super::probe::token_json();
+    out.emit(&value, || {
+        report_text(&report, args.verbose) + &super::probe::token_line()
+    });
     Ok(if report.failed.is_empty() {
         ExitCode::SUCCESS
     } else {

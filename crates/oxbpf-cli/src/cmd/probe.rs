@@ -4,6 +4,7 @@
 use crate::output::Output;
 use oxbpf::asm::helper_name;
 use oxbpf::features::{self, Answer, HelperRow, Report, ReportOptions};
+use oxbpf::token::{self, Status};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 use std::process::ExitCode;
@@ -26,8 +27,41 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         full_helpers: args.full,
         threads: args.threads,
     });
-    out.emit(&to_json(&report), || to_text(&report));
+    let mut value = to_json(&report);
+    value["bpf_token"] = token_json();
+    out.emit(&value, || {
+        let mut text = to_text(&report);
+        let first = text.find('\n').map_or(text.len(), |i| i + 1);
+        text.insert_str(first, &format!("BPF token: {}\n", token::status()));
+        text
+    });
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the process passed a BPF token to the kernel ([`oxbpf::token`]), as JSON.
+pub(super) fn token_json() -> Value {
+    match token::status() {
+        Status::Used { path, calls } => {
+            json!({"used": true, "path": path, "calls": calls})
+        }
+        Status::None { reason, requested } => {
+            json!({"used": false, "reason": reason, "requested": requested})
+        }
+    }
+}
+
+/// "BPF token: ..." for commands whose text output stays short: said when a token was used
+/// or asked for by a variable but not created; empty otherwise.
+pub(super) fn token_line() -> String {
+    match token::status() {
+        st @ (Status::Used { .. }
+        | Status::None {
+            requested: true, ..
+        }) => {
+            format!("BPF token: {st}\n")
+        }
+        Status::None { .. } => String::new(),
+    }
 }
 
 fn answer_json(a: &Answer) -> Value {

@@ -28,7 +28,8 @@ pub(crate) fn put(feature: Feature, supported: bool) {
 }
 
 /// Returns the cached answer or runs `probe` (without holding the lock, so probes of
-/// different features run in parallel) and caches a conclusive answer.
+/// different features run in parallel) and caches a conclusive answer; a refusal for lack of
+/// capabilities comes back as [`FeatureError::NeedsCapabilities`].
 pub(crate) fn cached(
     feature: Feature,
     probe: impl FnOnce() -> Result<bool, FeatureError>,
@@ -36,7 +37,7 @@ pub(crate) fn cached(
     if let Some(v) = get(feature) {
         return Ok(v);
     }
-    let v = probe()?;
+    let v = probe().map_err(FeatureError::classify)?;
     put(feature, v);
     Ok(v)
 }

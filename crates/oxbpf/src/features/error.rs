@@ -23,6 +23,17 @@ pub enum FeatureError {
         /// The failed call.
         source: SysError,
     },
+    /// A probe's syscall was refused (`EPERM`/`EACCES`) to a caller short of capabilities:
+    /// the answer cannot be known with these capabilities. Not cached.
+    #[error("cannot tell whether {feature} is supported: not decidable with these capabilities: needs {needs} ({source})")]
+    NeedsCapabilities {
+        /// What was being probed.
+        feature: Feature,
+        /// What the caller lacks ("CAP_BPF + CAP_NET_ADMIN").
+        needs: String,
+        /// The refused call.
+        source: SysError,
+    },
     /// A probe could not run or its answer was ambiguous (not cached).
     #[error("cannot tell whether {feature} is supported: {reason}")]
     Inconclusive {
@@ -39,6 +50,7 @@ impl FeatureError {
         match self {
             FeatureError::NotSupported { feature, .. }
             | FeatureError::Probe { feature, .. }
+            | FeatureError::NeedsCapabilities { feature, .. }
             | FeatureError::Inconclusive { feature, .. } => *feature,
         }
     }
@@ -51,8 +63,32 @@ impl FeatureError {
     /// The errno behind an inconclusive probe, if any.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            FeatureError::Probe { source, .. } => Some(source.errno),
+            FeatureError::Probe { source, .. } | FeatureError::NeedsCapabilities { source, .. } => {
+                Some(source.errno)
+            }
             _ => None,
+        }
+    }
+
+    /// True for [`FeatureError::NeedsCapabilities`]: the probe says nothing about the kernel,
+    /// only that this process may not ask.
+    pub fn needs_capabilities(&self) -> bool {
+        matches!(self, FeatureError::NeedsCapabilities { .. })
+    }
+
+    /// Turns a [`FeatureError::Probe`] whose call was refused for lack of capabilities into
+    /// [`FeatureError::NeedsCapabilities`]; other errors are returned unchanged.
+    pub fn classify(self) -> Self {
+        match self {
+            FeatureError::Probe { feature, source } => match source.capability_shortfall() {
+                Some(needs) => FeatureError::NeedsCapabilities {
+                    feature,
+                    needs,
+                    source,
+                },
+                None => FeatureError::Probe { feature, source },
+            },
+            other => other,
         }
     }
 

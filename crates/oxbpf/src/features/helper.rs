@@ -72,7 +72,8 @@ fn classify(t: ProgramType, id: u32, loaded: Loaded) -> Result<HelperAnswer, Fea
         Loaded::Failed { err, .. } => Err(FeatureError::Probe {
             feature,
             source: err,
-        }),
+        }
+        .classify()),
     }
 }
 

@@ -66,9 +66,18 @@ pub fn have_misc(m: Misc) -> Result<bool, FeatureError> {
     let feature = Feature::Misc(m);
     cache::cached(feature, || match m {
         Misc::BpfCookie => super::have_helper(ProgramType::TRACEPOINT, HELPER_GET_ATTACH_COOKIE)
-            .map_err(|e| FeatureError::Inconclusive {
-                feature,
-                reason: e.to_string(),
+            .map_err(|e| match e {
+                FeatureError::NeedsCapabilities { needs, source, .. } => {
+                    FeatureError::NeedsCapabilities {
+                        feature,
+                        needs,
+                        source,
+                    }
+                }
+                e => FeatureError::Inconclusive {
+                    feature,
+                    reason: e.to_string(),
+                },
             }),
         Misc::MemcgAccounting => crate::prog::memlock_charged()
             .map(|charged| !charged)

@@ -10,9 +10,10 @@
 //! verifier/ISA features load a program using them ([`have_misc`]). Each module documents
 //! its probes' logic.
 //!
-//! Answers are cached for the process. Only conclusive answers are cached: an error such as
-//! `EPERM` (unprivileged) or `ENOMEM` is returned as [`FeatureError::Probe`] and the next call
-//! probes again. [`require`] turns "not supported" into one matchable error kind,
+//! Answers are cached for the process. Only conclusive answers are cached: a refusal to a
+//! caller short of capabilities is returned as [`FeatureError::NeedsCapabilities`] ("not
+//! decidable with these capabilities: needs CAP_BPF"), other errors (`EPERM` by policy,
+//! `ENOMEM`) as [`FeatureError::Probe`], and the next call probes again. [`require`] turns "not supported" into one matchable error kind,
 //! [`FeatureError::NotSupported`], reading `"<feature> not supported (requires >= vX.Y)"`; the
 //! version comes from a table kept for messages only ([`Feature::min_kernel`]).
 //!

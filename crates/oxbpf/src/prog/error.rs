@@ -55,9 +55,18 @@ pub enum ProgramError {
         reason: String,
     },
     /// Raising `RLIMIT_MEMLOCK` failed on a kernel that charges BPF memory to it.
-    #[error("raise RLIMIT_MEMLOCK: {reason}; hint: run as root or raise the limit (ulimit -l unlimited)")]
+    #[error(
+        "raise RLIMIT_MEMLOCK: {reason}; hint: raising the hard limit needs CAP_SYS_RESOURCE; \
+         or raise it before starting (ulimit -l unlimited, systemd LimitMEMLOCK=infinity)"
+    )]
     Memlock {
         /// What failed.
+        reason: String,
+    },
+    /// The memlock probe could not decide (the process may not create even an array map).
+    #[error("{reason}")]
+    MemlockProbe {
+        /// Why.
         reason: String,
     },
 }

@@ -193,6 +193,7 @@ fn load_hint(req: &LoadRequest, error: &SysError, log: &str) -> Option<String> {
         && log.trim().is_empty()
         && tracing
         && unsafe { libc::geteuid() } == 0
+        && error.missing_capabilities().is_empty()
     {
         let lockdown = std::fs::read_to_string("/sys/kernel/security/lockdown").ok();
         let mode = lockdown

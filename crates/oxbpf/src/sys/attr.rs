@@ -1,8 +1,8 @@
 //! `union bpf_attr` members and `bpf_*_info` structs, one `#[repr(C)]` struct per command.
 //!
-//! Written by hand from `include/uapi/linux/bpf.h` (v6.12). Pointers are `u64` as in the uapi
-//! (`__aligned_u64`); fill them with [`super::ptr_to_u64`]. Size assertions at the bottom pin
-//! each struct to the uapi layout.
+//! Written by hand from `include/uapi/linux/bpf.h` (v6.12; token fields v6.9). Pointers are
+//! `u64` as in the uapi (`__aligned_u64`); fill them with [`super::ptr_to_u64`]. Size and
+//! offset assertions at the bottom pin each struct to the uapi layout.
 
 #![allow(missing_docs)]
 
@@ -24,6 +24,9 @@ pub struct MapCreateAttr {
     pub btf_value_type_id: u32,
     pub btf_vmlinux_value_type_id: u32,
     pub map_extra: u64,
+    pub value_type_btf_obj_fd: i32,
+    /// With `BPF_F_TOKEN_FD` in `map_flags` (v6.9).
+    pub map_token_fd: i32,
 }
 
 /// `BPF_MAP_{LOOKUP,UPDATE,DELETE}_ELEM`, `BPF_MAP_GET_NEXT_KEY`, `BPF_MAP_LOOKUP_AND_DELETE_ELEM`.
@@ -90,6 +93,9 @@ pub struct ProgLoadAttr {
     pub core_relos: u64,
     pub core_relo_rec_size: u32,
     pub log_true_size: u32,
+    /// With `BPF_F_TOKEN_FD` in `prog_flags` (v6.9).
+    pub prog_token_fd: i32,
+    pub fd_array_cnt: u32,
 }
 
 /// `BPF_OBJ_PIN`, `BPF_OBJ_GET`.
@@ -163,7 +169,21 @@ pub struct BtfLoadAttr {
     pub btf_log_size: u32,
     pub btf_log_level: u32,
     pub btf_log_true_size: u32,
+    pub btf_flags: u32,
+    /// With `BPF_F_TOKEN_FD` in `btf_flags` (v6.9).
+    pub btf_token_fd: i32,
 }
+
+/// `BPF_TOKEN_CREATE` (v6.9).
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokenCreateAttr {
+    pub flags: u32,
+    pub bpffs_fd: u32,
+}
+
+/// `BPF_F_TOKEN_FD`: the command's token fd field is set (map, program and BTF flags).
+pub const BPF_F_TOKEN_FD: u32 = 1 << 16;
 
 /// `BPF_LINK_CREATE`. `extra` is the command's trailing union (target_btf_id, perf_event,
 /// kprobe_multi, tracing, tcx, uprobe_multi, netkit ...), laid out by the caller.
@@ -314,14 +334,18 @@ pub struct LinkInfo {
 
 const _: () = {
     use std::mem::size_of;
-    assert!(size_of::<MapCreateAttr>() == 72);
+    assert!(size_of::<MapCreateAttr>() == 80);
     assert!(size_of::<MapElemAttr>() == 32);
     assert!(size_of::<MapBatchAttr>() == 56);
-    assert!(size_of::<ProgLoadAttr>() == 144);
+    assert!(size_of::<ProgLoadAttr>() == 152);
     assert!(size_of::<ObjPinAttr>() == 16);
     assert!(size_of::<TestRunAttr>() == 80);
     assert!(size_of::<InfoAttr>() == 16);
-    assert!(size_of::<BtfLoadAttr>() == 32);
+    assert!(size_of::<BtfLoadAttr>() == 40);
+    assert!(size_of::<TokenCreateAttr>() == 8);
+    assert!(std::mem::offset_of!(MapCreateAttr, map_token_fd) == 76);
+    assert!(std::mem::offset_of!(ProgLoadAttr, prog_token_fd) == 144);
+    assert!(std::mem::offset_of!(BtfLoadAttr, btf_token_fd) == 36);
     assert!(size_of::<LinkCreateAttr>() == 64);
     assert!(size_of::<ProgInfo>() == 232);
     assert!(size_of::<MapInfo>() == 88);

@@ -2,7 +2,7 @@
 
 /// A `bpf(2)` command (`enum bpf_cmd` in the uapi header).
 #[allow(missing_docs)]
-#[repr(i32)]
+#[repr(u8)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Cmd {
     MapCreate = 0,

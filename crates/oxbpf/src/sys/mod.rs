@@ -7,9 +7,11 @@
 //! needed to build, and each struct has a size assertion against the uapi layout.
 
 pub mod attr;
+pub mod caps;
 mod cmd;
 mod error;
 pub mod fault;
+pub mod perm;
 pub mod pin;
 mod wrappers;
 
@@ -31,8 +33,15 @@ pub unsafe fn bpf<T>(cmd: Cmd, attr: &mut T) -> Result<i64, SysError> {
     } else {
         0
     };
+    let failed = |errno| {
+        let e = SysError::new(cmd, errno);
+        match cmd {
+            Cmd::MapCreate | Cmd::ProgLoad => e.with_subject(arg0),
+            _ => e,
+        }
+    };
     if let Some(errno) = fault::injected(cmd, arg0) {
-        return Err(SysError::new(cmd, errno));
+        return Err(failed(errno));
     }
     loop {
         let ret = libc::syscall(
@@ -49,7 +58,7 @@ pub unsafe fn bpf<T>(cmd: Cmd, attr: &mut T) -> Result<i64, SysError> {
         if errno == libc::EINTR || (errno == libc::EAGAIN && cmd == Cmd::ProgLoad) {
             continue;
         }
-        return Err(SysError::new(cmd, errno));
+        return Err(failed(errno));
     }
 }
 

@@ -7,10 +7,11 @@ use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 
 type Result<T> = std::result::Result<T, SysError>;
 
-/// `BPF_MAP_CREATE`.
+/// `BPF_MAP_CREATE`, passing the process's BPF token ([`crate::token`]) if it has one.
 pub fn map_create(attr: &MapCreateAttr) -> Result<OwnedFd> {
     let mut a = *attr;
-    unsafe { bpf_fd(Cmd::MapCreate, &mut a) }
+    let token = crate::token::apply(&mut a.map_flags, &mut a.map_token_fd);
+    unsafe { bpf_fd(Cmd::MapCreate, &mut a) }.map_err(|e| e.with_token(token.is_some()))
 }
 
 fn elem(cmd: Cmd, map: BorrowedFd, key: *const u8, value: u64, flags: u64) -> Result<()> {
@@ -167,9 +168,11 @@ pub fn map_delete_batch(map: BorrowedFd, keys: &[u8], count: u32) -> Result<u32>
     Ok(a.count)
 }
 
-/// `BPF_PROG_LOAD`. The caller owns the log buffer and any retry policy.
+/// `BPF_PROG_LOAD`, passing the process's BPF token if it has one. The caller owns the log
+/// buffer and any retry policy.
 pub fn prog_load(attr: &mut ProgLoadAttr) -> Result<OwnedFd> {
-    unsafe { bpf_fd(Cmd::ProgLoad, attr) }
+    let token = crate::token::apply(&mut attr.prog_flags, &mut attr.prog_token_fd);
+    unsafe { bpf_fd(Cmd::ProgLoad, attr) }.map_err(|e| e.with_token(token.is_some()))
 }
 
 /// `BPF_BTF_LOAD`.
@@ -183,7 +186,8 @@ pub fn btf_load(attr: &mut BtfLoadAttr) -> Result<OwnedFd> {
             return Err(SysError::new(Cmd::BtfLoad, libc::EINVAL));
         }
     }
-    unsafe { bpf_fd(Cmd::BtfLoad, attr) }
+    let token = crate::token::apply(&mut attr.btf_flags, &mut attr.btf_token_fd);
+    unsafe { bpf_fd(Cmd::BtfLoad, attr) }.map_err(|e| e.with_token(token.is_some()))
 }
 
 fn path_cstring(cmd: Cmd, path: &std::path::Path) -> Result<CString> {
