@@ -133,13 +133,13 @@ fn counter(counts: &Map) -> Program {
     load("fwd_count", &p)
 }
 
-/// Sum over CPUs of `counts[0]`.
-fn counted(counts: &Map) -> u64 {
+/// `counts[0]` of every possible CPU, by CPU number.
+fn per_cpu(counts: &Map) -> Vec<u64> {
     let v = counts.lookup(&0u32.to_ne_bytes()).expect("read counter");
     v.expect("counter slot")
         .chunks(8)
         .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
-        .sum()
+        .collect()
 }
 
 /// An Ethernet + IPv4 + TCP frame of [`FRAME`] bytes from the router to `lb0`.
@@ -314,16 +314,27 @@ impl Rig {
             XdpOptions::default(),
         )
         .unwrap_or_else(|e| panic!("attach {} to lb0: {e}", v.name));
-        let before = counted(&self.counts);
+        let before = per_cpu(&self.counts);
         let reason_before = v.reason.map(|(dp, r)| reason_count(dp, r));
         let took = send(&self.gen, self.gen0, cpus, self.frames);
-        let got = counted(&self.counts) - before;
+        let after = per_cpu(&self.counts);
+        let got = after.iter().sum::<u64>() - before.iter().sum::<u64>();
         let sent = u64::from(self.frames) * cpus.len() as u64;
         assert!(
             got * 10 >= sent * 9,
             "{}: {got} of {sent} frames came back to gen0",
             v.name
         );
+        // Every sender's frames are forwarded on its own CPU: n cores really work.
+        for &cpu in cpus {
+            let on = after[cpu] - before[cpu];
+            assert!(
+                on * 2 >= u64::from(self.frames),
+                "{}: CPU {cpu} counted {on} of its {} frames",
+                v.name,
+                self.frames
+            );
+        }
         if let (Some((dp, r)), Some(b)) = (v.reason, reason_before) {
             let grew = reason_count(dp, r) - b;
             // A few frames on gen0 may be the kernel's own (neighbour discovery...).
