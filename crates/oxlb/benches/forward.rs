@@ -216,7 +216,7 @@ struct Variant<'a> {
     mpps: BTreeMap<usize, Vec<f64>>,
 }
 
-/// Whether the kernel has `nft`.
+/// Whether `nft` (nftables) is installed.
 fn have_nft() -> bool {
     std::process::Command::new("nft")
         .arg("--version")
