@@ -23,46 +23,26 @@
 mod common;
 mod support;
 
-use common::frames::{eth, ip_of, ipv4, tcp, tcp_seq, ETH_IP, TCP};
-use common::Netns;
+use common::frames::{eth, ip_of, ipv4, tcp, ETH_IP, TCP};
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::map::Map;
 use oxbpf::prog::Program;
-use oxbpf::spec::Pinning;
-use oxlb::daemon::kernel;
 use oxlb::datapath::abi::{RawFlowKey, RawVipKey, Reason};
-use oxlb::datapath::{self, Encap, Layout, MapId, Prefix};
-use oxlb::maglev::{build_table, MaglevEntry};
-use oxlb::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
+use oxlb::datapath::{Layout, MapId};
+use oxlb::plan::Mode;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use support::blocks::{self, Targets, REPS};
+use support::lb::{
+    bench_netns, is_backend, load_datapath, load_datapath_mode, open_nat_flow, vip_addr, Datapath,
+    BACKEND_PORT, LB, ROUTER_MAC,
+};
 use support::{interleave, pin_to_one_cpu, run_once, Variant, XDP_PASS, XDP_TX};
 
-const LB: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
-const ROUTER: &str = "10.0.0.254";
-const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0xfe];
 /// The client of the established flow; new flows come from 10.3.0.1 upwards.
 const EST_CLIENT: Ipv4Addr = Ipv4Addr::new(10, 3, 255, 1);
 const EST_PORT: u16 = 40000;
-const BACKEND_PORT: u16 = 8080;
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
-/// Conntrack and NAT entries: room for every new flow a run makes.
-const CT_ENTRIES: u32 = 1 << 18;
-
-fn vip_addr(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 2, 0, 1)) + i)
-}
-
-fn backend_addr(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 1, 0, 1)) + i)
-}
-
-fn is_backend(a: Ipv4Addr) -> bool {
-    a.octets()[..2] == [10, 1]
-}
-
 /// An Ethernet + IPv4 + TCP frame (16 bytes of payload) from the router to `lb0`.
 fn frame(mac: [u8; 6], src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8) -> Vec<u8> {
     let seg = tcp(src.into(), dst.into(), sport, dport, flags, &[0x61; 16]);
@@ -97,120 +77,6 @@ fn sent(out: &[u8], src: Ipv4Addr, dst: impl Fn(Ipv4Addr) -> bool) -> Result<(),
     }
 }
 
-/// The bench namespace with `lb0` up, its ifindex and MAC.
-fn bench_netns() -> (Netns, u32, [u8; 6]) {
-    let ns = Netns::new("oxlbbench");
-    ns.ip(&[
-        "link", "add", "lb0", "type", "veth", "peer", "name", "peer0",
-    ]);
-    ns.ip(&["addr", "add", "10.0.0.1/16", "dev", "lb0"]);
-    ns.ip(&["link", "set", "lb0", "up"]);
-    ns.ip(&["link", "set", "peer0", "up"]);
-    ns.ip(&[
-        "neigh",
-        "add",
-        ROUTER,
-        "lladdr",
-        "02:00:00:00:00:fe",
-        "dev",
-        "lb0",
-        "nud",
-        "permanent",
-    ]);
-    ns.ip(&["route", "add", "10.1.0.0/16", "via", ROUTER]);
-    ns.ip(&["route", "add", "10.3.0.0/16", "via", ROUTER]);
-    ns.exec(&["sysctl", "-qw", "net.ipv4.conf.lb0.forwarding=1"]);
-    let (ifindex, mac) = ns.link("lb0");
-    (ns, ifindex, mac)
-}
-
-/// The datapath, loaded unpinned.
-struct Datapath {
-    prog: Program,
-    maps: BTreeMap<MapId, Map>,
-}
-
-/// `n_vips` NAT VIPs on port 80/tcp; VIP `target` balances `n_backends` backends through a
-/// Maglev table of `table` slots, written by the daemon's pipeline (plan → entries → diff →
-/// apply). Only the target's ring row is written: the ring array is preallocated for every
-/// VIP, so the memory is the same, and no other row is looked up.
-fn load_datapath(n_vips: u32, n_backends: u32, target: u32, table: u32) -> Datapath {
-    load_datapath_mode(n_vips, n_backends, target, table, Mode::Nat)
-}
-
-/// [`load_datapath`] with VIPs of `mode` (ipip/gue: outer sources from 10.200.0.0/24).
-fn load_datapath_mode(
-    n_vips: u32,
-    n_backends: u32,
-    target: u32,
-    table: u32,
-    mode: Mode,
-) -> Datapath {
-    let layout = Layout {
-        max_vips: n_vips,
-        max_backends: n_backends,
-        table_size: table,
-        ct_entries: CT_ENTRIES,
-        encap: Encap {
-            source4: Some(Prefix::parse("10.200.0.0/24").expect("prefix")),
-            ..Encap::default()
-        },
-        ..Layout::default()
-    };
-    let names: Vec<String> = (0..n_backends)
-        .map(|i| format!("{}:{BACKEND_PORT}", backend_addr(i)))
-        .collect();
-    let maglev: Vec<MaglevEntry> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| MaglevEntry {
-            id: i as u32,
-            name,
-            weight: 1,
-        })
-        .collect();
-    let backends: Vec<BackendPlan> = (0..n_backends)
-        .map(|id| BackendPlan {
-            id,
-            addr: IpAddr::V4(backend_addr(id)),
-            port: BACKEND_PORT,
-            weight: 1,
-            healthy: true,
-        })
-        .collect();
-    let vips = (0..n_vips)
-        .map(|id| {
-            let on = id == target;
-            VipPlan {
-                id,
-                addr: IpAddr::V4(vip_addr(id)),
-                port: 80,
-                proto: Proto::Tcp,
-                mode,
-                snat_addr: (mode == Mode::Nat).then_some(IpAddr::V4(LB)),
-                backends: if on { backends.clone() } else { Vec::new() },
-                table: if on {
-                    build_table(&maglev, table).expect("maglev table")
-                } else {
-                    Vec::new()
-                },
-            }
-        })
-        .collect();
-    let plan = Plan {
-        table_size: table,
-        vips,
-    };
-    let spec = kernel::spec(&layout, Pinning::None).expect("datapath spec");
-    let mut coll = Collection::load(&spec, &CollectionOptions::default()).expect("load datapath");
-    let (prog, maps) = kernel::take(&mut coll).expect("datapath maps");
-    let mut entries = datapath::entries(&plan, &layout).expect("plan entries");
-    entries.rings.retain(|id, _| *id == target);
-    let ops = datapath::diff(None, &entries).expect("diff");
-    kernel::apply(&maps, &ops).expect("write maps");
-    Datapath { prog, maps }
-}
-
 /// The datapath's counters by reason name.
 fn reasons(dp: &Datapath) -> BTreeMap<String, u64> {
     oxlb::stats::reason_counts(&dp.maps)
@@ -241,26 +107,9 @@ fn ct_entries(dp: &Datapath) -> u64 {
 /// Sends the established flow's first packet (a SYN); returns (backend, NAT port).
 fn open_flow(dp: &Datapath, b: &Bench, vip: Ipv4Addr) -> (Ipv4Addr, u16) {
     let syn = frame(b.mac, EST_CLIENT, EST_PORT, vip, 80, SYN);
-    let (v, _, out) = run_once(&dp.prog, &syn, b.ifindex);
-    assert_eq!(v, XDP_TX, "first packet of the established flow");
+    let (out, backend, nat_port) =
+        open_nat_flow(dp, (b.ifindex, b.mac), &syn, (EST_CLIENT, EST_PORT), vip);
     sent(&out, LB, is_backend).expect("first packet of the established flow");
-    let ip = ip_of(&out);
-    let IpAddr::V4(backend) = ip.dst else {
-        unreachable!("IPv4")
-    };
-    let nat_port = ip.sport();
-    // A NAT SYN only opens a half-open flow: the backend's SYN-ACK (ISN 7000) and the
-    // client's ACK of it make it established.
-    let handshake = [
-        (backend, BACKEND_PORT, LB, nat_port, SYN | ACK, (7000, 1001)),
-        (EST_CLIENT, EST_PORT, vip, 80, ACK, (1001, 7001)),
-    ];
-    for (src, sport, dst, dport, flags, seq_ack) in handshake {
-        let seg = tcp_seq(src.into(), dst.into(), sport, dport, flags, seq_ack, &[]);
-        let f = eth(b.mac, ROUTER_MAC, ETH_IP, &ipv4(src, dst, TCP, &seg));
-        let (v, _, _) = run_once(&dp.prog, &f, b.ifindex);
-        assert_eq!(v, XDP_TX, "handshake of the established flow");
-    }
     (backend, nat_port)
 }
 
@@ -347,7 +196,7 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let only_paths = std::env::args().any(|a| a == "--paths");
     let (rounds, per_round) = if quick { (5, 200) } else { (21, 1000) };
-    let (ns, ifindex, mac) = bench_netns();
+    let (ns, ifindex, mac) = bench_netns("peer0", 1);
     let b = Bench {
         ifindex,
         mac,

@@ -3,8 +3,10 @@
 //! `repeat > 1`, run again on its own output), timed by the kernel (`duration`). Variants
 //! run in interleaved rounds so drift hits all of them alike; each variant reports the
 //! median over rounds of the round's mean, and the median of all its runs.
+#![allow(dead_code)] // each bench uses a part
 
 pub mod blocks;
+pub mod lb;
 
 use oxbpf::prog::{Program, TestRunOpts};
 
@@ -16,7 +18,7 @@ pub const XDP_PASS: u32 = 2;
 pub const XDP_TX: u32 = 3;
 
 /// `struct xdp_md` of a frame of `len` bytes received on `ifindex` (queue 0).
-fn xdp_md(len: usize, ifindex: u32) -> Vec<u8> {
+pub fn xdp_md(len: usize, ifindex: u32) -> Vec<u8> {
     [0, len as u32, 0, ifindex, 0, 0]
         .iter()
         .flat_map(|v: &u32| v.to_ne_bytes())
