@@ -88,6 +88,9 @@ enum Command {
         /// SECS seconds while keep-alive and new connections must keep working.
         #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=120))]
         flood: Option<u64>,
+        /// With --flood: SYNs per second (hping3 -i); 0 = as fast as hping3 can send.
+        #[arg(long, value_name = "PPS", default_value_t = 0)]
+        flood_rate: u32,
     },
     /// Backend side of ipip/gue VIPs: strip IPIP and GUE addressed to this host with XDP and
     /// hand the inner packet to the local stack (bind the VIP on `lo`). Runs until SIGINT or
@@ -189,12 +192,14 @@ fn main() -> ExitCode {
             xdp_mode,
             connections,
             flood,
+            flood_rate,
             fleet: false,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode: mode.unwrap_or_else(|| "nat".into()),
             xdp_mode,
             connections: connections.unwrap_or(3000),
             flood,
+            flood_rate,
         }),
     };
     match result {

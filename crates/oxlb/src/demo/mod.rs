@@ -34,6 +34,8 @@ pub struct DemoOptions {
     pub connections: usize,
     /// Instead of the usual checks: a SYN flood of this many seconds (see [`flood`]).
     pub flood: Option<u64>,
+    /// SYNs per second of the flood; 0 = hping3's full rate.
+    pub flood_rate: u32,
 }
 
 const WEIGHTS: [u32; 3] = [1, 2, 1];
@@ -63,7 +65,7 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
         println!("  {}", line.split("oxlb: ").last().unwrap_or(line));
     }
     let result = match opts.flood {
-        Some(secs) => flood_check(&lab, secs),
+        Some(secs) => flood_check(&lab, secs, opts.flood_rate),
         None => exercise(&mut lab, opts),
     };
     drop(lab);
@@ -82,9 +84,9 @@ fn verdict(result: Result<(), String>, what: &str, start: Instant) -> Result<(),
     result
 }
 
-fn flood_check(lab: &Lab, secs: u64) -> Result<(), String> {
+fn flood_check(lab: &Lab, secs: u64, rate: u32) -> Result<(), String> {
     println!("\n1. SYN flood of the IPv4 VIP {} for {secs} s:", lab.t.vip);
-    let report = flood::run(lab, secs)?;
+    let report = flood::run(lab, secs, rate)?;
     flood::judge(&report, secs)
 }
 
