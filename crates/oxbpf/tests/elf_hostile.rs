@@ -41,7 +41,8 @@ struct Tmp(PathBuf);
 
 impl Tmp {
     fn new(tag: &str) -> Tmp {
-        Tmp(Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tag}-{}", std::process::id())))
+        // The system's temp dir: CARGO_TARGET_TMPDIR is a host path, absent in the test VM.
+        Tmp(std::env::temp_dir().join(format!("oxbpf-{tag}-{}", std::process::id())))
     }
 }
 

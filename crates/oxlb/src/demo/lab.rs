@@ -44,8 +44,17 @@ pub struct Lab {
 pub type Weights = [Option<u32>];
 
 /// Waits up to 10 s for `ok`.
-pub fn wait_for(what: &str, mut ok: impl FnMut() -> bool) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
+pub fn wait_for(what: &str, ok: impl FnMut() -> bool) -> Result<(), String> {
+    wait_for_up_to(what, Duration::from_secs(10), ok)
+}
+
+/// Waits up to `limit` for `ok`.
+pub fn wait_for_up_to(
+    what: &str,
+    limit: Duration,
+    mut ok: impl FnMut() -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if ok() {
             return Ok(());
@@ -132,7 +141,8 @@ impl Lab {
             .map_err(|e| format!("start {}: {e}", self.opts.exe.display()))?;
         let pid = child.id() as i32;
         self.daemon = Some(child);
-        wait_for("oxlb to attach", || {
+        // Loading and verifying the datapath takes ~20 s in the 6.1 VM under TCG.
+        wait_for_up_to("oxlb to attach", Duration::from_secs(90), || {
             crate::daemon::state::running_pid(&self.pin_dir) == Some(pid)
         })
         .map_err(|e| format!("{e}; oxlb log:\n{}", self.log()))
