@@ -568,6 +568,15 @@ static __always_inline void ct_forget(const struct oxlb_nat *old, __be16 port)
 		bpf_map_delete_elem(&oxlb_ct, &old->client);
 }
 
+/* The i-th NAT source port (host order) a new flow probes from its start slot
+ * ((hash >> 7) % nat_port_count), or 0 when it falls outside 1..65535. */
+static __always_inline __u32 nat_probe(__u32 start, int i)
+{
+	__u32 port = oxlb_cfg.nat_port_min + (start + i) % oxlb_cfg.nat_port_count;
+
+	return port > 0xffff ? 0 : port;
+}
+
 /* Take back the port of a stale established flow (rk: its reverse key without the
  * port): 1 when the port may go to a new flow (the old flow's conntrack entry is
  * gone), 0 when the flow came back to life meanwhile. */
@@ -598,7 +607,7 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 					const struct oxlb_backend *be, __u32 bid, __be16 bport,
 					__u32 hash, __u64 now, const int v6)
 {
-	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
+	__u32 cnt = oxlb_cfg.nat_port_count;
 	struct oxlb_flow_key rk;
 	struct oxlb_nat nv, *cur;
 	__be16 victim = 0;
@@ -614,9 +623,9 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 	nv.seen = now >> OXLB_NAT_TICK_SHIFT;
 	start = (hash >> 7) % cnt;
 	for (int i = 0; i < NAT_PROBES; i++) {
-		__u32 port = min + (start + i) % cnt;
+		__u32 port = nat_probe(start, i);
 
-		if (port == 0 || port > 0xffff)
+		if (!port)
 			continue;
 		rk.dport = bpf_htons((__u16)port);
 		if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST) == 0)
@@ -696,7 +705,7 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
 				       const struct oxlb_backend *be, __u32 bid, __be16 bport,
 				       __u32 hash, __u64 now, const int v6)
 {
-	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
+	__u32 cnt = oxlb_cfg.nat_port_count;
 	__u64 dead_ns = (__u64)oxlb_cfg.nat_tcp_syn_s * NS_PER_S, oldest_at = ~0ULL;
 	__be16 take = 0, stale = 0, oldest = 0;
 	struct oxlb_flow_key rk;
@@ -712,9 +721,9 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
 	nat_rev_key(&rk, be, vip, bport, IPPROTO_TCP, v6);
 	start = (hash >> 7) % cnt;
 	for (int i = 0; i < NAT_PROBES; i++) {
-		__u32 port = min + (start + i) % cnt;
+		__u32 port = nat_probe(start, i);
 
-		if (port == 0 || port > 0xffff)
+		if (!port)
 			continue;
 		rk.dport = bpf_htons((__u16)port);
 		/* A port is half-open or established, never both: under a flood most are
@@ -784,7 +793,7 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 					 const struct oxlb_backend *be, __u32 bid, __be16 bport,
 					 __u32 hash, __u64 now, const int v6, int *resumed)
 {
-	__u32 cnt = oxlb_cfg.nat_port_count, min = oxlb_cfg.nat_port_min;
+	__u32 cnt = oxlb_cfg.nat_port_count;
 	struct oxlb_flow_key rk;
 	struct oxlb_nat nv, *cur;
 	struct oxlb_syn *s;
@@ -795,9 +804,9 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 	nat_rev_key(&rk, be, vip, bport, IPPROTO_TCP, v6);
 	start = (hash >> 7) % cnt;
 	for (int i = 0; i < NAT_PROBES; i++) {
-		__u32 port = min + (start + i) % cnt;
+		__u32 port = nat_probe(start, i);
 
-		if (port == 0 || port > 0xffff)
+		if (!port)
 			continue;
 		rk.dport = bpf_htons((__u16)port);
 		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);

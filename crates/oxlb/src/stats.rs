@@ -7,17 +7,27 @@ use crate::plan::Plan;
 use oxbpf::map::{Map, MapError};
 use std::collections::BTreeMap;
 
+/// Each CPU's value at `id` of a per-CPU array, parsed by `parse` (values are 8-byte aligned
+/// per CPU in the kernel's buffer); empty when the key is missing.
+pub fn per_cpu<T>(
+    map: &Map,
+    id: u32,
+    parse: impl Fn(&[u8]) -> Option<T>,
+) -> Result<Vec<T>, MapError> {
+    let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
+        return Ok(Vec::new());
+    };
+    let size = map.value_size() as usize;
+    let stride = size.div_ceil(8) * 8;
+    Ok(buf
+        .chunks(stride)
+        .filter_map(|c| parse(&c[..size.min(c.len())]))
+        .collect())
+}
+
 /// Sums the per-CPU `RawStats` value at `id` of a stats map.
 pub fn stats_at(map: &Map, id: u32) -> Result<RawStats, MapError> {
-    let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
-        return Ok(RawStats::default());
-    };
-    let stride = (map.value_size() as usize).div_ceil(8) * 8;
-    let per_cpu: Vec<RawStats> = buf
-        .chunks(stride)
-        .filter_map(RawStats::from_bytes)
-        .collect();
-    Ok(RawStats::sum(&per_cpu))
+    Ok(RawStats::sum(&per_cpu(map, id, RawStats::from_bytes)?))
 }
 
 fn counters(s: &RawStats) -> Counters {
@@ -30,13 +40,13 @@ fn counters(s: &RawStats) -> Counters {
 
 /// Sums a per-CPU `u64` counter.
 fn u64_at(map: &Map, id: u32) -> Result<u64, MapError> {
-    let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
-        return Ok(0);
-    };
-    Ok(buf
-        .chunks(8)
-        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-        .sum())
+    let v = per_cpu(map, id, |c| c.try_into().ok().map(u64::from_ne_bytes))?;
+    Ok(v.into_iter().sum())
+}
+
+/// The datapath's packet counter of one reason (summed over CPUs).
+pub fn reason_count(maps: &BTreeMap<MapId, Map>, reason: Reason) -> Result<u64, MapError> {
+    u64_at(&maps[&MapId::Reasons], reason as u32)
 }
 
 /// Fills a snapshot of `plan` from the datapath maps.

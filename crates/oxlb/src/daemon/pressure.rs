@@ -6,6 +6,7 @@ use crate::daemon::DaemonError;
 use crate::datapath::abi::{RawGuard, Reason};
 use crate::datapath::MapId;
 use crate::plan::Plan;
+use crate::stats;
 use oxbpf::map::Map;
 use std::collections::BTreeMap;
 
@@ -37,18 +38,17 @@ impl Pressure {
     ) -> Result<Vec<String>, DaemonError> {
         let mut out = Vec::new();
         for r in WATCHED {
-            let now = per_cpu_sum(&maps[&MapId::Reasons], r as u32, 8, |c| {
-                u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]))
-            })?;
+            let now = stats::reason_count(maps, r)?;
             let d = now.saturating_sub(self.reasons.insert(r, now).unwrap_or(now));
             if self.primed && d > 0 {
                 out.push(explain(r, d, ct_size));
             }
         }
         for v in &plan.vips {
-            let now = per_cpu_sum(&maps[&MapId::VipGuard], v.id, RawGuard::SIZE, |c| {
-                RawGuard::from_bytes(c).map_or(0, |g| g.guarded)
-            })?;
+            let now: u64 = stats::per_cpu(&maps[&MapId::VipGuard], v.id, RawGuard::from_bytes)?
+                .iter()
+                .map(|g| g.guarded)
+                .sum();
             let d = now.saturating_sub(self.guarded.insert(v.id, now).unwrap_or(now));
             if self.primed && d > 0 {
                 out.push(format!(
@@ -90,22 +90,4 @@ fn explain(r: Reason, d: u64, ct_size: u32) -> String {
              flows than [global] conntrack_size = {ct_size}: raise it)"
         ),
     }
-}
-
-/// Sum over CPUs of `read(value)` for key `id` of a per-CPU array whose values take `size`
-/// bytes (rounded up to 8 per CPU).
-fn per_cpu_sum(
-    map: &Map,
-    id: u32,
-    size: usize,
-    read: impl Fn(&[u8]) -> u64,
-) -> Result<u64, DaemonError> {
-    let Some(buf) = map.lookup(&id.to_ne_bytes())? else {
-        return Ok(0);
-    };
-    let stride = size.div_ceil(8) * 8;
-    Ok(buf
-        .chunks(stride)
-        .map(|c| read(&c[..size.min(c.len())]))
-        .sum())
 }

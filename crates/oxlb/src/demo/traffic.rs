@@ -112,9 +112,7 @@ impl Conn {
                 .map_err(|e| e.to_string())?,
             Some(p) => connect_from(p, dst)?,
         };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(3)));
-        let _ = stream.set_nodelay(true);
-        Ok(Conn { stream })
+        Ok(Conn::ready(stream, Duration::from_secs(3)))
     }
 
     /// Connects to `vip:80` from an ephemeral port, waiting up to `timeout` for the handshake
@@ -122,9 +120,14 @@ impl Conn {
     pub fn open_patient(vip: IpAddr, timeout: Duration) -> Result<Conn, String> {
         let stream = TcpStream::connect_timeout(&SocketAddr::from((vip, 80)), timeout)
             .map_err(|e| e.to_string())?;
+        Ok(Conn::ready(stream, timeout))
+    }
+
+    /// A connected stream that waits up to `timeout` for each answer, without Nagle delays.
+    fn ready(stream: TcpStream, timeout: Duration) -> Conn {
         let _ = stream.set_read_timeout(Some(timeout));
         let _ = stream.set_nodelay(true);
-        Ok(Conn { stream })
+        Conn { stream }
     }
 
     /// Sends one request; returns the responding backend's name.
