@@ -8,7 +8,12 @@ use common::{err, fx, require_root, BpffsDir, Netns};
 use oxbpf::sys::{self, ObjKind};
 use serde_json::Value;
 use std::process::Output;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The tests run one at a time: they share /run/oxbpf's pin records, whose keys (netns inode,
+/// ifindex) repeat when one test's deleted namespace inode is reused by another's new one.
+static SERIAL: Mutex<()> = Mutex::new(());
 
 fn json(out: &Output) -> Value {
     assert!(out.status.success(), "{}", err(out));
@@ -52,6 +57,7 @@ fn prog_freed(id: u64) -> bool {
 
 #[test]
 fn detach_in_one_namespace_leaves_the_others_attachment_and_removes_its_own_pin() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !require_root() {
         return;
     }
@@ -105,6 +111,7 @@ fn detach_in_one_namespace_leaves_the_others_attachment_and_removes_its_own_pin(
 
 #[test]
 fn a_pin_in_the_way_gets_one_clear_message_and_a_stale_one_is_replaced() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !require_root() {
         return;
     }
@@ -186,6 +193,7 @@ fn a_pin_in_the_way_gets_one_clear_message_and_a_stale_one_is_replaced() {
 
 #[test]
 fn a_program_that_is_not_xdp_is_refused_with_its_type() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     if !require_root() {
         return;
     }
