@@ -3,7 +3,7 @@
 //! `cargo xtask fuzz [--seconds N] [--target NAME] [--seed S]` fuzzes the parsers (fuzz.rs).
 //! `cargo xtask bench [--quick]` runs oxlb's benchmarks (datapath, e2e; root).
 //!
-//! Sources are found recursively under `crates/*/testdata` and `crates/*/bpf`. Each is compiled
+//! Sources are found recursively under `crates/*/testdata`, `crates/*/bpf` and `crates/*/examples`. Each is compiled
 //! from its own directory with a relative path and `-fdebug-compilation-dir=.`, so the object
 //! (DWARF and `.BTF` line info included) does not depend on where the checkout lives, and two
 //! builds give identical bytes. A first line `// xtask: cflags=-mcpu=v4 -DFOO` adds flags
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("usage: cargo xtask build-bpf [--check] | vm-test [...] | fuzz [--seconds N] [--target NAME] [--seed S] [--target NAME --replay FILE] | bench [--quick]");
-            eprintln!("  build-bpf          compile every *.bpf.c under crates/*/{{testdata,bpf}} to *.bpf.o beside it");
+            eprintln!("  build-bpf          compile every *.bpf.c under crates/*/{{testdata,bpf,examples}} to *.bpf.o beside it");
             eprintln!("  build-bpf --check  rebuild into a temp dir and fail if a committed object differs");
             eprintln!("  vm-test [--help]   run the tests on Debian's 6.1 kernel under qemu");
             eprintln!("  fuzz               mutate the committed objects and run the parsers on them (default 60 s)");
@@ -132,7 +132,7 @@ fn build_bpf(args: &[String]) -> Result<(), String> {
     let sources = find_sources(&root)?;
     if sources.is_empty() {
         return Err(format!(
-            "no *.bpf.c found under {}/crates/*/{{testdata,bpf}}",
+            "no *.bpf.c found under {}/crates/*/{{testdata,bpf,examples}}",
             root.display()
         ));
     }
@@ -197,14 +197,14 @@ fn object_path(src: &Path) -> PathBuf {
     src.with_extension("o")
 }
 
-/// Every `*.bpf.c` under `crates/*/testdata` and `crates/*/bpf`, sorted.
+/// Every `*.bpf.c` under `crates/*/testdata`, `crates/*/bpf` and `crates/*/examples`, sorted.
 fn find_sources(root: &Path) -> Result<Vec<PathBuf>, String> {
     let crates = root.join("crates");
     let mut found = Vec::new();
     let entries =
         fs::read_dir(&crates).map_err(|e| format!("reading {}: {e}", crates.display()))?;
     for entry in entries.flatten() {
-        for sub in ["testdata", "bpf"] {
+        for sub in ["testdata", "bpf", "examples"] {
             let dir = entry.path().join(sub);
             if dir.is_dir() {
                 walk(&dir, &mut found)?;
