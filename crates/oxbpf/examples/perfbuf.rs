@@ -12,7 +12,7 @@ use oxbpf::map::{poll_buffers, PerfEventArray, PerfRecord};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -13,7 +13,7 @@ use oxbpf::map::Array;
 use oxbpf::prog::TestRunOpts;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

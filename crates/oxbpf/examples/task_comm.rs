@@ -16,7 +16,7 @@ use oxbpf::spec::AttachType;
 use std::process::ExitCode;
 use std::time::Duration;
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

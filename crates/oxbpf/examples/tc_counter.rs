@@ -22,7 +22,7 @@ struct Counters {
 // SAFETY: repr(C), two u64 fields, no padding; any bit pattern is valid.
 unsafe impl Pod for Counters {}
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -12,7 +12,7 @@ use oxbpf::prog::TestRunOpts;
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -15,16 +15,6 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The cgroup v2 mount point, if any.
-fn cgroup2_root() -> Option<PathBuf> {
-    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .find(|f| f.len() > 2 && f[2] == "cgroup2")
-        .map(|f| PathBuf::from(f[1]))
-}
-
 /// A cgroup v2 directory with a unique name, removed on drop.
 struct TestCgroup {
     path: PathBuf,
@@ -33,15 +23,7 @@ struct TestCgroup {
 
 impl TestCgroup {
     fn new() -> Option<TestCgroup> {
-        let Some(root) = cgroup2_root() else {
-            skip("no cgroup v2 mount");
-            return None;
-        };
-        let path = root.join(unique("cg"));
-        if let Err(e) = std::fs::create_dir(&path) {
-            skip(&format!("cannot create cgroup {}: {e}", path.display()));
-            return None;
-        }
+        let path = new_cgroup(skip)?;
         let fd = open_cgroup(&path).expect("open cgroup");
         Some(TestCgroup { path, fd })
     }

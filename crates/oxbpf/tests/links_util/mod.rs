@@ -94,6 +94,31 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// The cgroup v2 mount point, if any.
+pub fn cgroup2_root() -> Option<std::path::PathBuf> {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").ok()?;
+    mounts
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == "cgroup2")
+        .map(|f| std::path::PathBuf::from(f[1]))
+}
+
+/// Creates a uniquely named cgroup v2 directory; `None` (after `skip` with the reason) if
+/// there is no cgroup v2 mount or it cannot be made.
+pub fn new_cgroup(skip: fn(&str)) -> Option<std::path::PathBuf> {
+    let Some(root) = cgroup2_root() else {
+        skip("no cgroup v2 mount");
+        return None;
+    };
+    let path = root.join(unique("cg"));
+    if let Err(e) = std::fs::create_dir(&path) {
+        skip(&format!("cannot create cgroup {}: {e}", path.display()));
+        return None;
+    }
+    Some(path)
+}
+
 /// Runs a command, panicking with its stderr on failure.
 pub fn run(cmd: &str, args: &[&str]) -> String {
     let out = Command::new(cmd).args(args).output().expect("spawn");
