@@ -38,6 +38,7 @@ pub struct AttachXdp {
     pub mode: Mode,
     /// Pin the bpf_link here (default /sys/fs/bpf/oxbpf/xdp-ns<NETNS INODE>-if<IFINDEX>);
     /// unused on the netlink path.
+    #[allow(rustdoc::invalid_html_tags)] // clap prints this text as is: no markdown
     #[arg(long, value_name = "PATH")]
     pub pin: Option<PathBuf>,
 }

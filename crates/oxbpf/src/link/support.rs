@@ -1,6 +1,6 @@
 //! Picking the attach mechanism by trying, never by kernel version.
 //!
-//! Every hook with both a `bpf_link` and a legacy path goes through [`link_or_legacy`]: try
+//! Every hook with both a `bpf_link` and a legacy path goes through `link_or_legacy`: try
 //! `BPF_LINK_CREATE`; if the kernel answers "unknown" (`EINVAL`, `EOPNOTSUPP`, `ENOTSUPP`,
 //! `E2BIG`) and it was not already seen to work for that attach type, run the legacy path.
 //! The answer is cached per attach type for the process: "yes" as soon as a link is created,

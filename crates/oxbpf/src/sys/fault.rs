@@ -2,7 +2,7 @@
 //!
 //! Compiled in only with the `fault-injection` cargo feature (tests); in a normal build
 //! [`injected`] is a constant `None` and costs nothing. Rules are process-global so that
-//! code under test on any thread sees them; tests that use them should hold [`Guard`].
+//! code under test on any thread sees them; tests that use them should hold `Guard` (with the `fault-injection` feature).
 
 use super::Cmd;
 

@@ -4,17 +4,17 @@
 //! [`relocate`] is a pure function of the program's BTF, the target BTFs and the
 //! instructions, so it also runs offline (`oxbpf check`). For each `bpf_core_relo` record:
 //!
-//! 1. the access string (`"0:1:2"`) is parsed against the local type ([`spec`]);
+//! 1. the access string (`"0:1:2"`) is parsed against the local type (`spec`);
 //! 2. candidates are target types of a compatible kind with the same name once `___flavor`
 //!    suffixes are stripped: in the first target BTF (vmlinux), and only if it has none in
-//!    the others (module BTFs) ([`names`]);
+//!    the others (module BTFs) (`names`);
 //! 3. each candidate is matched (members by name, through anonymous structs/unions; types
-//!    by libbpf's compatibility rules, [`compat`]), and its value computed ([`calc`]).
+//!    by libbpf's compatibility rules, `compat`), and its value computed (`calc`).
 //!    All matching candidates must agree, otherwise the relocation is ambiguous and an error.
 //!    Candidates that did not match are dropped for the type's later relocations (libbpf's
 //!    pruning), so one local type keeps one consistent set of candidates in a program;
 //! 4. the instruction is patched, or poisoned (`call 0xbad2310`) when the target lacks what
-//!    it needs — harmless in dead code, explained by [`explain_poison`] otherwise ([`patch`]).
+//!    it needs — harmless in dead code, explained by [`explain_poison`] otherwise (`patch`).
 //!
 //! Written by hand: no crate implements CO-RE outside libbpf (C) and aya-obj (which does not
 //! give libbpf's errors for ambiguity or the candidate pruning).
