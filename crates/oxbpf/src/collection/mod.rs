@@ -136,6 +136,30 @@ pub struct CollectionOptions {
 pub const BPF_F_XDP_DEV_BOUND_ONLY: u32 = 1 << 6;
 
 /// Maps and programs living in the kernel. Dropping it closes every fd (pinned objects stay).
+///
+/// Made from a parsed object by [`Collection::load`]: maps are created (or reused from their
+/// pins), CO-RE and other relocations applied, then every program is verified and loaded.
+/// Maps and programs are then found by name: the C variable's and the C function's.
+///
+/// ```no_run
+/// use oxbpf::collection::{Collection, CollectionOptions};
+/// use oxbpf::map::Array;
+///
+/// // An object compiled with `clang -g -O2 -target bpf -c prog.bpf.c -o prog.bpf.o`.
+/// let mut spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// spec.set_variable("sample_rate", &100u32.to_ne_bytes())?; // a `const volatile` global
+/// let opts = CollectionOptions {
+///     pin_dir: Some("/sys/fs/bpf/myapp".into()), // for maps declared LIBBPF_PIN_BY_NAME
+///     ..Default::default()
+/// };
+/// let coll = Collection::load(&spec, &opts)?;
+/// for (name, prog) in coll.programs() {
+///     println!("{name}: {} program, id {}", prog.prog_type(), prog.id());
+/// }
+/// let counts = Array::<_, u64>::new(coll.map("counts").unwrap())?;
+/// println!("slot 0: {}", counts.get(0)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct Collection {
     maps: BTreeMap<String, Map>,

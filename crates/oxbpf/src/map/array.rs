@@ -9,6 +9,19 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 
 /// A `BPF_MAP_TYPE_ARRAY` of `V`.
+///
+/// ```no_run
+/// use oxbpf::map::Array;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4);
+/// //             __type(key, __u32); __type(value, __u64); } counts SEC(".maps");
+/// let counts = Array::<_, u64>::new(coll.map("counts").unwrap())?;
+/// counts.set(1, &42, 0)?;
+/// assert_eq!(counts.get(1)?, 42);
+/// println!("all slots: {:?}", counts.values()?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Array<M, V> {
     map: M,
@@ -83,6 +96,17 @@ impl<M: Borrow<Map>, V: Pod> Array<M, V> {
 }
 
 /// A `BPF_MAP_TYPE_PERCPU_ARRAY` of `V`: each slot holds one `V` per possible CPU.
+///
+/// ```no_run
+/// use oxbpf::map::PerCpuArray;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_PERCPU_ARRAY, __u32 keys, __u64 values.
+/// let packets = PerCpuArray::<_, u64>::new(coll.map("packets").unwrap())?;
+/// let per_cpu: Vec<u64> = packets.get(0)?; // one value per possible CPU
+/// println!("total {}", per_cpu.iter().sum::<u64>());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PerCpuArray<M, V> {
     map: M,

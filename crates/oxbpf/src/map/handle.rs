@@ -20,6 +20,24 @@ pub const BPF_EXIST: u64 = 2;
 pub const BPF_F_LOCK: u64 = 4;
 
 /// A kernel map, by fd. Closing the last fd (and removing every pin) frees it.
+///
+/// Its methods take keys and values as bytes; the typed views ([`Array`](super::Array),
+/// [`HashMap`](super::HashMap), [`LpmTrie`](super::LpmTrie), ...) check the sizes once and
+/// convert.
+///
+/// ```no_run
+/// use oxbpf::map::{Map, BPF_ANY};
+///
+/// // A map another process pinned (e.g. `bpftool map pin` or a LIBBPF_PIN_BY_NAME map).
+/// let map = Map::from_pin("/sys/fs/bpf/myapp/counts")?;
+/// println!("{} ({}): {} entries", map.name(), map.map_type(), map.max_entries());
+/// map.update(&0u32.to_ne_bytes(), &0u64.to_ne_bytes(), BPF_ANY)?;
+/// for key in map.keys() {
+///     let key = key?;
+///     println!("{key:?} => {:?}", map.lookup(&key)?);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Map {
     fd: OwnedFd,

@@ -10,6 +10,22 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 
 /// A `BPF_MAP_TYPE_HASH` or `BPF_MAP_TYPE_LRU_HASH` from `K` to `V`.
+///
+/// ```no_run
+/// use oxbpf::map::{HashMap, BPF_ANY};
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_HASH (or LRU_HASH), __u32 keys, __u64 values.
+/// let hits = HashMap::<_, u32, u64>::new(coll.map("hits").unwrap())?;
+/// hits.insert(&7, &1, BPF_ANY)?;
+/// assert_eq!(hits.get(&7)?, Some(1));
+/// for entry in hits.iter() {
+///     let (key, value) = entry?;
+///     println!("{key}: {value}");
+/// }
+/// hits.remove(&7)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct HashMap<M, K, V> {
     map: M,
@@ -99,6 +115,18 @@ impl<M: Borrow<Map>, K: Pod, V: Pod> HashMap<M, K, V> {
 
 /// A `BPF_MAP_TYPE_PERCPU_HASH` or `BPF_MAP_TYPE_LRU_PERCPU_HASH`: each key holds one `V` per
 /// possible CPU.
+///
+/// ```no_run
+/// use oxbpf::map::PerCpuHashMap;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_PERCPU_HASH (or LRU_PERCPU_HASH), __u32 keys, __u64 values.
+/// let bytes = PerCpuHashMap::<_, u32, u64>::new(coll.map("bytes").unwrap())?;
+/// if let Some(per_cpu) = bytes.get(&80)? {
+///     println!("port 80: {} bytes", per_cpu.iter().sum::<u64>());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PerCpuHashMap<M, K, V> {
     map: M,

@@ -14,6 +14,18 @@ fn inner_id(b: &[u8]) -> u32 {
 }
 
 /// A `BPF_MAP_TYPE_ARRAY_OF_MAPS`: index → inner map.
+///
+/// ```no_run
+/// use oxbpf::map::ArrayOfMaps;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_ARRAY_OF_MAPS with __array(values, ...) and another map `inner_b`
+/// // of the same shape as the inner map.
+/// let outer = ArrayOfMaps::new(coll.map("outer").unwrap())?;
+/// outer.set(0, coll.map("inner_b").unwrap().fd(), 0)?; // swap in another inner map
+/// println!("inner map id at 0: {:?}", outer.get(0)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ArrayOfMaps<M> {
     map: M,
@@ -59,6 +71,16 @@ impl<M: Borrow<Map>> ArrayOfMaps<M> {
 }
 
 /// A `BPF_MAP_TYPE_HASH_OF_MAPS`: `K` → inner map.
+///
+/// ```no_run
+/// use oxbpf::map::{HashOfMaps, BPF_ANY};
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_HASH_OF_MAPS with __u32 keys and an inner map template.
+/// let tenants = HashOfMaps::<_, u32>::new(coll.map("tenants").unwrap())?;
+/// tenants.insert(&42, coll.map("tenant_42").unwrap().fd(), BPF_ANY)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct HashOfMaps<M, K> {
     map: M,

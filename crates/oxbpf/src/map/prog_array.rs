@@ -8,6 +8,17 @@ use std::borrow::Borrow;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// A `BPF_MAP_TYPE_PROG_ARRAY`: index → program, for `bpf_tail_call`.
+///
+/// ```no_run
+/// use oxbpf::map::ProgramArray;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_PROG_ARRAY `jump`, and bpf_tail_call(ctx, &jump, 1) in the caller.
+/// let jump = ProgramArray::new(coll.map("jump").unwrap())?;
+/// let stage = coll.programs().get("parse_ipv4").unwrap();
+/// jump.set(1, stage.fd(), 0)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct ProgramArray<M> {
     map: M,

@@ -64,9 +64,33 @@ macro_rules! keyless {
 
 keyless!(
     /// A `BPF_MAP_TYPE_QUEUE`: first in, first out.
+    ///
+    /// ```no_run
+    /// use oxbpf::map::Queue;
+    /// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+    /// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+    /// // C: BPF_MAP_TYPE_QUEUE with __type(value, __u32) (no key).
+    /// let work = Queue::<_, u32>::new(coll.map("work").unwrap())?;
+    /// work.push(&5, 0)?;
+    /// while let Some(item) = work.pop()? {
+    ///     println!("{item}");
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     Queue, MapType::QUEUE, "Queue"
 );
 keyless!(
     /// A `BPF_MAP_TYPE_STACK`: last in, first out.
+    ///
+    /// ```no_run
+    /// use oxbpf::map::Stack;
+    /// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+    /// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+    /// // C: BPF_MAP_TYPE_STACK with __type(value, __u64) (no key).
+    /// let free = Stack::<_, u64>::new(coll.map("free_slots").unwrap())?;
+    /// free.push(&1, 0)?;
+    /// assert_eq!(free.peek()?, Some(1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     Stack, MapType::STACK, "Stack"
 );

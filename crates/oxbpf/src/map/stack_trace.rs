@@ -7,6 +7,19 @@ use crate::spec::MapType;
 use std::borrow::Borrow;
 
 /// A `BPF_MAP_TYPE_STACK_TRACE`: `u32` stack id → up to `value_size / 8` `u64` frames.
+///
+/// ```no_run
+/// use oxbpf::map::StackTraceMap;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_STACK_TRACE, filled by bpf_get_stackid(ctx, &stacks, 0).
+/// let stacks = StackTraceMap::new(coll.map("stacks").unwrap())?;
+/// for id in stacks.stack_ids() {
+///     let frames = stacks.get(id?)?.unwrap_or_default();
+///     println!("{frames:x?}"); // instruction addresses, innermost first
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct StackTraceMap<M> {
     map: M,

@@ -69,6 +69,17 @@ fn check_redirect(
 }
 
 /// A `BPF_MAP_TYPE_DEVMAP` (index) or `BPF_MAP_TYPE_DEVMAP_HASH` (any `u32` key) of interfaces.
+///
+/// ```no_run
+/// use oxbpf::map::DevMap;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_DEVMAP, and bpf_redirect_map(&ports, 0, 0) in the XDP program.
+/// let ports = DevMap::new(coll.map("ports").unwrap())?;
+/// let eth1 = oxbpf::netlink::xdp::ifindex("eth1")?;
+/// ports.set(0, eth1, None, 0)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct DevMap<M> {
     map: M,
@@ -118,6 +129,18 @@ impl<M: Borrow<Map>> DevMap<M> {
 }
 
 /// A `BPF_MAP_TYPE_CPUMAP`: CPU id → queue size (and optional program).
+///
+/// ```no_run
+/// use oxbpf::map::CpuMap;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: BPF_MAP_TYPE_CPUMAP, and bpf_redirect_map(&cpus, cpu, 0) in the XDP program.
+/// let cpus = CpuMap::new(coll.map("cpus").unwrap())?;
+/// for cpu in oxbpf::map::online_cpus()? {
+///     cpus.set(cpu, 2048, None, 0)?; // queue of 2048 frames per CPU
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct CpuMap<M> {
     map: M,
@@ -160,6 +183,19 @@ impl<M: Borrow<Map>> CpuMap<M> {
 }
 
 /// A `BPF_MAP_TYPE_XSKMAP`: index → AF_XDP socket.
+///
+/// ```no_run
+/// use oxbpf::map::XskMap;
+/// use std::os::fd::AsFd;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// # let socket: std::os::fd::OwnedFd = unimplemented!();
+/// // C: BPF_MAP_TYPE_XSKMAP, and bpf_redirect_map(&xsks, ctx->rx_queue_index, XDP_PASS).
+/// // `socket`: an AF_XDP socket bound to queue 0 of the interface.
+/// let xsks = XskMap::new(coll.map("xsks").unwrap())?;
+/// xsks.set(0, socket.as_fd(), 0)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct XskMap<M> {
     map: M,
