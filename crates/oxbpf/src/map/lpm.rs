@@ -10,6 +10,37 @@ use std::borrow::Borrow;
 use std::marker::PhantomData;
 
 /// A `BPF_MAP_TYPE_LPM_TRIE` keyed by (prefix length, `K`) holding `V`.
+///
+/// Key layout: the kernel's key is a `u32` prefix length in bits, in host byte order, then
+/// the data bytes, matched most significant bit first; `K` is only the data part (the map's
+/// key size must be 4 + `size_of::<K>()`). Put IP addresses in network byte order:
+/// `[u8; 4]` from [`Ipv4Addr::octets`](std::net::Ipv4Addr::octets), `[u8; 16]` for IPv6.
+/// The C side declares the same layout:
+///
+/// ```c
+/// struct v4_prefix { __u32 prefixlen; __u8 addr[4]; };  /* addr as on the wire */
+/// struct {
+///     __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+///     __uint(map_flags, BPF_F_NO_PREALLOC);              /* required */
+///     __uint(max_entries, 1024);
+///     __type(key, struct v4_prefix);
+///     __type(value, __u32);
+/// } blocklist SEC(".maps");
+/// ```
+///
+/// ```no_run
+/// use oxbpf::map::{LpmTrie, BPF_ANY};
+/// use std::net::Ipv4Addr;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// let blocklist = LpmTrie::<_, [u8; 4], u32>::new(coll.map("blocklist").unwrap())?;
+/// let net: Ipv4Addr = "192.0.2.0".parse()?;
+/// blocklist.insert(24, &net.octets(), &1, BPF_ANY)?; // 192.0.2.0/24 -> 1
+/// // A lookup with the full width finds the longest stored prefix covering the address.
+/// let addr: Ipv4Addr = "192.0.2.77".parse()?;
+/// assert_eq!(blocklist.get(32, &addr.octets())?, Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct LpmTrie<M, K, V> {
     map: M,

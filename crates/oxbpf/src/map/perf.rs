@@ -147,6 +147,32 @@ impl<M: Borrow<Map>> PerfEventArray<M> {
 }
 
 /// One CPU's perf ring. Dropping it removes it from the map.
+///
+/// Made by [`PerfEventArray::open`] or [`PerfEventArray::open_all`]; wait on several with
+/// [`poll_buffers`].
+///
+/// ```no_run
+/// use oxbpf::map::{poll_buffers, PerfEventArray, PerfRecord};
+/// use std::time::Duration;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: struct { __uint(type, BPF_MAP_TYPE_PERF_EVENT_ARRAY); __uint(key_size, 4);
+/// //             __uint(value_size, 4); } events SEC(".maps");
+/// //    and bpf_perf_event_output(ctx, &events, BPF_F_CURRENT_CPU, &e, sizeof(e)).
+/// let events = PerfEventArray::new(coll.map("events").unwrap())?;
+/// let mut buffers = events.open_all(8)?; // 8 pages per online CPU
+/// loop {
+///     for i in poll_buffers(&buffers, Duration::from_secs(1))? {
+///         while let Some(record) = buffers[i].next() {
+///             match record {
+///                 PerfRecord::Sample(data) => println!("cpu {}: {data:?}", buffers[i].cpu()),
+///                 PerfRecord::Lost(n) => eprintln!("lost {n} samples"),
+///             }
+///         }
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PerfBuffer {
     cpu: u32,

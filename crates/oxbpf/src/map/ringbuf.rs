@@ -22,6 +22,28 @@ const DISCARD: u32 = 1 << 30;
 const HDR: u64 = 8;
 
 /// Reader of a ring buffer map.
+///
+/// Records are read in the order the programs committed them; each is borrowed from the ring
+/// until the [`RingBufItem`] is dropped. The map fd is readable when records are waiting, so
+/// it can also be polled with an event loop.
+///
+/// ```no_run
+/// use oxbpf::map::RingBuf;
+/// use std::time::Duration;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // C: struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 256 * 1024); } events SEC(".maps");
+/// //    and bpf_ringbuf_reserve / bpf_ringbuf_submit in the program.
+/// let mut ring = RingBuf::new(coll.map("events").unwrap())?;
+/// loop {
+///     // Waits (epoll) up to 1 s for the next record.
+///     if let Some(record) = ring.next_timeout(Duration::from_secs(1))? {
+///         let pid = u32::from_ne_bytes(record[..4].try_into()?); // first field of the C struct
+///         println!("{pid}: {} bytes", record.len());
+///     } // dropping the record gives its space back
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct RingBuf<M> {
     map: M,
