@@ -93,6 +93,25 @@ pub(crate) fn inode(fd: BorrowedFd) -> u64 {
 
 /// Attaches `prog` to the cgroup v2 directory `cgroup` (an fd from [`open_cgroup`]) at
 /// `attach_type` (e.g. `CGROUP_INET_EGRESS`, `CGROUP_INET4_CONNECT`, `CGROUP_SOCK_OPS`).
+///
+/// ```no_run
+/// use oxbpf::link::{attach_cgroup, open_cgroup, CgroupOptions};
+/// use oxbpf::spec::AttachType;
+/// use std::os::fd::AsFd;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("cgroup/connect4") int block(struct bpf_sock_addr *ctx) { ... }
+/// let prog = &coll.programs()["block"];
+/// let cgroup = open_cgroup("/sys/fs/cgroup/system.slice")?;
+/// let link = attach_cgroup(
+///     prog.fd(),
+///     cgroup.as_fd(),
+///     AttachType::CGROUP_INET4_CONNECT,
+///     CgroupOptions::default(), // a bpf_link, or BPF_PROG_ATTACH on kernels before 5.7
+/// )?;
+/// println!("attached via {:?}", link.path());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_cgroup(
     prog: BorrowedFd,
     cgroup: BorrowedFd,

@@ -108,6 +108,23 @@ pub fn symbol_offset(binary: &Path, symbol: &str) -> Result<u64, LinkError> {
 
 /// Attaches the `kprobe`-type program `prog` as a uprobe (or uretprobe) on `binary` at
 /// `target`.
+///
+/// ```no_run
+/// use oxbpf::link::{attach_uprobe, UprobeOptions, UprobeTarget};
+/// use std::path::Path;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("uprobe") int on_malloc(struct pt_regs *ctx) { ... }
+/// let prog = &coll.programs()["on_malloc"];
+/// let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+/// let _link = attach_uprobe(
+///     prog.fd(),
+///     libc,
+///     UprobeTarget::Symbol("malloc", 0),
+///     UprobeOptions::default().pid(1234), // only this process
+/// )?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_uprobe(
     prog: BorrowedFd,
     binary: &Path,
@@ -147,6 +164,16 @@ pub fn attach_uprobe(
 
 /// Attaches the `kprobe` program `prog` to kernel function `func` (+`offset`), or to its
 /// return with `retprobe`. Kernels without kprobe events get [`LinkError::KernelLacks`].
+///
+/// ```no_run
+/// use oxbpf::link::{attach_kprobe, PerfOptions};
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("kprobe/do_unlinkat") int on_unlink(struct pt_regs *ctx) { ... }
+/// let prog = &coll.programs()["on_unlink"];
+/// let _link = attach_kprobe(prog.fd(), "do_unlinkat", 0, false, PerfOptions::default())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_kprobe(
     prog: BorrowedFd,
     func: &str,
@@ -179,6 +206,16 @@ const KPROBE_MULTI_RETURN: u32 = 1;
 
 /// Attaches a `kprobe.multi` program to every function in `symbols` with one link
 /// (`BPF_TRACE_KPROBE_MULTI`, v5.18+ with `CONFIG_FPROBE`).
+///
+/// ```no_run
+/// use oxbpf::link::attach_kprobe_multi;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("kprobe.multi") int on_vfs(struct pt_regs *ctx) { ... }
+/// let prog = &coll.programs()["on_vfs"];
+/// let _link = attach_kprobe_multi(prog.fd(), &["vfs_read", "vfs_write"], false)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_kprobe_multi(
     prog: BorrowedFd,
     symbols: &[&str],

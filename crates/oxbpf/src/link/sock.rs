@@ -19,6 +19,18 @@ use std::path::Path;
 
 /// Attaches `prog` to sockmap/sockhash `map` at `attach_type` (`SK_MSG_VERDICT`,
 /// `SK_SKB_STREAM_PARSER`, `SK_SKB_STREAM_VERDICT`, `SK_SKB_VERDICT`).
+///
+/// ```no_run
+/// use oxbpf::link::{attach_sockmap, Mechanism};
+/// use oxbpf::spec::AttachType;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("sk_msg") int redirect(struct sk_msg_md *msg) { ... } and a BPF_MAP_TYPE_SOCKMAP `socks`.
+/// let prog = &coll.programs()["redirect"];
+/// let socks = coll.map("socks").unwrap();
+/// let _link = attach_sockmap(prog.fd(), socks.fd(), AttachType::SK_MSG_VERDICT, Mechanism::Auto)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_sockmap(
     prog: BorrowedFd,
     map: BorrowedFd,
@@ -59,6 +71,19 @@ pub fn open_netns(path: impl AsRef<Path>) -> Result<OwnedFd, LinkError> {
 
 /// Attaches `prog` to the network namespace `netns` at `attach_type` (`SK_LOOKUP`,
 /// `FLOW_DISSECTOR`).
+///
+/// ```no_run
+/// use oxbpf::link::{attach_netns, open_netns, Mechanism};
+/// use oxbpf::spec::AttachType;
+/// use std::os::fd::AsFd;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("sk_lookup") int steer(struct bpf_sk_lookup *ctx) { ... }
+/// let prog = &coll.programs()["steer"];
+/// let netns = open_netns("/proc/self/ns/net")?;
+/// let _link = attach_netns(prog.fd(), netns.as_fd(), AttachType::SK_LOOKUP, Mechanism::Auto)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_netns(
     prog: BorrowedFd,
     netns: BorrowedFd,
@@ -149,6 +174,18 @@ impl Legacy for SocketFilter {
 
 /// Attaches the `socket_filter` program `prog` to `socket` (`SO_ATTACH_BPF`). Dropping the
 /// returned [`Link`] detaches it; the link holds a duplicate of the socket fd until then.
+///
+/// ```no_run
+/// use oxbpf::link::attach_socket_filter;
+/// use std::os::fd::AsFd;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("socket") int keep_dns(struct __sk_buff *skb) { ... }
+/// let prog = &coll.programs()["keep_dns"];
+/// let socket = std::net::UdpSocket::bind("127.0.0.1:5353")?;
+/// let _link = attach_socket_filter(prog.fd(), socket.as_fd())?; // SO_ATTACH_BPF
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_socket_filter(prog: BorrowedFd, socket: BorrowedFd) -> Result<Link, LinkError> {
     let prog_id = prog_id(prog)?;
     let sock = dup(socket, "socket")?;

@@ -38,6 +38,16 @@ pub fn explain_eperm(what: &str) -> String {
 }
 
 /// Attaches the `raw_tracepoint` program `prog` to raw tracepoint `name` (e.g. `"sys_enter"`).
+///
+/// ```no_run
+/// use oxbpf::link::attach_raw_tracepoint;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("raw_tracepoint/sys_enter") int on_enter(struct bpf_raw_tracepoint_args *ctx) { ... }
+/// let prog = &coll.programs()["on_enter"];
+/// let _link = attach_raw_tracepoint(prog.fd(), "sys_enter")?; // detached when dropped
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_raw_tracepoint(prog: BorrowedFd, name: &str) -> Result<Link, LinkError> {
     sys::raw_tracepoint_open(Some(name), prog)
         .map(Link::from_fd)
@@ -51,6 +61,19 @@ pub fn attach_raw_tracepoint(prog: BorrowedFd, name: &str) -> Result<Link, LinkE
 /// fexit: `TRACE_FEXIT`, fmod_ret: `MODIFY_RETURN`, lsm: `LSM_MAC`) loaded with
 /// `expected_attach_type = attach_type`, at the target chosen at load. `cookie` is what
 /// `bpf_get_attach_cookie()` returns (link path, v5.19+; 0 for none).
+///
+/// ```no_run
+/// use oxbpf::link::{attach_btf_tracing, Mechanism};
+/// use oxbpf::spec::AttachType;
+/// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+/// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+/// // SEC("tp_btf/sched_process_exec") int BPF_PROG(on_exec, struct task_struct *p, ...) { ... }
+/// // The target was resolved in the kernel's BTF at load, from the section name.
+/// let prog = &coll.programs()["on_exec"];
+/// let _link = attach_btf_tracing(prog.fd(), AttachType::TRACE_RAW_TP, 0, Mechanism::Auto)?;
+/// // fentry/fexit: AttachType::TRACE_FENTRY / TRACE_FEXIT (refused under kernel lockdown).
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn attach_btf_tracing(
     prog: BorrowedFd,
     attach_type: AttachType,
