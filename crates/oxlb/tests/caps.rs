@@ -1,6 +1,7 @@
 //! The capabilities `oxlb run` needs: the demo lab's daemon started as root with only
-//! CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON (setpriv's bounding set, in the LB namespace joined
-//! with nsenter) loads and attaches the datapath, health-checks the backends and forwards
+//! CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON (setpriv with the settings of
+//! crates/oxlb/dist/oxlb.service: bounding and ambient set, `noroot` securebits, no new
+//! privileges; in the LB namespace joined with nsenter) loads and attaches the datapath, health-checks the backends and forwards
 //! IPv4 and IPv6 connections; with any one of the three missing it exits before attaching and
 //! its error names the missing capability. crates/oxlb/dist/oxlb.service grants the same set.
 
@@ -53,6 +54,26 @@ fn runs_and_forwards_with_bpf_net_admin_perfmon_only() {
         .map(|v| u64::from_str_radix(v.trim(), 16).unwrap())
         .unwrap();
     assert_eq!(eff, 1 << 39 | 1 << 38 | 1 << 12, "CapEff {eff:x}");
+    // What operators run next to it, with the same set: stats and reload.
+    let with_caps = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--inh-caps", MINIMAL, "--ambient-caps", MINIMAL])
+            .args(["--bounding-set", MINIMAL, "--securebits=+noroot,+noroot_locked", "--"])
+            .arg(env!("CARGO_BIN_EXE_oxlb"))
+            .args(args)
+            .arg("--pin-dir")
+            .arg(&lab.pin_dir)
+            .output()
+            .unwrap()
+    };
+    for cmd in ["stats", "reload"] {
+        let out = with_caps(&[cmd]);
+        assert!(
+            out.status.success(),
+            "oxlb {cmd} with the minimal set: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     wait_for("health checks to pass", || {
         (0..2).all(|i| lab.healthy(i) == Some(true))
     })

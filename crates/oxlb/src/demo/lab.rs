@@ -24,9 +24,10 @@ pub struct LabOptions {
     pub xdp_mode: String,
     /// The `oxlb` executable to run as the daemon.
     pub exe: PathBuf,
-    /// Run the daemon as root with only these capabilities: a `setpriv --bounding-set`
-    /// ("-all,+bpf,+net_admin,+perfmon"), in the LB namespace joined with `nsenter --net`
-    /// (`oxlb --netns` needs CAP_SYS_ADMIN to switch namespaces). `None`: all of root's.
+    /// Run the daemon as root with only these capabilities, in setpriv's syntax
+    /// ("-all,+bpf,+net_admin,+perfmon"), as the systemd unit does (ambient set, root
+    /// granting nothing), in the LB namespace joined with `nsenter --net` (`oxlb --netns`
+    /// needs CAP_SYS_ADMIN to switch namespaces). `None`: all of root's.
     pub caps: Option<String>,
 }
 
@@ -144,10 +145,13 @@ impl Lab {
             }
             Some(caps) => {
                 let mut c = Command::new("nsenter");
+                // As systemd's CapabilityBoundingSet= + AmbientCapabilities= +
+                // SecureBits=noroot-locked + NoNewPrivileges= (dist/oxlb.service): root's uid
+                // grants nothing on exec, the ambient set is all the daemon has.
                 c.arg(format!("--net=/run/netns/{}", self.t.lb.ns))
                     .arg("setpriv")
-                    .arg(format!("--bounding-set={caps}"))
-                    .arg("--")
+                    .args(["--inh-caps", caps, "--ambient-caps", caps, "--bounding-set", caps])
+                    .args(["--securebits=+noroot,+noroot_locked", "--no-new-privs", "--"])
                     .arg(&self.opts.exe);
                 c
             }
