@@ -58,7 +58,12 @@ fn runs_and_forwards_with_bpf_net_admin_perfmon_only() {
     let with_caps = |args: &[&str]| {
         Command::new("setpriv")
             .args(["--inh-caps", MINIMAL, "--ambient-caps", MINIMAL])
-            .args(["--bounding-set", MINIMAL, "--securebits=+noroot,+noroot_locked", "--"])
+            .args([
+                "--bounding-set",
+                MINIMAL,
+                "--securebits=+noroot,+noroot_locked",
+                "--",
+            ])
             .arg(env!("CARGO_BIN_EXE_oxlb"))
             .args(args)
             .arg("--pin-dir")
@@ -109,6 +114,9 @@ fn a_missing_capability_is_named() {
             err.contains(&format!("needs {missing}, which this process lacks")),
             "{caps}: expected the missing {missing} named in:\n{err}"
         );
-        assert!(!err.contains("run as root") && !err.contains("RLIMIT_MEMLOCK"), "{err}");
+        assert!(
+            !err.contains("run as root") && !err.contains("RLIMIT_MEMLOCK"),
+            "{err}"
+        );
     }
 }

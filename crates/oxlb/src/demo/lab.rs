@@ -149,10 +149,16 @@ impl Lab {
                 // SecureBits=noroot-locked + NoNewPrivileges= (dist/oxlb.service): root's uid
                 // grants nothing on exec, the ambient set is all the daemon has.
                 c.arg(format!("--net=/run/netns/{}", self.t.lb.ns))
-                    .arg("setpriv")
-                    .args(["--inh-caps", caps, "--ambient-caps", caps, "--bounding-set", caps])
-                    .args(["--securebits=+noroot,+noroot_locked", "--no-new-privs", "--"])
-                    .arg(&self.opts.exe);
+                    .arg("setpriv");
+                for set in ["--inh-caps", "--ambient-caps", "--bounding-set"] {
+                    c.args([set, caps]);
+                }
+                c.args([
+                    "--securebits=+noroot,+noroot_locked",
+                    "--no-new-privs",
+                    "--",
+                ])
+                .arg(&self.opts.exe);
                 c
             }
         };
