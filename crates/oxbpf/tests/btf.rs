@@ -1,5 +1,7 @@
 //! BTF against the running kernel: vmlinux parsing, queries, marshalling and BPF_BTF_LOAD.
 
+mod caps_util;
+
 use oxbpf::btf::{kernel, Btf, BtfError, Kind, Type};
 use std::sync::Arc;
 
@@ -365,4 +367,9 @@ fn small_btf_loads_and_bad_btf_returns_the_kernel_log() {
     assert!(!log.is_empty(), "no kernel log in {err}");
     assert!(err.to_string().contains("kernel BTF log"), "{err}");
     eprintln!("{err}");
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_minimal(&["passes_with_bpf_net_admin_perfmon_only"]);
 }

@@ -433,3 +433,11 @@ fn probes_without_cap_sys_resource() {
         ],
     );
 }
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_minimal(&[
+        "passes_with_bpf_net_admin_perfmon_only",
+        "probes_without_cap_sys_resource",
+    ]);
+}
