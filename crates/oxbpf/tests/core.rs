@@ -343,5 +343,10 @@ fn vmlinux_poison_error_names_relocation_and_source() {
 
 #[test]
 fn passes_with_bpf_net_admin_perfmon_only() {
-    caps_util::rerun_minimal(&["passes_with_bpf_net_admin_perfmon_only"]);
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

@@ -318,5 +318,10 @@ fn kernel_has_task_kfuncs() -> bool {
 
 #[test]
 fn passes_with_bpf_net_admin_perfmon_only() {
-    caps_util::rerun_minimal(&["passes_with_bpf_net_admin_perfmon_only"]);
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

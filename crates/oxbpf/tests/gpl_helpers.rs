@@ -107,5 +107,10 @@ fn gpl_only_helpers_match_the_running_kernel() {
 
 #[test]
 fn passes_with_bpf_net_admin_perfmon_only() {
-    caps_util::rerun_minimal(&["passes_with_bpf_net_admin_perfmon_only"]);
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

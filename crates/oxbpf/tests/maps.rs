@@ -796,5 +796,10 @@ fn created_and_dropped_objects_leave_no_ids() {
 
 #[test]
 fn passes_with_bpf_net_admin_perfmon_only() {
-    caps_util::rerun_minimal(&["passes_with_bpf_net_admin_perfmon_only"]);
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

@@ -259,5 +259,10 @@ fn load_rejects_bad_license_without_panicking() {
 
 #[test]
 fn passes_with_bpf_net_admin_perfmon_only() {
-    caps_util::rerun_minimal(&["passes_with_bpf_net_admin_perfmon_only"]);
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

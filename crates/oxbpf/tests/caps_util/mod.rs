@@ -8,7 +8,7 @@ use std::process::Command;
 
 /// Set in a re-run to the name of its capability setting.
 pub const SETTING_ENV: &str = "OXBPF_CAPS_SETTING";
-/// The setting of [`rerun_minimal`].
+/// The setting with CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON only.
 pub const MINIMAL: &str = "bpf+net_admin+perfmon";
 /// CAP_SYS_ADMIN's number.
 pub const SYS_ADMIN: u32 = 21;
@@ -49,11 +49,65 @@ pub fn refused(err: &str, want: &str) {
     eprintln!("refused as expected: {want}");
 }
 
-/// Re-runs every test of this binary but `runners` (the tests that re-run it) as root with
-/// only CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON (`setpriv --bounding-set`), with
-/// [`SETTING_ENV`]=[`MINIMAL`], and asserts they all passed. Returns false (and says so)
-/// when not root or `setpriv` is missing, which fails under `OXBPF_REQUIRE_KERNEL=1`.
-pub fn rerun_minimal(runners: &[&str]) -> bool {
+/// The settings binaries re-run themselves in: (name, setpriv bounding set, runner test).
+pub const SETTINGS: [(&str, &str, &str); 2] = [
+    (
+        MINIMAL,
+        "-all,+bpf,+net_admin,+perfmon",
+        "passes_with_bpf_net_admin_perfmon_only",
+    ),
+    ("none", "-all", "passes_with_no_capabilities"),
+];
+
+/// True in a re-run under one of [`SETTINGS`].
+pub fn in_setting() -> bool {
+    std::env::var(SETTING_ENV).is_ok()
+}
+
+/// For a test's entry check in a re-run: when the process may not use bpf() at all (no
+/// CAP_BPF), `err`, its first refused call, must contain `want` and no misleading remedy.
+/// True then (the test ends there, with the refusal asserted); false when CAP_BPF is held.
+pub fn refused_entry(err: &str, want: &str) -> bool {
+    const BPF: u32 = 39;
+    if !lacks(BPF) || !lacks(SYS_ADMIN) {
+        return false;
+    }
+    assert!(err.contains(want), "expected {want:?} in: {err}");
+    assert!(
+        !err.contains("run as root") && !err.contains("RLIMIT_MEMLOCK"),
+        "{err}"
+    );
+    eprintln!("refused as expected: {want}");
+    true
+}
+
+/// For a feature test's entry check in a re-run: without CAP_BPF every probe must answer
+/// "not decidable with these capabilities: needs CAP_BPF" (asserted; true: the test ends).
+pub fn probes_refused() -> bool {
+    if !in_setting() {
+        return false;
+    }
+    match oxbpf::features::have_program_type(oxbpf::spec::ProgramType::SOCKET_FILTER) {
+        Ok(_) => false,
+        Err(e) => {
+            assert!(e.needs_capabilities(), "{e}");
+            refused_entry(
+                &e.to_string(),
+                "not decidable with these capabilities: needs CAP_BPF",
+            )
+        }
+    }
+}
+
+/// Re-runs every test of this binary but the runners (and `also_skip`) as root with only the
+/// capabilities of setting `name` of [`SETTINGS`] (`setpriv --bounding-set`), with
+/// [`SETTING_ENV`] set, and asserts they all passed. Returns false (and says so) when not
+/// root or `setpriv` is missing, which fails under `OXBPF_REQUIRE_KERNEL=1`.
+pub fn rerun_in(name: &str, also_skip: &[&str]) -> bool {
+    let (_, bounding, _) = SETTINGS
+        .iter()
+        .find(|s| s.0 == name)
+        .unwrap_or_else(|| panic!("unknown setting {name}"));
     let strict = std::env::var("OXBPF_REQUIRE_KERNEL").is_ok_and(|v| v == "1");
     if unsafe { libc::geteuid() } != 0 || Command::new("setpriv").arg("--version").output().is_err()
     {
@@ -63,17 +117,22 @@ pub fn rerun_minimal(runners: &[&str]) -> bool {
     }
     let exe = std::env::current_exe().expect("test binary path");
     let mut cmd = Command::new("setpriv");
-    cmd.args(["--bounding-set=-all,+bpf,+net_admin,+perfmon", "--"])
+    cmd.arg(format!("--bounding-set={bounding}"))
+        .arg("--")
         .arg(&exe)
-        .env(SETTING_ENV, MINIMAL);
-    for r in runners {
+        .env(SETTING_ENV, name);
+    for r in SETTINGS
+        .iter()
+        .map(|s| s.2)
+        .chain(also_skip.iter().copied())
+    {
         cmd.args(["--skip", r]);
     }
     let out = cmd.output().expect("run setpriv");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("--- with {MINIMAL} only:\n{stdout}{stderr}");
-    assert!(out.status.success(), "tests failed with {MINIMAL} only");
+    eprintln!("--- in setting {name}:\n{stdout}{stderr}");
+    assert!(out.status.success(), "tests failed in setting {name}");
     assert!(stdout.contains("test result: ok."), "{stdout}");
     true
 }
