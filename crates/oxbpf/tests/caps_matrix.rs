@@ -193,45 +193,130 @@ pub extern "C" fn oxbpf_caps_uprobe_target(x: u64) -> u64 {
 
 const MAP_ARRAY: &str = "BPF_MAP_CREATE (map type array)";
 
+/// Creates map `map` of `obj` alone (it needs CAP_BPF: `map_subject` names its type), then
+/// loads each of `progs` (name, refusal subject, capabilities) in turn; the collection of the
+/// last one when every step was allowed, and the outcome so far.
+fn load_row(
+    eff: u64,
+    obj: &str,
+    (map, map_subject): (&str, &str),
+    progs: &[(&str, &str, &[u32])],
+) -> (String, Option<Collection>) {
+    let coll = std::cell::RefCell::new(None);
+    let mut create = || {
+        let spec = oxbpf::elf::load_collection_spec_from_file(obj).unwrap();
+        oxbpf::map::Map::create(&spec.maps[map], None, None)
+            .map(|_| format!("{map} created"))
+            .map_err(|e| format!("{e:#}"))
+    };
+    let mut loads: Vec<_> = progs
+        .iter()
+        .map(|&(prog, _, _)| {
+            let coll = &coll;
+            move || -> Result<String, String> {
+                *coll.borrow_mut() = Some(load(obj, &[prog])?);
+                Ok(format!("{prog} loaded"))
+            }
+        })
+        .collect();
+    let mut steps = vec![Step {
+        subject: map_subject,
+        needs: &[BPF],
+        run: &mut create,
+    }];
+    for (l, &(_, subject, needs)) in loads.iter_mut().zip(progs) {
+        steps.push(Step {
+            subject,
+            needs,
+            run: l,
+        });
+    }
+    let outcome = row(eff, &mut steps);
+    drop(steps);
+    drop(loads);
+    let all = progs.iter().all(|p| p.2.iter().all(|&c| passes(eff, c)));
+    (outcome, coll.into_inner().filter(|_| all))
+}
+
+/// Attaches tracing program `prog` of `c` (its counter: slot `slot` of `counts`), pokes it
+/// and reads the count, or asserts the refusal of the attach.
+fn trace_attach(eff: u64, c: &Collection, prog: &str, slot: u32) -> String {
+    let pid = std::process::id();
+    c.map("cfg")
+        .unwrap()
+        .update(&0u32.to_ne_bytes(), &pid.to_ne_bytes(), 0)
+        .unwrap();
+    let fd = c.program(prog).unwrap().fd();
+    let exe = std::env::current_exe().unwrap();
+    let (attached, need, poke): (_, u32, fn()) = match prog {
+        "tp_getpid" => (
+            attach_tracepoint(fd, "syscalls", "sys_enter_getpid", PerfOptions::default()),
+            PERFMON,
+            getpids,
+        ),
+        "raw_sys_enter" => (attach_raw_tracepoint(fd, "sys_enter"), PERFMON, getpids),
+        _ => (
+            attach_uprobe(
+                fd,
+                &exe,
+                UprobeTarget::Symbol("oxbpf_caps_uprobe_target", 0),
+                UprobeOptions::default().pid(pid as i32),
+            ),
+            // Measured: the uprobe PMU wants CAP_SYS_ADMIN, CAP_PERFMON is not enough.
+            SYS_ADMIN,
+            || {
+                std::hint::black_box(oxbpf_caps_uprobe_target(std::hint::black_box(7)));
+            },
+        ),
+    };
+    match attached {
+        Ok(link) => {
+            assert!(passes(eff, need), "{prog} attached without {}", name(need));
+            let n = moved(u64_at(c, "counts", slot), poke, || {
+                u64_at(c, "counts", slot)
+            })
+            .expect(prog);
+            drop(link);
+            format!("; attached, counted {n} events")
+        }
+        Err(e) => {
+            let want = format!("this event needs {}, which this process lacks", name(need));
+            let e = e.to_string();
+            assert!(
+                !passes(eff, need),
+                "{prog}: attach failed although allowed: {e}"
+            );
+            assert!(e.contains(&want), "expected {want:?} in {e}");
+            format!("; attach refused: {want}")
+        }
+    }
+}
+
 /// The rows of the matrix, run in the child; returns (row, outcome) pairs.
 fn matrix(eff: u64) -> Vec<(&'static str, String)> {
     let veth0 = oxbpf::netlink::xdp::ifindex("veth0").expect("veth0 in the child's namespace");
     let mut out = Vec::new();
 
-    // XDP: xdp.bpf.o (a per-CPU array, three XDP programs).
+    // XDP: xdp.bpf.o. xdp_pass subtracts packet pointers, which the verifier prohibits
+    // without CAP_PERFMON; xdp_drop does not.
     let xdp_obj = format!("{}/testdata/xdp.bpf.o", env!("CARGO_MANIFEST_DIR"));
-    let mut coll = None;
-    let mut xdp = [
-        Step {
-            subject: "BPF_MAP_CREATE (map type percpu_array)",
-            needs: &[BPF],
-            run: &mut || {
-                let spec = oxbpf::elf::load_collection_spec_from_file(&xdp_obj).unwrap();
-                let m = &spec.maps["pkt_count"];
-                oxbpf::map::Map::create(m, None, None)
-                    .map(|_| "map created".into())
-                    .map_err(|e| format!("{e:#}"))
-            },
-        },
-        Step {
-            subject: "BPF_PROG_LOAD (program type xdp)",
-            needs: &[BPF, NET_ADMIN],
-            run: &mut || {
-                load(&xdp_obj, &["xdp_drop"])?;
-                Ok("xdp_drop loaded".into())
-            },
-        },
-        // xdp_pass subtracts packet pointers: without CAP_PERFMON the verifier prohibits it.
-        Step {
-            subject: "BPF_PROG_LOAD (program type xdp)",
-            needs: &[BPF, NET_ADMIN, PERFMON],
-            run: &mut || {
-                coll = Some(load(&xdp_obj, &["xdp_pass"])?);
-                Ok("xdp_pass loaded".into())
-            },
-        },
-    ];
-    let mut outcome = row(eff, &mut xdp);
+    let (mut outcome, coll) = load_row(
+        eff,
+        &xdp_obj,
+        ("pkt_count", "BPF_MAP_CREATE (map type percpu_array)"),
+        &[
+            (
+                "xdp_drop",
+                "BPF_PROG_LOAD (program type xdp)",
+                &[BPF, NET_ADMIN],
+            ),
+            (
+                "xdp_pass",
+                "BPF_PROG_LOAD (program type xdp)",
+                &[BPF, NET_ADMIN, PERFMON],
+            ),
+        ],
+    );
     if let Some(c) = &coll {
         let p = c.program("xdp_pass").unwrap();
         let r = p
@@ -254,27 +339,17 @@ fn matrix(eff: u64) -> Vec<(&'static str, String)> {
     }
     out.push(("xdp.bpf.o xdp_pass", outcome));
 
-    // tc: links/tc.bpf.o (an array, tcx ingress).
-    let tc_obj = fixture("tc.bpf.o");
-    let mut coll = None;
-    let mut tc = [Step {
-        subject: "BPF_PROG_LOAD (program type sched_cls)",
-        needs: &[BPF, NET_ADMIN],
-        run: &mut || {
-            coll = Some(load(&tc_obj, &["tc_a"])?);
-            Ok("loaded".into())
-        },
-    }];
-    let mut outcome = String::new();
-    // The array map comes first and needs CAP_BPF alone.
-    if !passes(eff, BPF) {
-        let e = load(&tc_obj, &["tc_a"]).expect_err("loaded without CAP_BPF");
-        let want = format!("{MAP_ARRAY} needs CAP_BPF, which this process lacks");
-        assert!(e.contains(&want), "expected {want:?} in {e}");
-        outcome = format!("refused: {want}");
-    } else {
-        outcome.push_str(&row(eff, &mut tc));
-    }
+    // tc: links/tc.bpf.o, tcx ingress.
+    let (mut outcome, coll) = load_row(
+        eff,
+        &fixture("tc.bpf.o"),
+        ("counts", MAP_ARRAY),
+        &[(
+            "tc_a",
+            "BPF_PROG_LOAD (program type sched_cls)",
+            &[BPF, NET_ADMIN],
+        )],
+    );
     if let Some(c) = &coll {
         let p = c.program("tc_a").unwrap();
         let link = attach_tc(p.fd(), veth0, TcDirection::Ingress, TcOptions::default())
@@ -297,72 +372,14 @@ fn matrix(eff: u64) -> Vec<(&'static str, String)> {
         ),
         ("uprobe_hit", "BPF_PROG_LOAD (program type kprobe)", 3),
     ] {
-        let mut coll = None;
-        let mut steps = [Step {
-            subject,
-            needs: &[BPF, PERFMON],
-            run: &mut || {
-                coll = Some(load(&trace_obj, &[prog])?);
-                Ok("loaded".into())
-            },
-        }];
-        let mut outcome = if passes(eff, BPF) {
-            row(eff, &mut steps)
-        } else {
-            let e = load(&trace_obj, &[prog]).expect_err("loaded without CAP_BPF");
-            let want = format!("{MAP_ARRAY} needs CAP_BPF, which this process lacks");
-            assert!(e.contains(&want), "expected {want:?} in {e}");
-            format!("refused: {want}")
-        };
+        let (mut outcome, coll) = load_row(
+            eff,
+            &trace_obj,
+            ("cfg", MAP_ARRAY),
+            &[(prog, subject, &[BPF, PERFMON])],
+        );
         if let Some(c) = &coll {
-            c.map("cfg")
-                .unwrap()
-                .update(&0u32.to_ne_bytes(), &std::process::id().to_ne_bytes(), 0)
-                .unwrap();
-            let fd = c.program(prog).unwrap().fd();
-            let exe = std::env::current_exe().unwrap();
-            let (attached, need, poke): (_, u32, fn()) = match prog {
-                "tp_getpid" => (
-                    attach_tracepoint(fd, "syscalls", "sys_enter_getpid", PerfOptions::default()),
-                    PERFMON,
-                    getpids,
-                ),
-                "raw_sys_enter" => (attach_raw_tracepoint(fd, "sys_enter"), PERFMON, getpids),
-                _ => (
-                    attach_uprobe(
-                        fd,
-                        &exe,
-                        UprobeTarget::Symbol("oxbpf_caps_uprobe_target", 0),
-                        UprobeOptions::default().pid(std::process::id() as i32),
-                    ),
-                    // Measured: the uprobe PMU wants CAP_SYS_ADMIN, CAP_PERFMON is not enough.
-                    SYS_ADMIN,
-                    || {
-                        std::hint::black_box(oxbpf_caps_uprobe_target(std::hint::black_box(7)));
-                    },
-                ),
-            };
-            match attached {
-                Ok(link) => {
-                    assert!(passes(eff, need), "{prog} attached without {}", name(need));
-                    let n = moved(u64_at(c, "counts", slot), poke, || {
-                        u64_at(c, "counts", slot)
-                    })
-                    .expect(prog);
-                    drop(link);
-                    outcome.push_str(&format!("; attached, counted {n} events"));
-                }
-                Err(e) => {
-                    let want = format!("this event needs {}, which this process lacks", name(need));
-                    let e = e.to_string();
-                    assert!(
-                        !passes(eff, need),
-                        "{prog}: attach failed although allowed: {e}"
-                    );
-                    assert!(e.contains(&want), "expected {want:?} in {e}");
-                    outcome.push_str(&format!("; attach refused: {want}"));
-                }
-            }
+            outcome.push_str(&trace_attach(eff, c, prog, slot));
         }
         out.push((prog, outcome));
     }
