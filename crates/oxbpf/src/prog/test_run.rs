@@ -56,6 +56,22 @@ impl Program {
     ///
     /// If the output does not fit (`ENOSPC`), the buffers are grown to the size the kernel
     /// reported and the program is run again — note that side effects then happen twice.
+    ///
+    /// ```no_run
+    /// use oxbpf::prog::TestRunOpts;
+    /// # let spec = oxbpf::elf::load_collection_spec_from_file("prog.bpf.o")?;
+    /// # let coll = oxbpf::collection::Collection::load(&spec, &Default::default())?;
+    /// // An XDP program run on a 64-byte frame, without any interface.
+    /// let prog = &coll.programs()["xdp_firewall"];
+    /// let frame = [0u8; 64];
+    /// let out = prog.test_run(&TestRunOpts {
+    ///     data_in: &frame,
+    ///     repeat: 1000, // the duration is the mean over the runs
+    ///     ..Default::default()
+    /// })?;
+    /// println!("verdict {} in {:?}, {} bytes out", out.retval, out.duration, out.data_out.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn test_run(&self, opts: &TestRunOpts) -> Result<TestRunOutput, ProgramError> {
         let mut data_cap = opts.data_out_size.unwrap_or(if opts.data_in.is_empty() {
             0
