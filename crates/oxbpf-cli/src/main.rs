@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::btf::BtfCmd,
     },
+    /// Show maps and dump their entries, typed by their BTF.
+    Map {
+        #[command(subcommand)]
+        cmd: cmd::map::MapCmd,
+    },
     /// Attach a program.
     Attach {
         #[command(subcommand)]
@@ -64,6 +69,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a, &out),
         Command::Check(a) => cmd::check::run(a, &out),
         Command::Btf { cmd } => cmd::btf::run(cmd, &out),
+        Command::Map { cmd } => cmd::map::run(cmd, &out),
         Command::Attach { kind } => cmd::attach::attach(kind, &out),
         Command::Detach { kind } => cmd::detach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),

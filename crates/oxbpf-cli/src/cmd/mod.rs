@@ -8,6 +8,8 @@ pub mod ctx_size;
 pub mod detach;
 pub mod inspect;
 pub mod load;
+pub mod map;
+pub mod map_values;
 pub mod pin;
 pub mod probe;
 pub mod run;
