@@ -296,3 +296,40 @@ fn maps_that_cannot_be_dumped_and_bad_targets_fail_clearly() {
         assert!(err(&o).contains(want), "{args:?}: {}", err(&o));
     }
 }
+
+#[test]
+fn run_map_out_prints_typed_entries() {
+    if !require_root() {
+        return;
+    }
+    let obj = fx("typed_values.bpf.o");
+    let args = [
+        "run",
+        &obj,
+        "fill",
+        "--map-out",
+        "states",
+        "--map-out",
+        ".data",
+    ];
+    let o = oxbpf(&args);
+    assert!(o.status.success(), "{}", err(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains(
+            "map states:\n[0] = ST_RUN\n[1] = ST_DEAD\n[2] = 5\n[3] = ST_IDLE\n4 entries\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("map .data:\n[0] = { .last = { .pid = 7, .comm = \"sshd\" } }\n"),
+        "{text}"
+    );
+    let mut json_args = vec!["--json"];
+    json_args.extend(args);
+    let v = stdout_json(&oxbpf(&json_args));
+    assert_eq!(v["maps_typed"]["states"][1]["value"], "ST_DEAD", "{v}");
+    assert_eq!(v["maps_typed"][".data"][0]["value"]["last"]["comm"], "sshd");
+    // The raw hex stays where it was.
+    assert_eq!(v["maps"]["states"]["01000000"], "feffffff", "{v}");
+}

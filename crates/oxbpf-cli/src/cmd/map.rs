@@ -123,27 +123,10 @@ pub fn run(cmd: MapCmd, out: &Output) -> anyhow::Result<ExitCode> {
 }
 
 fn dump(map: &Map, out: &Output) -> anyhow::Result<ExitCode> {
-    let entries = map_values::entries(map)?;
-    let types = MapTypes::of(map)?;
-    let (info, head) = describe_with(map, types.as_ref())?;
-    let list: Vec<Json> = entries
-        .iter()
-        .map(|e| map_values::entry_json(map, types.as_ref(), e))
-        .collect();
-    let v = json!({ "map": info, "entries": list });
-    out.emit(&v, || {
-        let mut s = format!("{head}\n");
-        for e in &entries {
-            s += &map_values::entry_text(map, types.as_ref(), e);
-        }
-        let _ = writeln!(
-            s,
-            "{} entr{}",
-            entries.len(),
-            if entries.len() == 1 { "y" } else { "ies" }
-        );
-        s
-    });
+    let d = map_values::dump(map)?;
+    let (info, head) = describe_with(map, d.types.as_ref())?;
+    let v = json!({ "map": info, "entries": d.json });
+    out.emit(&v, || format!("{head}\n{}", d.text));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -243,3 +243,30 @@ pub fn entry_text(map: &Map, types: Option<&MapTypes>, e: &Entry) -> String {
     s.push('\n');
     s
 }
+
+/// A whole map printed: its BTF types, the entries as JSON, the entries as text.
+pub struct Dump {
+    /// The map's key/value types, if it has BTF.
+    pub types: Option<MapTypes>,
+    /// One JSON object per entry (see [`entry_json`]).
+    pub json: Vec<Json>,
+    /// The entries as text (see [`entry_text`]), then `N entries`.
+    pub text: String,
+}
+
+/// Reads and prints every entry of `map`.
+pub fn dump(map: &Map) -> anyhow::Result<Dump> {
+    let list = entries(map)?;
+    let types = MapTypes::of(map)?;
+    let json = list
+        .iter()
+        .map(|e| entry_json(map, types.as_ref(), e))
+        .collect();
+    let mut text = String::new();
+    for e in &list {
+        text += &entry_text(map, types.as_ref(), e);
+    }
+    let n = list.len();
+    let _ = writeln!(text, "{n} entr{}", if n == 1 { "y" } else { "ies" });
+    Ok(Dump { types, json, text })
+}
