@@ -333,3 +333,50 @@ fn run_map_out_prints_typed_entries() {
     // The raw hex stays where it was.
     assert_eq!(v["maps"]["states"]["01000000"], "feffffff", "{v}");
 }
+
+/// A map created without BTF prints as hex, keys and values; bpftool reads the same bytes.
+#[test]
+fn map_without_btf_prints_hex() {
+    if !require_root() || !bpftool() {
+        return;
+    }
+    let dir = BpffsDir::new("oxbpf_mapdump_");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let spec = oxbpf::spec::MapSpec {
+        name: "plain".into(),
+        map_type: oxbpf::spec::MapType::HASH,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 4,
+        ..Default::default()
+    };
+    let mut m = oxbpf::map::Map::create(&spec, None, None).unwrap();
+    m.update(
+        &42u32.to_ne_bytes(),
+        &0x0102_0304_0506_0708u64.to_ne_bytes(),
+        0,
+    )
+    .unwrap();
+    let path = format!("{}/plain", dir.path());
+    m.pin(&path).unwrap();
+    let o = oxbpf(&["map", "dump", "--pinned", &path]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("no BTF key/value types: keys and values print as hex\n[2a 00 00 00] = 08 07 06 05 04 03 02 01\n1 entry\n"),
+        "{text}"
+    );
+    let v = stdout_json(&oxbpf(&["--json", "map", "dump", "--pinned", &path]));
+    assert_eq!(v["entries"][0]["key"], "2a 00 00 00", "{v}");
+    let theirs = Command::new("bpftool")
+        .args(["-j", "map", "dump", "pinned", &path])
+        .output()
+        .unwrap();
+    let theirs: Value = serde_json::from_slice(&theirs.stdout).unwrap();
+    let raw: Vec<String> = theirs[0]["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap()[2..].to_string())
+        .collect();
+    assert_eq!(v["entries"][0]["value"], raw.join(" "));
+}

@@ -165,7 +165,7 @@ fn describe_with(map: &Map, types: Option<&MapTypes>) -> anyhow::Result<(Json, S
             v["key_type"] = json!(k);
             v["value_type"] = json!(val);
         }
-        None => text.push_str("\n\tno BTF: keys and values print as hex"),
+        None => text.push_str("\n\tno BTF key/value types: keys and values print as hex"),
     }
     Ok((v, text))
 }

@@ -16,6 +16,26 @@
 //! nesting is bounded ([`MAX_DEPTH`]) and so is the number of decoded parts ([`MAX_PARTS`]),
 //! which also bounds arrays of zero-sized elements.
 //!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use oxbpf::btf::{value, Btf};
+//! use oxbpf::map::Map;
+//!
+//! let map = Map::from_pin("/sys/fs/bpf/tasks")?;
+//! let info = map.info()?;
+//! let btf = Btf::from_kernel_id(info.btf_id)?;
+//! for key in map.keys() {
+//!     let key = key?;
+//!     if let Some(v) = map.lookup(&key)? {
+//!         let k = value::decode(&btf, info.btf_key_type_id, &key)?;
+//!         let v = value::decode(&btf, info.btf_value_type_id, &v)?;
+//!         println!("{} = {}", k.to_c(), v.to_c());
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Written by hand: no crate decodes values by BTF (bpftool's `btf_dumper` is C). The JSON
 //! is written straight into a string so the library needs no JSON dependency for it.
 
