@@ -243,6 +243,11 @@ fn object_and_id_targets() {
         text.contains("[0] = { .last = { .pid = 1, .comm = \"init\" } }\n1 entry\n"),
         "{text}"
     );
+    // Without BTF, a map-in-map's values are the inner maps' ids.
+    let o = oxbpf(&["map", "dump", &fx("maps.bpf.o"), "array_of_maps"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.contains("\n[0] = { .map_id = "), "{text}");
+    assert!(text.contains("\n[1] = { .map_id = "), "{text}");
     // --id: the same map as --pinned.
     let dir = BpffsDir::new("oxbpf_mapdump_");
     filled(&dir);
@@ -362,7 +367,7 @@ fn map_without_btf_prints_hex() {
     let o = oxbpf(&["map", "dump", "--pinned", &path]);
     let text = String::from_utf8(o.stdout).unwrap();
     assert!(
-        text.contains("no BTF key/value types: keys and values print as hex\n[2a 00 00 00] = 08 07 06 05 04 03 02 01\n1 entry\n"),
+        text.contains("no BTF key/value types: printed as hex (indexes and ids as numbers)\n[2a 00 00 00] = 08 07 06 05 04 03 02 01\n1 entry\n"),
         "{text}"
     );
     let v = stdout_json(&oxbpf(&["--json", "map", "dump", "--pinned", &path]));

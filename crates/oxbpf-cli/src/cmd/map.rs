@@ -165,7 +165,9 @@ fn describe_with(map: &Map, types: Option<&MapTypes>) -> anyhow::Result<(Json, S
             v["key_type"] = json!(k);
             v["value_type"] = json!(val);
         }
-        None => text.push_str("\n\tno BTF key/value types: keys and values print as hex"),
+        None => {
+            text.push_str("\n\tno BTF key/value types: printed as hex (indexes and ids as numbers)")
+        }
     }
     Ok((v, text))
 }

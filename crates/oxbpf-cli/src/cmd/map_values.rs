@@ -1,9 +1,10 @@
 //! A map's entries printed by their BTF types (`oxbpf map dump`, `oxbpf run --map-out`):
-//! keys and values decoded with `oxbpf::btf::value` when the map has BTF, as hex otherwise;
-//! per-CPU values one per possible CPU.
+//! keys and values decoded with `oxbpf::btf::value` when the map has BTF, as hex otherwise
+//! (except array indexes, and the inner map / program ids map-in-maps and program arrays
+//! return, as numbers); per-CPU values one per possible CPU.
 
 use anyhow::{bail, Context};
-use oxbpf::btf::value::{self, Value};
+use oxbpf::btf::value::{self, Field, Value};
 use oxbpf::btf::{dump::type_name, Btf};
 use oxbpf::map::Map;
 use oxbpf::spec::MapType;
@@ -71,6 +72,7 @@ fn not_dumpable(t: MapType) -> Option<&'static str> {
         }
         MapType::BLOOM_FILTER => "a bloom filter can only be asked whether it holds a value",
         MapType::ARENA => "an arena is memory to mmap, not entries",
+        MapType::XSKMAP => "its values are AF_XDP sockets, which user space cannot read back",
         MapType::SK_STORAGE
         | MapType::INODE_STORAGE
         | MapType::TASK_STORAGE
@@ -124,27 +126,28 @@ fn decode(map: &Map, types: Option<&MapTypes>, e: &Entry) -> Decoded {
         values: None,
         error: None,
     };
-    let Some(t) = types else { return d };
     let mut errs = Vec::new();
-    if t.key != 0 {
-        match value::decode(&t.btf, t.key, &e.key) {
+    match types.filter(|t| t.key != 0) {
+        Some(t) => match value::decode(&t.btf, t.key, &e.key) {
             Ok(v) => d.key = Some(v),
             Err(err) => errs.push(format!("key: {err}")),
-        }
-    } else if let Some(i) = array_index(map, &e.key) {
-        // Global data maps have a value type (the section) but no key type.
-        d.key = Some(Value::Uint(i.into()));
+        },
+        // Arrays without a key type (global data has only a value type): the index.
+        None => d.key = array_index(map, &e.key).map(|i| Value::Uint(i.into())),
     }
-    if t.value != 0 {
-        let vals = if map.map_type().is_per_cpu() {
-            value::decode_per_cpu(&t.btf, t.value, &e.value, map.value_size())
-        } else {
-            value::decode(&t.btf, t.value, &e.value).map(|v| vec![v])
-        };
-        match vals {
-            Ok(v) => d.values = Some(v),
-            Err(err) => errs.push(format!("value: {err}")),
+    match types.filter(|t| t.value != 0) {
+        Some(t) => {
+            let vals = if map.map_type().is_per_cpu() {
+                value::decode_per_cpu(&t.btf, t.value, &e.value, map.value_size())
+            } else {
+                value::decode(&t.btf, t.value, &e.value).map(|v| vec![v])
+            };
+            match vals {
+                Ok(v) => d.values = Some(v),
+                Err(err) => errs.push(format!("value: {err}")),
+            }
         }
+        None => d.values = object_id(map, &e.value).map(|v| vec![v]),
     }
     if !errs.is_empty() {
         d.error = Some(errs.join("; "));
@@ -152,11 +155,35 @@ fn decode(map: &Map, types: Option<&MapTypes>, e: &Entry) -> Decoded {
     d
 }
 
-/// The index of an array map's 4-byte key.
+/// The index of an array-like map's 4-byte key.
 fn array_index(map: &Map, key: &[u8]) -> Option<u32> {
-    let indexed = matches!(map.map_type(), MapType::ARRAY | MapType::PERCPU_ARRAY);
+    let indexed = matches!(
+        map.map_type(),
+        MapType::ARRAY
+            | MapType::PERCPU_ARRAY
+            | MapType::PROG_ARRAY
+            | MapType::ARRAY_OF_MAPS
+            | MapType::CGROUP_ARRAY
+            | MapType::DEVMAP
+            | MapType::CPUMAP
+    );
     let b: [u8; 4] = key.try_into().ok()?;
     indexed.then(|| u32::from_ne_bytes(b))
+}
+
+/// What user space reads from a map-in-map or program array: the inner map's or program's
+/// id, as `{ .map_id = N }` / `{ .prog_id = N }`.
+fn object_id(map: &Map, value: &[u8]) -> Option<Value> {
+    let name = match map.map_type() {
+        MapType::ARRAY_OF_MAPS | MapType::HASH_OF_MAPS => "map_id",
+        MapType::PROG_ARRAY => "prog_id",
+        _ => return None,
+    };
+    let b: [u8; 4] = value.try_into().ok()?;
+    Some(Value::Struct(vec![Field {
+        name: name.into(),
+        value: Value::Uint(u32::from_ne_bytes(b).into()),
+    }]))
 }
 
 /// Raw per-CPU slots of `value` (value size rounded up to 8 bytes each).
