@@ -284,7 +284,11 @@ pub struct Dump {
 /// Reads and prints every entry of `map`.
 pub fn dump(map: &Map) -> anyhow::Result<Dump> {
     let list = entries(map)?;
-    let types = MapTypes::of(map)?;
+    // Entries without types beat no entries: unreadable BTF degrades to hex, said on stderr.
+    let types = MapTypes::of(map).unwrap_or_else(|e| {
+        eprintln!("warning: {e:#}; printing keys and values as hex");
+        None
+    });
     let json = list
         .iter()
         .map(|e| entry_json(map, types.as_ref(), e))
