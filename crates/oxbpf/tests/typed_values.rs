@@ -7,6 +7,7 @@ use oxbpf::btf::Btf;
 use oxbpf::map::{Map, MapError};
 use oxbpf::prog::TestRunOpts;
 
+mod caps_util;
 mod coll_support;
 use coll_support::{load, require_kernel};
 
