@@ -385,3 +385,43 @@ fn map_without_btf_prints_hex() {
         .collect();
     assert_eq!(v["entries"][0]["value"], raw.join(" "));
 }
+
+/// A reader that stops early (`| head`) ends the dump quietly: the output (4096 entries, more
+/// than a pipe holds) blocks on the full pipe until the reader closes it, then gets EPIPE.
+#[test]
+fn dump_into_a_closed_pipe_does_not_panic() {
+    if !require_root() {
+        return;
+    }
+    let dir = BpffsDir::new("oxbpf_mapdump_");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let spec = oxbpf::spec::MapSpec {
+        name: "many".into(),
+        map_type: oxbpf::spec::MapType::HASH,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 4096,
+        ..Default::default()
+    };
+    let mut m = oxbpf::map::Map::create(&spec, None, None).unwrap();
+    for i in 0u32..4096 {
+        m.update(&i.to_ne_bytes(), &u64::from(i).to_ne_bytes(), 0)
+            .unwrap();
+    }
+    let path = format!("{}/many", dir.path());
+    m.pin(&path).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(["map", "dump", "--pinned", &path])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 64];
+    let mut stdout = child.stdout.take().unwrap();
+    std::io::Read::read_exact(&mut stdout, &mut head).unwrap();
+    drop(stdout);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!err(&o).contains("panicked"), "{}", err(&o));
+    assert!(String::from_utf8_lossy(&head).contains("hash  name many"));
+}
