@@ -8,6 +8,8 @@
 //! datapath's incremental updates.
 
 mod common;
+#[path = "packets/cookies.rs"]
+mod cookies;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -4,11 +4,11 @@
 use super::undo::Undo;
 use super::DaemonError;
 use crate::datapath::abi::{RawConfig, RawEncapConfig, RawVipSlot};
-use crate::datapath::{Layout, MapId, MapOp};
+use crate::datapath::{Layout, MapId, MapOp, SynCookies};
 use oxbpf::collection::{kconfig, Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::prog::Program;
-use oxbpf::spec::{CollectionSpec, Pinning, ProgramType};
+use oxbpf::spec::{CollectionSpec, MapInit, Pinning, ProgramType};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub const OBJECT: &[u8] = include_bytes!("../../bpf/oxlb.bpf.o");
 /// The XDP program's name in [`OBJECT`].
 pub const PROGRAM: &str = "oxlb_xdp";
+/// The SYN cookie program's name in [`OBJECT`] (tail-called from [`PROGRAM`]).
+pub const COOKIE_PROGRAM: &str = "oxlb_cookie";
 
 /// Loaded datapath: the program and its (pinned) maps.
 pub struct Datapath {
@@ -47,7 +49,35 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
     spec.set_variable(RawEncapConfig::VAR_NAME, &layout.encap.raw().to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    if let Err(why) = cookies_usable(layout.syn_cookies) {
+        // Without the program its tail-call slot stays empty: SYNs open half-open flows.
+        if layout.syn_cookies != SynCookies::Off {
+            tracing::warn!("SYN cookies are off: {why}");
+        }
+        spec.programs.remove(COOKIE_PROGRAM);
+        if let Some(m) = spec.maps.get_mut(MapId::Progs.name()) {
+            m.init = MapInit::Empty;
+        }
+    }
     Ok(spec)
+}
+
+/// `BPF_FUNC_tcp_raw_gen_syncookie_ipv4` (kernel >= 6.0).
+const BPF_FUNC_TCP_RAW_GEN_SYNCOOKIE_IPV4: u32 = 204;
+
+/// Whether the cookie program can run here with `mode`: `Err` says why not.
+pub fn cookies_usable(mode: SynCookies) -> Result<(), String> {
+    if mode == SynCookies::Off {
+        return Err("syn_cookies = \"off\"".into());
+    }
+    match oxbpf::features::have_helper(ProgramType::XDP, BPF_FUNC_TCP_RAW_GEN_SYNCOOKIE_IPV4) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(
+            "the kernel has no bpf_tcp_raw_gen_syncookie_ipv4 helper for XDP (requires >= v6.0 with CONFIG_SYN_COOKIES)"
+                .into(),
+        ),
+        Err(e) => Err(format!("cannot tell whether the SYN cookie helpers exist: {e}")),
+    }
 }
 
 /// `BPF_FUNC_jiffies64` (kernel >= 5.5).
