@@ -852,6 +852,11 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 		if (cur) {
 			if (!key_eq(&cur->client, &p->key))
 				continue;
+			/* With SYN cookies a reused tuple's new connection arrives as an ACK
+			 * (its cookie SYN dropped the tuple's conntrack entry): a closed flow is
+			 * not resumed, the ACK goes to the cookie check. */
+			if (oxlb_cfg.syn_cookies && cur->closing != OXLB_NAT_OPEN)
+				return 0;
 			nat_seen(cur, p, now, 1);
 			*resumed = 1;
 			*seq_delta = cur->seq_delta;

@@ -176,6 +176,10 @@ static __always_inline int cookie_answer(struct xdp_md *ctx, struct pkt *p, void
 
 	if (hl < sizeof(struct tcphdr) || (!v6 && ((struct iphdr *)l3)->ihl != 5))
 		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
+	/* As for any SYN (syn_open): the tuple's previous connection must not catch this
+	 * one's ACK. */
+	if (oxlb_cfg.ct_enabled)
+		bpf_map_delete_elem(&oxlb_ct, &p->key);
 	__builtin_memset(opts, 0, sizeof(opts));
 	if (bpf_xdp_load_bytes(ctx, l2 + ip_len, opts, hl))
 		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);

@@ -321,7 +321,7 @@ fn hping3_sent(stderr: &str) -> u64 {
 }
 
 /// The datapath's reason counters.
-fn counters(lab: &Lab) -> Result<BTreeMap<String, u64>, String> {
+pub(super) fn counters(lab: &Lab) -> Result<BTreeMap<String, u64>, String> {
     let maps = crate::daemon::kernel::open_pinned(&lab.pin_dir).map_err(|e| e.to_string())?;
     Ok(crate::stats::reason_counts(&maps)
         .map_err(|e| e.to_string())?
