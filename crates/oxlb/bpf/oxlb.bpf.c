@@ -738,10 +738,13 @@ static __always_inline int ack_ok(const struct pkt *p, __u32 server_isn)
 }
 
 /* Give a NAT port to a client's SYN (a half-open flow in oxlb_syn). Returns the port
- * (network order) or 0 when every probed port is held by an established flow. */
-static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vip *vip,
-				       const struct oxlb_backend *be, __u32 bid, __be16 bport,
-				       __u32 hash, __u64 now, const int v6)
+ * (network order) or 0 when every probed port is held by an established flow. When SYN
+ * cookies are on and every probed port is held by a live half-open flow (a flood), the
+ * SYN goes to the cookie program instead (main program only: may_cookie). */
+static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
+				       const struct oxlb_vip *vip, const struct oxlb_backend *be,
+				       __u32 bid, __be16 bport, __u32 hash, __u64 now, const int v6,
+				       const int may_cookie)
 {
 	__u32 cnt = oxlb_cfg.nat_port_count;
 	__u64 dead_ns = (__u64)oxlb_cfg.nat_tcp_syn_s * NS_PER_S, oldest_at = ~0ULL;
@@ -806,6 +809,8 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
 		bpf_map_delete_elem(&oxlb_nat, &rk);
 		take = stale;
 	} else if (!take && oldest) {
+		if (may_cookie && oxlb_cfg.syn_cookies)
+			bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
 		count(OXLB_R_SYN_REPLACED);
 		take = oldest;
 	}
@@ -1119,7 +1124,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	if (new_flow && p->key.proto == IPPROTO_TCP && (p->tcp & TCP_SYN)) {
 		if (cookie_wanted(guarded))
 			bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
-		nat_port = syn_open(p, vipp, &be, bid, bport, hash, now, v6);
+		nat_port = syn_open(ctx, p, vipp, &be, bid, bport, hash, now, v6, 1);
 		if (!nat_port)
 			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
 		store = 0;

@@ -54,7 +54,8 @@
 /* oxlb_config.syn_cookies: when a SYN to a NAT VIP is answered by the LB itself with a
  * SYN cookie (syncookie.h) instead of opening a half-open flow. */
 #define OXLB_COOKIES_OFF 0
-#define OXLB_COOKIES_GUARD 1  /* while the VIP's new-flow guard is engaged (a flood) */
+#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new-flow guard is engaged, or every NAT
+			       * port the SYN probes is held by a live half-open flow */
 #define OXLB_COOKIES_ALWAYS 2 /* every SYN */
 
 /* Slots of oxlb_progs (tail calls). */

@@ -3,8 +3,9 @@
  * SYN cookies and the SYN proxy of NAT VIPs: the program oxlb_cookie, entered by a tail
  * call (slot OXLB_PROG_COOKIE of oxlb_progs). Included by oxlb.bpf.c.
  *
- * When oxlb_cfg.syn_cookies says so (every SYN, or while the VIP's new-flow guard is
- * engaged, i.e. during a flood), the LB answers a client's SYN to a NAT VIP itself, with a
+ * When oxlb_cfg.syn_cookies says so (every SYN; or during a flood: while the VIP's new-flow
+ * guard is engaged, and whenever every NAT port a SYN probes is held by a live half-open
+ * flow), the LB answers a client's SYN to a NAT VIP itself, with a
  * SYN-ACK whose sequence number is a SYN cookie (bpf_tcp_raw_gen_syncookie_*, kernel
  * >= 6.0): no state and no backend work. Only a client that acknowledges its cookie costs
  * a NAT port:
@@ -245,7 +246,7 @@ static __always_inline int cookie_accept(struct xdp_md *ctx, struct pkt *p, void
 		return verdict(OXLB_R_DROP_BAD_CONFIG, XDP_DROP);
 	bport = be.port ? be.port : p->key.dport;
 	now = now_ns();
-	port = syn_open(p, vip, &be, bid, bport, hash, now, v6);
+	port = syn_open(ctx, p, vip, &be, bid, bport, hash, now, v6, 0);
 	if (!port)
 		return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
 	nat_rev_key(&rk, &be, vip, bport, IPPROTO_TCP, v6);

@@ -118,7 +118,8 @@ pub struct Layout {
 pub enum SynCookies {
     /// Never.
     Off,
-    /// While the VIP's new-flow guard is engaged (a flood).
+    /// During a flood: while the VIP's new-flow guard is engaged, and whenever every NAT
+    /// port a SYN probes is held by a live half-open flow.
     #[default]
     Flood,
     /// Every SYN.

@@ -177,6 +177,9 @@ pub fn judge(r: &FloodReport, secs: u64) -> Result<(), String> {
         "drop_no_flow",
         "guarded",
         "ct_resumed",
+        "cookie_sent",
+        "cookie_ok",
+        "cookie_proxied",
     ];
     let line: Vec<String> = shown
         .iter()

@@ -277,3 +277,59 @@ fn syn_cookies_engage_with_the_new_flow_guard() {
         }
     });
 }
+
+/// `syn_cookies = "flood"` on a tiny NAT port range: once every port a SYN probes is held by a
+/// live half-open flow, SYNs get cookies instead of taking a port; established flows keep
+/// theirs, and a legitimate client amid the flood completes its handshake through the proxy.
+#[test]
+fn syn_cookies_take_over_when_half_open_ports_run_out() {
+    if !require_kernel("syn_cookies_take_over_when_half_open_ports_run_out") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        let dp = tiny_nat_with(name, 22000, SynCookies::Flood);
+        let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
+        let est = ip_of(&dp.handshake(client, 47000, vip, 80).unwrap()).sport();
+        // Seven SYNs take the seven free ports as half-open flows.
+        for i in 0..7u16 {
+            let (rv, _, d) = dp.syn(client, 31000 + i, vip, 80);
+            assert_eq!((rv, d.get("syn_half_open")), (XDP_TX, Some(&1)), "{d:?}");
+        }
+        // Every later SYN is answered with a cookie: no port, no state.
+        let state = (count(&dp, MapId::Syn), count(&dp, MapId::Nat));
+        for i in 7..40u16 {
+            let (rv, _, d) = dp.syn(client, 31000 + i, vip, 80);
+            assert_eq!(
+                (rv, d.get("cookie_sent"), d.get("syn_replaced")),
+                (XDP_TX, Some(&1), None),
+                "{d:?}"
+            );
+        }
+        assert_eq!((count(&dp, MapId::Syn), count(&dp, MapId::Nat)), state);
+        // The established flow still has its port.
+        let (rv, out, d) = dp.run_counted(&dp.frame(&ip_l4(client, vip, TCP, 47000, 80, b"k")));
+        assert_eq!(
+            (rv, d.get("ct_hit"), ip_of(&out).sport()),
+            (XDP_TX, Some(&1), est)
+        );
+        // A legitimate client's SYN gets a cookie too; its ACK finds every port half-open, so
+        // its flow takes the oldest one, and the backend's handshake is completed by the LB.
+        let (_, synack, _) = dp.syn(client, 47001, vip, 80);
+        let cookie = tcp_fields(&ip_of(&synack)).0;
+        let ack = ip_tcp(
+            client,
+            vip,
+            47001,
+            80,
+            ACK,
+            (1001, cookie.wrapping_add(1)),
+            b"",
+        );
+        let (rv, fwd, d) = dp.run_counted(&dp.frame(&ack));
+        assert_eq!((rv, d.get("cookie_ok")), (XDP_TX, Some(&1)), "{d:?}");
+        assert_ne!(ip_of(&fwd).sport(), est);
+        let (rv, _, d) = dp.run_counted(&dp.answer(&fwd, SYN | ACK, (9000, 1001)));
+        assert_eq!((rv, d.get("cookie_proxied")), (XDP_TX, Some(&1)), "{d:?}");
+    });
+}
