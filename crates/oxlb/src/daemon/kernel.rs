@@ -50,16 +50,41 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
     spec.set_variable(RawEncapConfig::VAR_NAME, &layout.encap.raw().to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
     if let Err(why) = cookies_usable(layout.syn_cookies) {
-        // Without the program its tail-call slot stays empty: SYNs open half-open flows.
         if layout.syn_cookies != SynCookies::Off {
             tracing::warn!("SYN cookies are off: {why}");
         }
-        spec.programs.remove(COOKIE_PROGRAM);
-        if let Some(m) = spec.maps.get_mut(MapId::Progs.name()) {
-            m.init = MapInit::Empty;
-        }
+        without_cookies(&mut spec);
     }
     Ok(spec)
+}
+
+/// Leaves the SYN cookie program out: its tail-call slot stays empty, the tail calls fall
+/// through and SYNs to NAT VIPs open half-open flows.
+fn without_cookies(spec: &mut CollectionSpec) {
+    spec.programs.remove(COOKIE_PROGRAM);
+    if let Some(m) = spec.maps.get_mut(MapId::Progs.name()) {
+        m.init = MapInit::Empty;
+    }
+}
+
+/// Loads a datapath spec; when the kernel refuses only the SYN cookie program (an older
+/// verifier), loads it again without that program rather than not at all, and logs why
+/// SYN cookies are off.
+pub fn load_collection(
+    spec: &CollectionSpec,
+    opts: &CollectionOptions,
+) -> Result<Collection, oxbpf::collection::LoadError> {
+    match Collection::load(spec, opts) {
+        Err(oxbpf::collection::LoadError::Program(e))
+            if e.to_string().contains(&format!("\"{COOKIE_PROGRAM}\"")) =>
+        {
+            tracing::warn!("SYN cookies are off: the kernel refused their program: {e}");
+            let mut spec = spec.clone();
+            without_cookies(&mut spec);
+            Collection::load(&spec, opts)
+        }
+        r => r,
+    }
 }
 
 /// `BPF_FUNC_tcp_raw_gen_syncookie_ipv4` (kernel >= 6.0).
@@ -177,7 +202,7 @@ pub fn load(layout: &Layout, pin_dir: &Path, undo: &mut Undo) -> Result<Datapath
         pin_dir: Some(pin_dir.to_path_buf()),
         ..Default::default()
     };
-    let mut coll = Collection::load(&spec, &opts).map_err(|e| match adopted {
+    let mut coll = load_collection(&spec, &opts).map_err(|e| match adopted {
         true => DaemonError::Datapath(format!(
             "{e}; hint: the datapath pinned in {} was built with other sizes — `oxlb down` removes it",
             pin_dir.display()
