@@ -160,7 +160,15 @@ fn encodings_are_byte_exact() {
     nat.extend([0; 4]);
     let n = RawNat::from_bytes(&nat).unwrap();
     assert_eq!(
-        (n.client, n.vip_id, n.backend_id, n.hop, n.seen, n.closing, n.seq_delta),
+        (
+            n.client,
+            n.vip_id,
+            n.backend_id,
+            n.hop,
+            n.seen,
+            n.closing,
+            n.seq_delta
+        ),
         (fk, 3, 9, want_hop, 0x0102_0304, NAT_TIME_WAIT, 0xdead_beef)
     );
     assert_eq!(RawNat::from_bytes(&nat[..48]), None);

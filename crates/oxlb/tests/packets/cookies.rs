@@ -296,7 +296,10 @@ fn syn_cookies_take_over_when_half_open_ports_run_out() {
             let (rv, _, d) = dp.syn(client, 31000 + i, vip, 80);
             assert_eq!((rv, d.get("syn_half_open")), (XDP_TX, Some(&1)), "{d:?}");
         }
-        // Every later SYN is answered with a cookie: no port, no state.
+        // Every later SYN is answered with a cookie: no port, no state; the daemon's
+        // pressure sampler says so.
+        let mut pressure = oxlb::daemon::pressure::Pressure::default();
+        assert!(pressure.sample(&dp.maps, &plan(), 64).unwrap().is_empty());
         let state = (count(&dp, MapId::Syn), count(&dp, MapId::Nat));
         for i in 7..40u16 {
             let (rv, _, d) = dp.syn(client, 31000 + i, vip, 80);
@@ -307,6 +310,13 @@ fn syn_cookies_take_over_when_half_open_ports_run_out() {
             );
         }
         assert_eq!((count(&dp, MapId::Syn), count(&dp, MapId::Nat)), state);
+        let warned = pressure.sample(&dp.maps, &plan(), 64).unwrap();
+        assert!(
+            warned
+                .iter()
+                .any(|l| l.contains("33 SYNs to NAT VIPs answered with SYN cookies")),
+            "{warned:?}"
+        );
         // The established flow still has its port.
         let (rv, out, d) = dp.run_counted(&dp.frame(&ip_l4(client, vip, TCP, 47000, 80, b"k")));
         assert_eq!(
