@@ -349,8 +349,8 @@ pub struct RawCt {
     pub mode: u8,
     /// Zero.
     pub _pad: u8,
-    /// Zero.
-    pub _pad2: u32,
+    /// SYN-proxied flow: backend ISN - cookie, added to the client's ACK numbers; else 0.
+    pub seq_delta: u32,
     /// Cached next hop towards the backend.
     pub hop: RawHop,
 }
@@ -368,7 +368,7 @@ impl RawCt {
             nat_port: [b[8], b[9]],
             mode: b[10],
             _pad: 0,
-            _pad2: 0,
+            seq_delta: u32_at(b, 12),
             hop: RawHop::from_bytes(&b[16..40]),
         })
     }
@@ -392,8 +392,19 @@ pub struct RawNat {
     pub closing: u8,
     /// Zero.
     pub _pad: [u8; 3],
+    /// As [`RawCt::seq_delta`]: subtracted from the backend's sequence numbers.
+    pub seq_delta: u32,
+    /// Zero.
+    pub _pad2: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawNat>() == 80);
+const _: () = assert!(std::mem::size_of::<RawNat>() == 88);
+
+/// `OXLB_COOKIES_OFF`: SYNs to NAT VIPs always open half-open flows.
+pub const COOKIES_OFF: u8 = 0;
+/// `OXLB_COOKIES_GUARD`: SYN cookies while the VIP's new-flow guard is engaged.
+pub const COOKIES_GUARD: u8 = 1;
+/// `OXLB_COOKIES_ALWAYS`: every SYN to a NAT VIP is answered with a SYN cookie.
+pub const COOKIES_ALWAYS: u8 = 2;
 
 /// `OXLB_NAT_TICK_SHIFT`: `RawNat::seen` counts ticks of 2^NAT_TICK_SHIFT ns.
 pub const NAT_TICK_SHIFT: u32 = 30;
@@ -406,7 +417,7 @@ pub const NAT_TIME_WAIT: u8 = 2;
 
 impl RawNat {
     /// Size in bytes.
-    pub const SIZE: usize = 80;
+    pub const SIZE: usize = 88;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -421,6 +432,8 @@ impl RawNat {
             seen: u32_at(b, 72),
             closing: b[76],
             _pad: [0; 3],
+            seq_delta: u32_at(b, 80),
+            _pad2: 0,
         })
     }
 }
@@ -437,12 +450,15 @@ pub struct RawSyn {
     pub backend_id: u32,
     /// Datapath clock at the client's last SYN.
     pub at_ns: u64,
-    /// The backend's SYN-ACK sequence number (host order).
+    /// The backend's SYN-ACK sequence number (host order); a proxied flow waiting for it:
+    /// the cookie the client acknowledged.
     pub server_isn: u32,
     /// 1 once the backend's SYN-ACK went back to the client.
     pub synack: u8,
-    /// Zero.
-    pub _pad: [u8; 3],
+    /// 1: opened by a SYN cookie (the LB completes the backend's handshake).
+    pub proxied: u8,
+    /// Proxied: the client's receive window (network order bytes).
+    pub window: [u8; 2],
 }
 const _: () = assert!(std::mem::size_of::<RawSyn>() == 64);
 
@@ -462,7 +478,8 @@ impl RawSyn {
             at_ns: u64_at(b, 48),
             server_isn: u32_at(b, 56),
             synack: b[60],
-            _pad: [0; 3],
+            proxied: b[61],
+            window: [b[62], b[63]],
         })
     }
 }
@@ -556,8 +573,10 @@ pub struct RawConfig {
     pub nat_port_count: u16,
     /// 1 = conntrack on.
     pub ct_enabled: u8,
+    /// When NAT SYNs are answered with SYN cookies: one of the `COOKIES_*` values.
+    pub syn_cookies: u8,
     /// Zero.
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 2],
     /// Seconds after its last packet before an open TCP flow's NAT port may be reused.
     pub nat_tcp_idle_s: u32,
     /// Same, for a TCP flow the client closed first or that was reset.
@@ -589,7 +608,7 @@ impl RawConfig {
         v.extend_from_slice(&self.hash_seed.to_ne_bytes());
         v.extend_from_slice(&self.nat_port_min.to_ne_bytes());
         v.extend_from_slice(&self.nat_port_count.to_ne_bytes());
-        v.extend_from_slice(&[self.ct_enabled, 0, 0, 0]);
+        v.extend_from_slice(&[self.ct_enabled, self.syn_cookies, 0, 0]);
         for t in [
             self.nat_tcp_idle_s,
             self.nat_tcp_closed_s,
@@ -709,13 +728,21 @@ pub enum Reason {
     EncapTooBig = 29,
     /// ipip/gue packets too big that could not be answered (XDP_DROP).
     EncapTooBigDrop = 30,
+    /// NAT SYNs answered by the LB with a SYN cookie (XDP_TX).
+    CookieSent = 31,
+    /// ACKs with a valid cookie: the LB sent the SYN to a backend.
+    CookieOk = 32,
+    /// Backends' SYN-ACKs of cookie flows answered by the LB: flows established.
+    CookieProxied = 33,
+    /// Cookie frames that could not be built (odd options or size) (XDP_DROP).
+    CookieFail = 34,
 }
 
 impl Reason {
     /// Number of reasons (`OXLB_R_MAX`).
-    pub const COUNT: u32 = 31;
+    pub const COUNT: u32 = 35;
     /// Every reason in index order.
-    pub const ALL: [Reason; 31] = [
+    pub const ALL: [Reason; 35] = [
         Reason::PassNotIp,
         Reason::PassNotVip,
         Reason::Truncated,
@@ -747,6 +774,10 @@ impl Reason {
         Reason::NatReplyMiss,
         Reason::EncapTooBig,
         Reason::EncapTooBigDrop,
+        Reason::CookieSent,
+        Reason::CookieOk,
+        Reason::CookieProxied,
+        Reason::CookieFail,
     ];
 
     /// Metric-style name, e.g. `pass_not_vip`.
@@ -783,6 +814,10 @@ impl Reason {
             Reason::NatReplyMiss => "nat_reply_miss",
             Reason::EncapTooBig => "encap_too_big",
             Reason::EncapTooBigDrop => "encap_too_big_drop",
+            Reason::CookieSent => "cookie_sent",
+            Reason::CookieOk => "cookie_ok",
+            Reason::CookieProxied => "cookie_proxied",
+            Reason::CookieFail => "cookie_fail",
         }
     }
 }

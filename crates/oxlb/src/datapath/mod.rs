@@ -38,7 +38,7 @@ use std::net::IpAddr;
 pub use diff::{diff, Change, MapOp};
 pub use encap::{Encap, Prefix, DEFAULT_GUE_PORT};
 pub use entries::{entries, PlanEntries, Ring};
-pub use layout::{Layout, MapId, NatTimeouts, MAX_RING_ENTRIES};
+pub use layout::{Layout, MapId, NatTimeouts, SynCookies, MAX_RING_ENTRIES};
 
 /// Why a plan or layout cannot be written into the datapath.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -156,16 +156,27 @@ fn encodings_are_byte_exact() {
     nat.extend(&hop);
     nat.extend(0x0102_0304u32.to_ne_bytes());
     nat.extend([NAT_TIME_WAIT, 0, 0, 0]);
+    nat.extend(0xdead_beefu32.to_ne_bytes());
+    nat.extend([0; 4]);
     let n = RawNat::from_bytes(&nat).unwrap();
     assert_eq!(
-        (n.client, n.vip_id, n.backend_id, n.hop, n.seen, n.closing),
-        (fk, 3, 9, want_hop, 0x0102_0304, NAT_TIME_WAIT)
+        (
+            n.client,
+            n.vip_id,
+            n.backend_id,
+            n.hop,
+            n.seen,
+            n.closing,
+            n.seq_delta
+        ),
+        (fk, 3, 9, want_hop, 0x0102_0304, NAT_TIME_WAIT, 0xdead_beef)
     );
     assert_eq!(RawNat::from_bytes(&nat[..48]), None);
 
     let mut ct = 5u32.to_ne_bytes().to_vec();
     ct.extend(2u32.to_ne_bytes());
-    ct.extend([0x40, 0x01, MODE_NAT, 0, 0, 0, 0, 0]);
+    ct.extend([0x40, 0x01, MODE_NAT, 0]);
+    ct.extend(77u32.to_ne_bytes());
     ct.extend(&hop);
     let c = RawCt::from_bytes(&ct).unwrap();
     assert_eq!(
@@ -174,9 +185,10 @@ fn encodings_are_byte_exact() {
             c.vip_id,
             u16::from_be_bytes(c.nat_port),
             c.mode,
+            c.seq_delta,
             c.hop
         ),
-        (5, 2, 0x4001, MODE_NAT, want_hop)
+        (5, 2, 0x4001, MODE_NAT, 77, want_hop)
     );
     assert_eq!(RawCt::from_bytes(&ct[..12]), None);
 

@@ -177,6 +177,9 @@ pub fn judge(r: &FloodReport, secs: u64) -> Result<(), String> {
         "drop_no_flow",
         "guarded",
         "ct_resumed",
+        "cookie_sent",
+        "cookie_ok",
+        "cookie_proxied",
     ];
     let line: Vec<String> = shown
         .iter()
@@ -321,7 +324,7 @@ fn hping3_sent(stderr: &str) -> u64 {
 }
 
 /// The datapath's reason counters.
-fn counters(lab: &Lab) -> Result<BTreeMap<String, u64>, String> {
+pub(super) fn counters(lab: &Lab) -> Result<BTreeMap<String, u64>, String> {
     let maps = crate::daemon::kernel::open_pinned(&lab.pin_dir).map_err(|e| e.to_string())?;
     Ok(crate::stats::reason_counts(&maps)
         .map_err(|e| e.to_string())?
