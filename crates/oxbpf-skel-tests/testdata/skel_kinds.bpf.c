@@ -3,7 +3,8 @@
 // bytes), a union holding an anonymous struct, a packed struct, signed and 64-bit enums, an
 // LPM key, implicit padding, and a ring-buffer record type reached through a global.
 //
-// Each BPF_PROG_RUN of `skel_kinds` (SEC("syscall"), no ctx) does:
+// Each BPF_PROG_RUN of `skel_kinds` (XDP, any packet; XDP so it is not sleepable and may use
+// the LPM trie) does:
 //   runs += 1                                                        (.bss)
 //   flows[{cfg_addr, 80, 6}]: created if absent with flags {seen=1, delta=cfg_delta,
 //     kind=EV_NEG, wide=0x2abcde}, word {lo=0x1234, hi=0xabcd}, tag=7; then hits += 1
@@ -11,7 +12,8 @@
 //   hist[0] += 1                                                     (PERCPU_ARRAY)
 //   last_event = {runs, EV_RUN, cfg_delta, hdr {4, 0x01020304, 0xbeef}}  (.bss), and the
 //     same record to the `events` ring buffer
-//   returns bias + runs                                             (bias in .data)
+//   total = bias + runs                                (bias in .data, total in .bss)
+//   returns XDP_PASS
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -98,10 +100,11 @@ __s64 bias = 100;
 
 __u64 runs;
 __u32 route_hit;
+__s64 total;
 struct event last_event;
 
-SEC("syscall")
-int skel_kinds(void *ctx)
+SEC("xdp")
+int skel_kinds(struct xdp_md *ctx)
 {
 	struct flow_key k = { .addr = cfg_addr, .port = 80, .proto = 6 };
 	struct flow_val init = {}, *v;
@@ -123,7 +126,7 @@ int skel_kinds(void *ctx)
 		bpf_map_update_elem(&flows, &k, &init, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&flows, &k);
 		if (!v)
-			return -1;
+			return XDP_ABORTED;
 	}
 	v->hits += 1;
 	__builtin_memcpy(lk.addr, &k.addr, 4);
@@ -143,7 +146,8 @@ int skel_kinds(void *ctx)
 		*e = last_event;
 		bpf_ringbuf_submit(e, 0);
 	}
-	return (int)(bias + runs);
+	total = bias + runs;
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,163 @@
+//! Skeletons on the running kernel: three fixtures driven only through their generated
+//! modules (open, set `.rodata`, load, typed map operations, live `.data`/`.bss` through the
+//! memory mapping, BPF_PROG_RUN). Skips loudly without BPF privileges (fails with
+//! OXBPF_REQUIRE_KERNEL=1).
+
+use oxbpf::prog::TestRunOpts;
+use oxbpf_skel_tests::{global_data, ringbuf, skel_kinds};
+
+fn require_kernel() -> bool {
+    let reason = if unsafe { libc::geteuid() } != 0 {
+        "not root".to_string()
+    } else {
+        return true;
+    };
+    if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
+        panic!("test cannot run (OXBPF_REQUIRE_KERNEL=1): {reason}");
+    }
+    eprintln!("SKIPPED: kernel test needs BPF privileges: {reason}");
+    false
+}
+
+fn run(p: &oxbpf::prog::Program, data: &[u8]) -> u32 {
+    let opts = TestRunOpts {
+        data_in: data,
+        ..Default::default()
+    };
+    p.test_run(&opts).expect("BPF_PROG_RUN").retval
+}
+
+#[test]
+fn global_data_rodata_before_load_and_live_data_bss() {
+    if !require_kernel() {
+        return;
+    }
+    let mut open = global_data::open().expect("open");
+    assert_eq!({ open.rodata().cfg_mult }, 1, "object default");
+    assert_eq!({ open.data().data_val }, 7);
+    let ro = open.rodata_mut();
+    ro.cfg_mult = 3;
+    ro.cfg_add = 5;
+    ro.cfg_ret = 77;
+    ro.cfg_name = *b"skel\0\0\0\0"
+        .map(|b| b as i8)
+        .as_ref()
+        .first_chunk()
+        .unwrap();
+    let skel = open.load().expect("load");
+    assert_eq!(skel.bss().runs(), 0);
+    let prog = skel.progs().global_data().expect("program");
+    assert_eq!(run(prog, &[]), 77, "cfg_ret from .rodata");
+    // result = data_val * cfg_mult + cfg_add + foo_val + bar_val = 7*3 + 5 + 11 + 13.
+    assert_eq!(skel.bss().runs(), 1, "bss read live");
+    assert_eq!(skel.bss().result(), 50);
+    assert_eq!(skel.bss().echo().map(|c| c as u8), *b"skel\0\0\0\0");
+    assert_eq!(skel.data().data_val(), 8, "program's .data write seen live");
+    skel.data().set_data_val(100);
+    skel.data_foo().set_foo_val(1000);
+    skel.bss().set_runs(40);
+    run(prog, &[]);
+    assert_eq!(skel.bss().runs(), 41, "our .bss write reached the program");
+    assert_eq!(skel.bss().result(), 100 * 3 + 5 + 1000 + 13);
+    assert_eq!({ skel.bss().get().result }, 1318, "whole-section copy");
+    assert_eq!({ skel.rodata().cfg_mult }, 3, "rodata as loaded");
+}
+
+#[test]
+fn skel_kinds_typed_maps_bitfields_unions_and_ringbuf() {
+    if !require_kernel() {
+        return;
+    }
+    let addr = u32::from_ne_bytes([10, 1, 2, 3]);
+    let mut open = skel_kinds::open().expect("open");
+    open.rodata_mut().cfg_addr = addr;
+    open.rodata_mut().cfg_delta = -3;
+    assert_eq!({ open.rodata().cfg_wide }, skel_kinds::wide::WIDE_HI);
+    let skel = open.load().expect("load");
+    let maps = skel.maps();
+    maps.routes()
+        .expect("routes view")
+        .insert(8, &[10, 0, 0, 0], &42, 0)
+        .expect("insert route");
+    skel.data().set_bias(1000);
+    let prog = skel.progs().skel_kinds().expect("program");
+    assert_eq!(run(prog, &[0u8; 64]), 2, "XDP_PASS");
+    assert_eq!(skel.bss().total(), 1001, "bias written live + runs");
+    assert_eq!(skel.bss().route_hit(), 42, "LPM typed insert matched");
+
+    let key = skel_kinds::flow_key {
+        addr,
+        port: 80,
+        proto: 6,
+        pad: 0,
+    };
+    let flows = maps.flows().expect("flows view");
+    let mut v = flows.get(&key).expect("lookup").expect("flow created");
+    assert_eq!(v.hits, 1);
+    assert_eq!(v.flags.seen(), 1);
+    assert_eq!(v.flags.delta(), -3, "signed bitfield");
+    assert_eq!(v.flags.kind(), skel_kinds::ev_kind::EV_NEG, "enum bitfield");
+    assert_eq!(v.flags.kind().name(), Some("EV_NEG"));
+    assert_eq!(v.flags.wide(), 0x2abcde);
+    assert_eq!(v.word.__anon1().lo, 0x1234, "union's anonymous struct");
+    assert_eq!(v.word.__anon1().hi, 0xabcd);
+    assert_eq!(v.word.as_u32(), 0xabcd_1234);
+    assert_eq!(v.tag, 7);
+    v.hits = 41;
+    v.flags.set_delta(5);
+    flows.insert(&key, &v, 0).expect("update");
+    run(prog, &[0u8; 64]);
+    let v = flows.get(&key).expect("lookup").expect("flow");
+    assert_eq!(v.hits, 42, "our typed write reached the program");
+    assert_eq!(v.flags.delta(), 5);
+    assert_eq!(v.flags.wide(), 0x2abcde, "neighbouring bitfields kept");
+
+    let hist: u64 = maps
+        .hist()
+        .expect("hist")
+        .get(0)
+        .expect("hist[0]")
+        .iter()
+        .sum();
+    assert_eq!(hist, 2, "per-CPU array over two runs");
+    let last = skel.bss().last_event();
+    assert_eq!(
+        (last.run, last.kind, last.delta),
+        (2, skel_kinds::ev_kind::EV_RUN, -3)
+    );
+    assert_eq!({ last.hdr.len }, 0x0102_0304, "packed struct member");
+    assert_eq!({ last.hdr.id }, 0xbeef);
+    let mut rb = maps.events().expect("ringbuf");
+    let mut seen = Vec::new();
+    while let Some(item) = rb.next() {
+        seen.push(oxbpf::skel::read_pod::<skel_kinds::event>(&item, 0));
+    }
+    assert_eq!(seen.len(), 2, "one record per run");
+    assert_eq!(seen[1], last, "ring-buffer record equals the .bss copy");
+    assert_eq!(seen[0].run, 1);
+}
+
+#[test]
+fn ringbuf_rodata_count_and_typed_stats() {
+    if !require_kernel() {
+        return;
+    }
+    let mut open = ringbuf::open().expect("open");
+    assert_eq!({ open.rodata().nr_records }, 4);
+    open.rodata_mut().nr_records = 6;
+    let skel = open.load().expect("load");
+    let prog = skel.progs().ringbuf_emit().expect("program");
+    assert_eq!(run(prog, &[0u8; 64]), 2, "XDP_PASS");
+    let stats = skel.maps().stats().expect("stats view");
+    assert_eq!(stats.get(0).expect("runs"), 1);
+    assert_eq!(stats.get(2).expect("ringbuf failures"), 0);
+    let mut rb = skel.maps().events().expect("ringbuf");
+    let mut n = 0u64;
+    while let Some(item) = rb.next() {
+        let seq: u32 = oxbpf::skel::read_pod(&item, 0);
+        let value: u64 = oxbpf::skel::read_pod(&item, 16);
+        assert_eq!(u64::from(seq) * 1000, value);
+        n += 1;
+    }
+    assert_eq!(n, 6, ".rodata nr_records set before load");
+}
