@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// Objects whose skeleton is not generated, with the reason.
 const SKIP: &[(&str, &str)] = &[];
 
-fn objects(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+fn objects(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
         .map(|e| e.expect("dir entry").path())
@@ -15,7 +15,7 @@ fn objects(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            objects(root, &p, out);
+            objects(&p, out);
         } else if p.to_string_lossy().ends_with(".bpf.o") {
             out.push(p);
         }
@@ -44,7 +44,7 @@ fn main() {
     ];
     for (dir, prefix) in dirs {
         let mut objs = Vec::new();
-        objects(&dir, &dir, &mut objs);
+        objects(&dir, &mut objs);
         for o in objs {
             let rel = o.strip_prefix(&dir).expect("under dir").to_path_buf();
             let name = module_name(prefix, &rel);

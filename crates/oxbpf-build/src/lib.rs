@@ -3,13 +3,12 @@
 //! generated is committed. Prints `cargo:rerun-if-changed` for the sources and headers and
 //! `cargo:rerun-if-env-changed` for the clang variables.
 //!
+//! In `build.rs`'s `main`:
 //! ```no_run
-//! // build.rs
-//! fn main() {
-//!     oxbpf_build::Builder::new().build().expect("BPF build");
-//! }
-//! // src/main.rs: include!(concat!(env!("OUT_DIR"), "/prog.skel.rs"));
+//! oxbpf_build::Builder::new().build().expect("BPF build");
 //! ```
+//! and in the crate, for `src/bpf/prog.bpf.c`:
+//! `include!(concat!(env!("OUT_DIR"), "/prog.skel.rs"));` then `prog::open()?.load()?`.
 //!
 //! Clang is the builder's [`Builder::clang`], else `$OXBPF_CLANG`, else `$CLANG`, else the
 //! first of `clang-19`, `clang` on `PATH`. Flags: `-g -O2 -target bpf -I<source dir>
