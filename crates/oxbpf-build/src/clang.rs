@@ -28,11 +28,21 @@ pub fn find_clang() -> Result<PathBuf, BuildError> {
     })
 }
 
-/// The `__TARGET_ARCH_*` name of the target (build scripts see `CARGO_CFG_TARGET_ARCH`).
+/// The target architecture (build scripts see `CARGO_CFG_TARGET_ARCH`).
+fn rust_arch() -> String {
+    std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| std::env::consts::ARCH.into())
+}
+
+/// Debian's multiarch include directory (`/usr/include/x86_64-linux-gnu`), where
+/// `<asm/types.h>` lives for `<linux/bpf.h>`, if it exists.
+fn multiarch_include() -> Option<PathBuf> {
+    let dir = PathBuf::from(format!("/usr/include/{}-linux-gnu", rust_arch()));
+    dir.is_dir().then_some(dir)
+}
+
+/// The `__TARGET_ARCH_*` name of the target.
 fn target_arch() -> &'static str {
-    let arch =
-        std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_else(|_| std::env::consts::ARCH.into());
-    match arch.as_str() {
+    match rust_arch().as_str() {
         "x86_64" | "x86" => "x86",
         "aarch64" => "arm64",
         "riscv64" => "riscv",
@@ -43,7 +53,8 @@ fn target_arch() -> &'static str {
     }
 }
 
-/// `clang -g -O2 -target bpf -c src -o obj` with the source directory on the include path.
+/// `clang -g -O2 -target bpf -c src -o obj` with the source directory (and the multiarch
+/// directory) on the include path.
 pub(crate) fn compile(
     clang: &Path,
     src: &Path,
@@ -56,6 +67,7 @@ pub(crate) fn compile(
         .arg(format!("-D__TARGET_ARCH_{}", target_arch()))
         .arg("-I")
         .arg(include)
+        .args(multiarch_include().map(|d| format!("-I{}", d.display())))
         .args(extra)
         .arg("-c")
         .arg(src)

@@ -12,7 +12,8 @@
 //!
 //! Clang is the builder's [`Builder::clang`], else `$OXBPF_CLANG`, else `$CLANG`, else the
 //! first of `clang-19`, `clang` on `PATH`. Flags: `-g -O2 -target bpf -I<source dir>
-//! -D__TARGET_ARCH_<arch>` plus [`Builder::flag`]s.
+//! -I/usr/include/<arch>-linux-gnu -D__TARGET_ARCH_<arch>` (the multiarch directory when it
+//! exists) plus [`Builder::flag`]s.
 
 mod clang;
 
