@@ -176,6 +176,21 @@ impl<'b> TypeGen<'b> {
         Ok(())
     }
 
+    /// Whether a struct holds a float by value (then it gets no `Eq`/`Hash`); unions are
+    /// bytes here, so never.
+    fn has_float(&self, id: u32, depth: u32) -> bool {
+        let Ok(id) = self.btf.skip_mods_and_typedefs(id) else {
+            return false;
+        };
+        match self.btf.type_by_id(id) {
+            _ if depth > MAX_DEPTH => false,
+            Ok(Type::Float(_)) => true,
+            Ok(Type::Array(a)) => self.has_float(a.elem_type, depth + 1),
+            Ok(Type::Struct(c)) => c.members().any(|m| self.has_float(m.type_id, depth + 1)),
+            _ => false,
+        }
+    }
+
     fn align_of(&self, id: u32) -> u32 {
         self.btf.resolve_align(id).unwrap_or(1).max(1)
     }
@@ -303,9 +318,10 @@ impl<'b> TypeGen<'b> {
         };
         let _ = writeln!(
             self.out,
-            "/// `struct {}` ({} bytes, BTF id {id}).\n#[repr({repr})]\n#[derive(Clone, Copy, Debug, PartialEq)]\npub struct {name} {{",
+            "/// `struct {}` ({} bytes, BTF id {id}).\n#[repr({repr})]\n#[derive(Clone, Copy, Debug, PartialEq{})]\npub struct {name} {{",
             if c.name.is_empty() { "<anon>" } else { c.name },
-            c.size
+            c.size,
+            if self.has_float(id, 0) { "" } else { ", Eq, Hash" },
         );
         for f in &fields {
             let vis = if f.hidden { "pub(crate)" } else { "pub" };
@@ -383,7 +399,7 @@ impl<'b> TypeGen<'b> {
         let align = if size % align == 0 { align } else { 1 };
         let _ = writeln!(
             self.out,
-            "/// `{what}` ({size} bytes, BTF id {id}) as opaque bytes: {why}.\n#[repr(C, align({align}))]\n#[derive(Clone, Copy, Debug, PartialEq)]\npub struct {name} {{\n    pub bytes: [u8; {size}],\n}}\n"
+            "/// `{what}` ({size} bytes, BTF id {id}) as opaque bytes: {why}.\n#[repr(C, align({align}))]\n#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\npub struct {name} {{\n    pub bytes: [u8; {size}],\n}}\n"
         );
         self.common_impls(name, size, align);
         Ok(())
@@ -398,7 +414,7 @@ impl<'b> TypeGen<'b> {
         let align = if c.size % align == 0 { align } else { 1 };
         let _ = writeln!(
             self.out,
-            "/// `{label}` ({} bytes, BTF id {id}): its bytes, members through accessors.\n#[repr(C, align({align}))]\n#[derive(Clone, Copy, Debug, PartialEq)]\npub struct {name} {{\n    pub bytes: [u8; {}],\n}}\n",
+            "/// `{label}` ({} bytes, BTF id {id}): its bytes, members through accessors.\n#[repr(C, align({align}))]\n#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]\npub struct {name} {{\n    pub bytes: [u8; {}],\n}}\n",
             c.size, c.size
         );
         self.common_impls(name, c.size, align);
