@@ -102,13 +102,4 @@ pub fn skeleton(object: &[u8], opts: &SkelOptions) -> Result<String, GenError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_names() {
-        assert_eq!(name_from_path(Path::new("/x/xdp.bpf.o")), "xdp");
-        assert_eq!(name_from_path(Path::new("my-prog.o")), "my_prog");
-        assert_eq!(name_from_path(Path::new("")), "skel");
-    }
-}
+mod tests;

@@ -311,7 +311,7 @@ fn section_items(s: &mut String, sec: &Section) {
             "    const _: () = assert!(::core::mem::offset_of!({ty}, {}) == {off});",
             ident(name)
         );
-        cursor = off + size;
+        cursor = off.saturating_add(*size);
     }
     if sec.size > cursor {
         let _ = writeln!(

@@ -229,10 +229,10 @@ impl<'b> TypeGen<'b> {
         if !c.kflag {
             let rid = self.btf.skip_mods_and_typedefs(m.type_id)?;
             if let Type::Int(i) = self.btf.type_by_id(rid)? {
-                if u32::from(i.bits) != i.size * 8 || i.bit_offset != 0 {
+                if u64::from(i.bits) != u64::from(i.size) * 8 || i.bit_offset != 0 {
                     return Ok(Some((
                         u32::from(i.bits),
-                        m.bit_offset + u32::from(i.bit_offset),
+                        m.bit_offset.saturating_add(u32::from(i.bit_offset)),
                     )));
                 }
             }
@@ -258,15 +258,18 @@ impl<'b> TypeGen<'b> {
                 if m.name.is_empty() {
                     continue; // unnamed bitfield: padding
                 }
+                if width == 0 || width > 64 {
+                    return Err(bad(format!("bitfield {mname} is {width} bits wide")));
+                }
                 let ty = self.bit_ty(m.type_id, &format!("{name}__{mname}"))?;
                 let g =
                     group.get_or_insert_with(|| ((bit_off / 8).max(cursor), bit_off, Vec::new()));
-                if bit_off < g.0 * 8 {
+                if u64::from(bit_off) < u64::from(g.0) * 8 {
                     return Err(bad(format!(
                         "bitfield {mname} overlaps the previous member"
                     )));
                 }
-                g.1 = g.1.max(bit_off + width);
+                g.1 = g.1.max(bit_off.saturating_add(width));
                 g.2.push(Bits {
                     name: mname,
                     ty,
@@ -293,7 +296,7 @@ impl<'b> TypeGen<'b> {
                 align: self.align_of(m.type_id),
                 hidden: false,
             });
-            cursor = off + size;
+            cursor = off.saturating_add(size);
         }
         close_group(&mut group, &mut fields, &mut bits, &mut cursor);
         if cursor > c.size {
@@ -428,7 +431,7 @@ impl<'b> TypeGen<'b> {
             };
             let hint = format!("{name}__{mname}");
             if let Some((width, bit_off)) = self.bitfield(c, &m)? {
-                if !m.name.is_empty() {
+                if !m.name.is_empty() && (1..=64).contains(&width) {
                     let ty = self.bit_ty(m.type_id, &hint)?;
                     bits.push(Bits {
                         name: mname,
