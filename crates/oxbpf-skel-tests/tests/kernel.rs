@@ -100,7 +100,7 @@ fn skel_kinds_typed_maps_bitfields_unions_and_ringbuf() {
     assert_eq!(v.flags.kind().name(), Some("EV_NEG"));
     assert_eq!(v.flags.wide(), 0x2abcde);
     assert_eq!(v.word.__anon1().lo, 0x1234, "union's anonymous struct");
-    assert_eq!(v.word.__anon1().hi, 0xabcd);
+    assert_eq!(v.word.hi(), 0xabcd, "its members flattened as in C");
     assert_eq!(v.word.as_u32(), 0xabcd_1234);
     assert_eq!(v.tag, 7);
     v.hits = 41;

@@ -422,6 +422,7 @@ impl<'b> TypeGen<'b> {
         );
         self.common_impls(name, c.size, align);
         let mut acc = String::new();
+        let mut seen = HashSet::new();
         let mut bits = Vec::new();
         for (i, m) in c.members().enumerate() {
             let mname = if m.name.is_empty() {
@@ -446,17 +447,46 @@ impl<'b> TypeGen<'b> {
                 continue;
             };
             let off = m.bit_offset / 8;
-            let _ = writeln!(
-                acc,
-                "    /// Member `{mname}`.\n    pub fn {}(&self) -> {ty} {{ rt::read_pod(&self.bytes, {off}) }}\n    /// Sets member `{mname}` (the other bytes are kept).\n    pub fn {}(&mut self, v: {ty}) {{ rt::write_pod(&mut self.bytes, {off}, &v) }}",
-                ident(&mname),
-                ident(&format!("set_{mname}"))
-            );
+            member_accessors(&mut acc, &mut seen, &mname, &ty, off);
+            if m.name.is_empty() {
+                self.flatten(&mut acc, &mut seen, m.type_id, off, &hint)?;
+            }
         }
         if !acc.is_empty() {
             let _ = writeln!(self.out, "impl {name} {{\n{acc}}}\n");
         }
         self.bit_accessors(name, &bits, c.size);
+        Ok(())
+    }
+
+    /// Accessors for the named members of an anonymous struct inside a union, as C lets
+    /// code name them directly (`u.lo` for `union { struct { u16 lo, hi; }; }`).
+    fn flatten(
+        &mut self,
+        acc: &mut String,
+        seen: &mut HashSet<String>,
+        id: u32,
+        base: u32,
+        hint: &str,
+    ) -> Result<(), GenError> {
+        let rid = self.btf.skip_mods_and_typedefs(id)?;
+        let Type::Struct(inner) = self.btf.type_by_id(rid)? else {
+            return Ok(());
+        };
+        for m in inner.members() {
+            if m.name.is_empty() || m.bit_offset % 8 != 0 || self.bitfield(&inner, &m)?.is_some() {
+                continue;
+            }
+            if let Ok(ty) = self.rust_type(m.type_id, &format!("{hint}__{}", m.name)) {
+                member_accessors(
+                    acc,
+                    seen,
+                    m.name,
+                    &ty,
+                    base.saturating_add(m.bit_offset / 8),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -504,6 +534,20 @@ impl<'b> TypeGen<'b> {
             e.size
         );
     }
+}
+
+/// A getter and a setter for a union member of type `ty` at byte `off`.
+/// Names already used in `seen` are skipped (a flattened member named like another).
+fn member_accessors(acc: &mut String, seen: &mut HashSet<String>, name: &str, ty: &str, off: u32) {
+    if !seen.insert(name.to_string()) {
+        return;
+    }
+    let _ = writeln!(
+        acc,
+        "    /// Member `{name}`.\n    pub fn {}(&self) -> {ty} {{ rt::read_pod(&self.bytes, {off}) }}\n    /// Sets member `{name}` (the other bytes are kept).\n    pub fn {}(&mut self, v: {ty}) {{ rt::write_pod(&mut self.bytes, {off}, &v) }}",
+        ident(name),
+        ident(&format!("set_{name}"))
+    );
 }
 
 /// Starts a padding field up to `to` if the cursor is short of it.
