@@ -31,12 +31,21 @@ int count(struct xdp_md *ctx)
 char LICENSE[] SEC("license") = "GPL";
 "#;
 
-/// A fresh directory under the target's temp dir.
-fn scratch(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("oxbpf-build-{name}"));
+/// A fresh directory under the system temp dir (CARGO_TARGET_TMPDIR is a host path in the
+/// test VM), removed on drop.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> Scratch {
+    let dir = std::env::temp_dir().join(format!("oxbpf-build-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("bpf")).expect("mkdir");
-    dir
+    Scratch(dir)
 }
 
 fn clang_or_skip() -> bool {
@@ -55,7 +64,8 @@ fn compiles_sources_and_writes_skeletons() {
     if !clang_or_skip() {
         return;
     }
-    let dir = scratch("ok");
+    let guard = scratch("ok");
+    let dir = &guard.0;
     std::fs::write(dir.join("bpf/counter.bpf.c"), SOURCE).expect("write source");
     std::fs::write(
         dir.join("bpf/shared.h"),
@@ -94,7 +104,8 @@ fn compiles_sources_and_writes_skeletons() {
 
 #[test]
 fn missing_clang_is_a_clear_error() {
-    let dir = scratch("noclang");
+    let guard = scratch("noclang");
+    let dir = &guard.0;
     std::fs::write(dir.join("bpf/x.bpf.c"), SOURCE).expect("write source");
     let err = Builder::new()
         .clang("/nonexistent/clang-19")
@@ -116,7 +127,8 @@ fn compile_errors_carry_clang_diagnostics() {
     if !clang_or_skip() {
         return;
     }
-    let dir = scratch("bad");
+    let guard = scratch("bad");
+    let dir = &guard.0;
     std::fs::write(
         dir.join("bpf/broken.bpf.c"),
         "int f(void) { return undeclared; }\n",

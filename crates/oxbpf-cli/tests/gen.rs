@@ -2,26 +2,14 @@
 //! (that output is compiled for every fixture by the oxbpf-skel-tests crate), and bad input
 //! is a clear error.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn fixture(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../oxbpf/testdata")
-        .join(rel)
-}
-
-fn oxbpf(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_oxbpf"))
-        .args(args)
-        .output()
-        .expect("run oxbpf")
-}
+use common::{fx, oxbpf};
 
 #[test]
 fn prints_the_library_skeleton() {
-    let obj = fixture("global_data.bpf.o");
-    let out = oxbpf(&["gen", "skeleton", obj.to_str().unwrap(), "--name", "gd"]);
+    let obj = fx("global_data.bpf.o");
+    let out = oxbpf(&["gen", "skeleton", &obj, "--name", "gd"]);
     assert!(
         out.status.success(),
         "{}",
@@ -39,14 +27,8 @@ fn prints_the_library_skeleton() {
 
 #[test]
 fn default_name_and_extra_types() {
-    let obj = fixture("btf_kinds.bpf.o");
-    let out = oxbpf(&[
-        "gen",
-        "skeleton",
-        obj.to_str().unwrap(),
-        "--embed-path",
-        "btf_kinds.bpf.o",
-    ]);
+    let obj = fx("btf_kinds.bpf.o");
+    let out = oxbpf(&["gen", "skeleton", &obj, "--embed-path", "btf_kinds.bpf.o"]);
     assert!(
         out.status.success(),
         "{}",
@@ -57,9 +39,9 @@ fn default_name_and_extra_types() {
     assert!(s.contains("include_bytes!(\"btf_kinds.bpf.o\")"));
 
     // A type no map or global uses is generated only when asked for.
-    let obj = fixture("xdp.bpf.o");
+    let obj = fx("xdp.bpf.o");
     let gen = |extra: &[&str]| {
-        let mut args = vec!["gen", "skeleton", obj.to_str().unwrap()];
+        let mut args = vec!["gen", "skeleton", obj.as_str()];
         args.extend_from_slice(extra);
         let out = oxbpf(&args);
         assert!(
@@ -85,14 +67,8 @@ fn bad_input_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/x.bpf.o"), "{err}");
 
-    let obj = fixture("global_data.bpf.o");
-    let out = oxbpf(&[
-        "gen",
-        "skeleton",
-        obj.to_str().unwrap(),
-        "--type",
-        "no_such_type",
-    ]);
+    let obj = fx("global_data.bpf.o");
+    let out = oxbpf(&["gen", "skeleton", &obj, "--type", "no_such_type"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
