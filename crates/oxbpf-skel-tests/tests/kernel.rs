@@ -61,6 +61,11 @@ fn global_data_rodata_before_load_and_live_data_bss() {
     assert_eq!(skel.bss().result(), 100 * 3 + 5 + 1000 + 13);
     assert_eq!({ skel.bss().get().result }, 1318, "whole-section copy");
     assert_eq!({ skel.rodata().cfg_mult }, 3, "rodata as loaded");
+    use oxbpf::features::map_flags::BPF_F_MMAPABLE;
+    let flags = |m: &str| skel.collection().map(m).expect(m).flags();
+    assert_ne!(flags(".bss") & BPF_F_MMAPABLE, 0, "writable sections are mmapable");
+    assert_ne!(flags(".data.foo") & BPF_F_MMAPABLE, 0);
+    assert_eq!(flags(".rodata") & BPF_F_MMAPABLE, 0, ".rodata is frozen, not mapped");
 }
 
 #[test]
