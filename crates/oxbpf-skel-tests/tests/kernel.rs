@@ -6,11 +6,24 @@
 use oxbpf::prog::TestRunOpts;
 use oxbpf_skel_tests::{global_data, ringbuf, skel_kinds};
 
+/// True when kernel tests can run; a loud skip otherwise (a failure with
+/// OXBPF_REQUIRE_KERNEL=1), as oxbpf's tests decide it: root, and a map can be created.
 fn require_kernel() -> bool {
     let reason = if unsafe { libc::geteuid() } != 0 {
         "not root".to_string()
     } else {
-        return true;
+        let spec = oxbpf::spec::MapSpec {
+            name: "probe".into(),
+            map_type: oxbpf::spec::MapType::ARRAY,
+            key_size: 4,
+            value_size: 4,
+            max_entries: 1,
+            ..Default::default()
+        };
+        match oxbpf::map::Map::create(&spec, None, None) {
+            Ok(_) => return true,
+            Err(e) => e.to_string(),
+        }
     };
     if std::env::var("OXBPF_REQUIRE_KERNEL").as_deref() == Ok("1") {
         panic!("test cannot run (OXBPF_REQUIRE_KERNEL=1): {reason}");
@@ -63,9 +76,17 @@ fn global_data_rodata_before_load_and_live_data_bss() {
     assert_eq!({ skel.rodata().cfg_mult }, 3, "rodata as loaded");
     use oxbpf::features::map_flags::BPF_F_MMAPABLE;
     let flags = |m: &str| skel.collection().map(m).expect(m).flags();
-    assert_ne!(flags(".bss") & BPF_F_MMAPABLE, 0, "writable sections are mmapable");
+    assert_ne!(
+        flags(".bss") & BPF_F_MMAPABLE,
+        0,
+        "writable sections are mmapable"
+    );
     assert_ne!(flags(".data.foo") & BPF_F_MMAPABLE, 0);
-    assert_eq!(flags(".rodata") & BPF_F_MMAPABLE, 0, ".rodata is frozen, not mapped");
+    assert_eq!(
+        flags(".rodata") & BPF_F_MMAPABLE,
+        0,
+        ".rodata is frozen, not mapped"
+    );
 }
 
 #[test]
