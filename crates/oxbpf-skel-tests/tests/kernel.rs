@@ -156,7 +156,7 @@ fn skel_kinds_typed_maps_bitfields_unions_and_ringbuf() {
     let mut rb = maps.events().expect("ringbuf");
     let mut seen = Vec::new();
     while let Some(item) = rb.next() {
-        seen.push(oxbpf::skel::read_pod::<skel_kinds::event>(&item, 0));
+        seen.push(oxbpf::skel::record::<skel_kinds::event>(&item).expect("whole record"));
     }
     assert_eq!(seen.len(), 2, "one record per run");
     assert_eq!(seen[1], last, "ring-buffer record equals the .bss copy");

@@ -46,6 +46,11 @@ pub fn read_pod<T: Pod>(bytes: &[u8], off: usize) -> T {
     unsafe { std::ptr::read_unaligned(buf.as_ptr().cast::<T>()) }
 }
 
+/// A record (e.g. a ring-buffer item) as `T`: `None` when it is shorter than `T`.
+pub fn record<T: Pod>(bytes: &[u8]) -> Option<T> {
+    (bytes.len() >= std::mem::size_of::<T>()).then(|| read_pod(bytes, 0))
+}
+
 /// Writes `value` at `bytes[off..]`; bytes past the end are dropped.
 pub fn write_pod<T: Pod>(bytes: &mut [u8], off: usize, value: &T) {
     // SAFETY: T is Pod: no padding, fully initialised.
@@ -86,5 +91,10 @@ mod tests {
         );
         write_pod(&mut b, 5, &0xffffu16);
         assert_eq!(b[5], 0xff);
+        assert_eq!(record::<u32>(&b[..3]), None, "short record");
+        assert_eq!(
+            record::<u16>(&b[4..]),
+            Some(u16::from_ne_bytes([b[4], b[5]]))
+        );
     }
 }

@@ -12,7 +12,7 @@ mod bits;
 mod global;
 
 pub use crate::map::Pod;
-pub use bits::{bits_get, bits_set, read_pod, write_pod};
+pub use bits::{bits_get, bits_set, read_pod, record, write_pod};
 pub use global::GlobalData;
 
 use crate::collection::{Collection, LoadError};
