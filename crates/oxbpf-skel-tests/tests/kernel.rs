@@ -187,3 +187,89 @@ fn ringbuf_rodata_count_and_typed_stats() {
     }
     assert_eq!(n, 6, ".rodata nr_records set before load");
 }
+
+#[test]
+fn links_trace_attach_stage_hooks_every_named_section() {
+    if !require_kernel() {
+        return;
+    }
+    use oxbpf::collection::LoadError;
+    use oxbpf::skel::SkelError;
+    use oxbpf_skel_tests::links_trace;
+    // kprobes need CONFIG_KPROBE_EVENTS; fentry/fexit need trampolines, which lockdown or a
+    // security module may refuse (both as on the machine this was written on): programs the
+    // kernel cannot run are left out, loudly.
+    let mut progs: Vec<&str> = vec!["btf_sys_enter", "raw_sys_enter", "tp_getpid"];
+    if std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists() {
+        progs.push("kprobe_getpid");
+    } else {
+        eprintln!("SKIPPED (kprobe only): no kprobe PMU (CONFIG_KPROBE_EVENTS off)");
+    }
+    let load = |progs: &[&str]| {
+        let opts = oxbpf::collection::CollectionOptions {
+            programs: Some(progs.iter().map(|p| p.to_string()).collect()),
+            ..Default::default()
+        };
+        links_trace::open().expect("open").load_with(&opts)
+    };
+    let with_trampolines: Vec<&str> = progs
+        .iter()
+        .copied()
+        .chain(["fentry_getpid", "fexit_getpid"])
+        .collect();
+    let skel = match load(&with_trampolines) {
+        Ok(s) => {
+            progs = with_trampolines;
+            s
+        }
+        Err(SkelError::Load(LoadError::Program(e)))
+            if e.to_string().contains("fentry_getpid") && e.errno() == Some(libc::EPERM) =>
+        {
+            eprintln!(
+                "SKIPPED (fentry/fexit only): kernel refuses trampoline programs (lockdown={}): {e}",
+                oxbpf::link::lockdown_mode().unwrap_or_else(|| "unknown".into())
+            );
+            load(&progs).expect("load")
+        }
+        Err(e) => panic!("load: {e}"),
+    };
+    progs.sort();
+    let pid = std::process::id();
+    skel.maps()
+        .cfg()
+        .expect("cfg")
+        .set(0, &pid, 0)
+        .expect("cfg[0] = our tgid");
+    let links = skel.attach().expect("attach");
+    let names: Vec<&str> = links.iter().map(|(n, _)| n.as_str()).collect();
+    // uprobe/uretprobe name no binary: left to oxbpf::link::attach_uprobe.
+    assert_eq!(names, progs);
+    for _ in 0..3 {
+        // SAFETY: getpid has no preconditions (glibc does not cache it).
+        unsafe { libc::getpid() };
+    }
+    let counts = skel.maps().counts().expect("counts");
+    let slots = [
+        (0, "tp_getpid"),
+        (1, "raw_sys_enter"),
+        (2, "btf_sys_enter"),
+        (5, "fentry_getpid"),
+        (6, "fexit_getpid"),
+        (7, "kprobe_getpid"),
+    ];
+    for (slot, prog) in slots.into_iter().filter(|(_, p)| progs.contains(p)) {
+        assert!(
+            counts.get(slot).expect("count") >= 3,
+            "{prog} (slot {slot}) ran"
+        );
+    }
+    assert_eq!(counts.get(3).expect("uprobe slot"), 0, "not attached");
+    drop(links);
+    let before = counts.get(0).expect("count");
+    unsafe { libc::getpid() };
+    assert_eq!(
+        counts.get(0).expect("count"),
+        before,
+        "links detach on drop"
+    );
+}

@@ -403,13 +403,16 @@ fn stages(s: &mut String, sections: &[Section]) {
 {set}            let coll = {K}::collection::Collection::load(&self.spec, opts)?;
             Ok(Skel {{
 {skel_init}                coll,
+                spec: self.spec,
             }})
         }}
     }}
 
-    /// The loaded object. Attach programs (stage three) with the `oxbpf::link` functions.
+    /// The loaded object. Stage three: [`Skel::attach`] for programs whose section names
+    /// their hook, the `oxbpf::link` functions (on `progs().NAME()?.fd()`) for the others.
     pub struct Skel {{
         coll: {K}::collection::Collection,
+        spec: {K}::spec::CollectionSpec,
 {skel_fields}    }}
 
     impl Skel {{
@@ -420,6 +423,11 @@ fn stages(s: &mut String, sections: &[Section]) {
         /// The programs.
         pub fn progs(&self) -> Progs<'_> {{
             Progs(&self.coll)
+        }}
+        /// Stage three: attaches every program whose section names its hook (tracepoint,
+        /// raw tracepoint, kprobe, tp_btf, fentry/fexit, lsm); the links detach on drop.
+        pub fn attach(&self) -> Result<Vec<(String, {K}::link::Link)>, rt::SkelError> {{
+            rt::attach_all(&self.coll, &self.spec)
         }}
         /// The underlying collection.
         pub fn collection(&self) -> &{K}::collection::Collection {{

@@ -5,13 +5,16 @@
 //!
 //! Stages follow libbpf's: `open()` parses the embedded object into a
 //! [`CollectionSpec`](crate::spec::CollectionSpec) (globals editable as typed structs),
-//! `load()` creates maps and loads programs, and attaching is left to the [`crate::link`]
+//! `load()` creates maps and loads programs, and `attach()` ([`attach_all`]) attaches the
+//! programs whose section names their hook; the others go through the [`crate::link`]
 //! functions, which take the program's fd.
 
+mod attach;
 mod bits;
 mod global;
 
 pub use crate::map::Pod;
+pub use attach::{attach_all, auto_attach};
 pub use bits::{bits_get, bits_set, read_pod, record, write_pod};
 pub use global::GlobalData;
 
@@ -48,6 +51,15 @@ pub enum SkelError {
         name: String,
         /// What to check.
         hint: &'static str,
+    },
+    /// Attaching a program to the hook its section names failed.
+    #[error("attach program {program:?}: {source}")]
+    Attach {
+        /// Program name.
+        program: String,
+        /// The link error.
+        #[source]
+        source: crate::link::LinkError,
     },
     /// A generated type's size differs from the object's section (the skeleton is stale).
     #[error("global section {section:?} is {want} bytes in the object, the skeleton's type has {got}; hint: regenerate the skeleton from this object")]
