@@ -18,8 +18,10 @@
 //! Written by hand: the generator needs this crate's BTF reader and map views, which no
 //! code-generation crate knows about; the output is plain text (no `syn`/`quote`).
 
+mod defs;
 mod ident;
 mod skel;
+mod stages;
 mod types;
 
 use crate::btf::BtfError;
