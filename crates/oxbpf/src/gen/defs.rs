@@ -133,6 +133,11 @@ impl TypeGen<'_> {
         if bits.is_empty() {
             return;
         }
+        // Bit offsets are bpfel's: the accessors are wrong on a big-endian host.
+        let _ = writeln!(
+            self.asserts,
+            "const _: () = assert!(cfg!(target_endian = \"little\"), \"{name}: bitfield offsets are little-endian\");"
+        );
         let _ = writeln!(self.out, "impl {name} {{");
         for b in bits {
             let get = ident(&b.name);
