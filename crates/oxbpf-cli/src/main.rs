@@ -58,6 +58,11 @@ enum Command {
     },
     /// Probe the running kernel: program/map types, helpers, links, BTF kinds, misc.
     Probe(cmd::probe::Args),
+    /// Generate Rust from an object (`gen skeleton`).
+    Gen {
+        #[command(subcommand)]
+        cmd: cmd::gen::GenCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -74,6 +79,7 @@ fn main() -> ExitCode {
         Command::Detach { kind } => cmd::detach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),
         Command::Probe(a) => cmd::probe::run(a, &out),
+        Command::Gen { cmd } => cmd::gen::run(cmd, &out),
     };
     match result {
         Ok(code) => code,

@@ -235,6 +235,7 @@ const volatile struct oxlb_config oxlb_cfg = {
 	.nat_port_min = OXLB_DEFAULT_NAT_PORT_MIN,
 	.nat_port_count = OXLB_DEFAULT_NAT_PORT_COUNT,
 	.ct_enabled = 1,
+	.syn_cookies = OXLB_COOKIES_GUARD,
 	.nat_tcp_idle_s = OXLB_DEFAULT_NAT_TCP_IDLE_S,
 	.nat_tcp_closed_s = OXLB_DEFAULT_NAT_TCP_CLOSED_S,
 	.nat_tcp_time_wait_s = OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S,

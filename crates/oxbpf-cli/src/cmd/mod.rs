@@ -6,6 +6,7 @@ pub mod check;
 mod check_reach;
 pub mod ctx_size;
 pub mod detach;
+pub mod gen;
 pub mod inspect;
 pub mod load;
 pub mod map;

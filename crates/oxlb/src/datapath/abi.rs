@@ -1,12 +1,17 @@
 //! Byte-exact Rust mirrors of the structs in `bpf/oxlb.h` (the datapath ABI).
 //!
-//! Every struct is `#[repr(C)]` with the same explicit padding as the C side and a
-//! compile-time size assertion; `tests` re-checks the sizes and the reason numbers
-//! against the header text so the two cannot drift apart silently. Serialisation is
-//! written out field by field (`to_bytes`/`from_bytes`) rather than transmuted, so
-//! padding is always zero and no `unsafe` is needed. Host-order fields use the native
+//! Structs whose C fields are plain integers are the types generated from the compiled
+//! object ([`super::skel`]: stats, guard, next hop, config), read and written through
+//! `oxbpf::skel::{read_pod, write_pod}` (every padding byte is an explicit field there).
+//! The others keep addresses and ports as byte arrays, so they stay mirrors here:
+//! `#[repr(C)]` with the same explicit padding as the C side and a compile-time size
+//! assertion; `tests` checks their sizes and every field offset against the generated
+//! types, and the reason numbers against the header text, so the two cannot drift apart
+//! silently. Their serialisation is written out field by field (`to_bytes`/`from_bytes`),
+//! so padding is always zero and no `unsafe` is needed. Host-order fields use the native
 //! byte order (the kernel runs on this host); ports are stored in network order.
 
+use oxbpf::skel::{read_pod, write_pod};
 use std::net::IpAddr;
 
 /// `OXLB_AF_INET`.
@@ -309,31 +314,10 @@ fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-/// `struct oxlb_hop`: a next hop cached by the datapath in conntrack and NAT entries.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawHop {
-    /// Destination MAC.
-    pub dmac: [u8; 6],
-    /// Source MAC.
-    pub smac: [u8; 6],
-    /// Egress interface.
-    pub ifindex: u32,
-    /// `bpf_ktime_get_ns()` of the lookup; 0: none cached.
-    pub at_ns: u64,
-}
+/// `struct oxlb_hop`: a next hop cached by the datapath in conntrack and NAT entries
+/// (`dmac`, `smac`, egress `ifindex`, `at_ns` of the lookup, 0: none cached). Generated.
+pub use super::skel::oxlb::oxlb_hop as RawHop;
 const _: () = assert!(std::mem::size_of::<RawHop>() == 24);
-
-impl RawHop {
-    fn from_bytes(b: &[u8]) -> Self {
-        RawHop {
-            dmac: b[0..6].try_into().expect("6 bytes"),
-            smac: b[6..12].try_into().expect("6 bytes"),
-            ifindex: u32_at(b, 12),
-            at_ns: u64::from_ne_bytes(b[16..24].try_into().expect("8 bytes")),
-        }
-    }
-}
 
 /// `struct oxlb_ct`: value of `oxlb_ct`.
 #[repr(C)]
@@ -369,7 +353,7 @@ impl RawCt {
             mode: b[10],
             _pad: 0,
             seq_delta: u32_at(b, 12),
-            hop: RawHop::from_bytes(&b[16..40]),
+            hop: read_pod(b, 16),
         })
     }
 }
@@ -428,7 +412,7 @@ impl RawNat {
             client: RawFlowKey::from_bytes(&b[..40])?,
             vip_id: u32_at(b, 40),
             backend_id: u32_at(b, 44),
-            hop: RawHop::from_bytes(&b[48..72]),
+            hop: read_pod(b, 48),
             seen: u32_at(b, 72),
             closing: b[76],
             _pad: [0; 3],
@@ -484,63 +468,35 @@ impl RawSyn {
     }
 }
 
-/// `struct oxlb_guard`: one CPU's new-flow guard state of a VIP.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawGuard {
-    /// Current window (datapath clock >> `OXLB_GUARD_WINDOW_SHIFT`).
-    pub window: u64,
-    /// New flows in that window.
-    pub count: u64,
-    /// New flows scheduled while the guard was engaged (total).
-    pub guarded: u64,
-}
+/// `struct oxlb_guard`: one CPU's new-flow guard state of a VIP (`window`: the datapath
+/// clock shifted right by `OXLB_GUARD_WINDOW_SHIFT`, `count`: new flows in it, `guarded`:
+/// new flows scheduled while engaged). Generated.
+pub use super::skel::oxlb::oxlb_guard as RawGuard;
 const _: () = assert!(std::mem::size_of::<RawGuard>() == 24);
 
 impl RawGuard {
     /// Size in bytes.
-    pub const SIZE: usize = 24;
+    pub const SIZE: usize = std::mem::size_of::<Self>();
 
     /// Parse one CPU's value; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        (b.len() == Self::SIZE).then(|| RawGuard {
-            window: u64_at(b, 0),
-            count: u64_at(b, 8),
-            guarded: u64_at(b, 16),
-        })
+        (b.len() == Self::SIZE).then(|| read_pod(b, 0))
     }
 }
 
-/// `struct oxlb_stats`: one CPU's counters of a VIP or backend.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawStats {
-    /// Client → backend packets forwarded.
-    pub packets: u64,
-    /// Their frame bytes.
-    pub bytes: u64,
-    /// New flows scheduled.
-    pub new_flows: u64,
-    /// NAT replies translated back.
-    pub reply_packets: u64,
-    /// Their frame bytes.
-    pub reply_bytes: u64,
-}
+/// `struct oxlb_stats`: one CPU's counters of a VIP or backend (`packets`/`bytes` forwarded
+/// client → backend, `new_flows` scheduled, `reply_packets`/`reply_bytes` of NAT replies
+/// translated back). Generated.
+pub use super::skel::oxlb::oxlb_stats as RawStats;
 const _: () = assert!(std::mem::size_of::<RawStats>() == 40);
 
 impl RawStats {
     /// Size in bytes.
-    pub const SIZE: usize = 40;
+    pub const SIZE: usize = std::mem::size_of::<Self>();
 
     /// Parse one CPU's value; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        (b.len() == Self::SIZE).then(|| RawStats {
-            packets: u64_at(b, 0),
-            bytes: u64_at(b, 8),
-            new_flows: u64_at(b, 16),
-            reply_packets: u64_at(b, 24),
-            reply_bytes: u64_at(b, 32),
-        })
+        (b.len() == Self::SIZE).then(|| read_pod(b, 0))
     }
 
     /// Sum of per-CPU values.
@@ -557,69 +513,21 @@ impl RawStats {
     }
 }
 
-/// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawConfig {
-    /// Maglev table size.
-    pub table_size: u32,
-    /// Number of VIP ids (rows of the ring).
-    pub max_vips: u32,
-    /// Flow hash seed.
-    pub hash_seed: u32,
-    /// First NAT source port.
-    pub nat_port_min: u16,
-    /// Number of NAT source ports.
-    pub nat_port_count: u16,
-    /// 1 = conntrack on.
-    pub ct_enabled: u8,
-    /// When NAT SYNs are answered with SYN cookies: one of the `COOKIES_*` values.
-    pub syn_cookies: u8,
-    /// Zero.
-    pub _pad: [u8; 2],
-    /// Seconds after its last packet before an open TCP flow's NAT port may be reused.
-    pub nat_tcp_idle_s: u32,
-    /// Same, for a TCP flow the client closed first or that was reset.
-    pub nat_tcp_closed_s: u32,
-    /// Same, for a TCP flow the backend closed first (its TIME_WAIT).
-    pub nat_tcp_time_wait_s: u32,
-    /// Same, for a UDP flow.
-    pub nat_udp_idle_s: u32,
-    /// Datapath clock: `bpf_jiffies64() * ns_per_jiffy`, or `bpf_ktime_get_ns()` when 0.
-    pub ns_per_jiffy: u32,
-    /// Seconds after which a half-open NAT flow's port goes to a new SYN first.
-    pub nat_tcp_syn_s: u32,
-    /// New flows per VIP per CPU per second above which the guard engages (0: off).
-    pub guard_new_flows: u32,
-}
+/// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load (fields
+/// documented in `oxlb.h`). Generated.
+pub use super::skel::oxlb::oxlb_config as RawConfig;
 const _: () = assert!(std::mem::size_of::<RawConfig>() == 48);
 
 impl RawConfig {
     /// Size in bytes.
-    pub const SIZE: usize = 48;
+    pub const SIZE: usize = std::mem::size_of::<Self>();
     /// Name of the `.rodata` variable.
     pub const VAR_NAME: &'static str = "oxlb_cfg";
 
     /// The bytes of the variable.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::SIZE);
-        v.extend_from_slice(&self.table_size.to_ne_bytes());
-        v.extend_from_slice(&self.max_vips.to_ne_bytes());
-        v.extend_from_slice(&self.hash_seed.to_ne_bytes());
-        v.extend_from_slice(&self.nat_port_min.to_ne_bytes());
-        v.extend_from_slice(&self.nat_port_count.to_ne_bytes());
-        v.extend_from_slice(&[self.ct_enabled, self.syn_cookies, 0, 0]);
-        for t in [
-            self.nat_tcp_idle_s,
-            self.nat_tcp_closed_s,
-            self.nat_tcp_time_wait_s,
-            self.nat_udp_idle_s,
-            self.ns_per_jiffy,
-            self.nat_tcp_syn_s,
-            self.guard_new_flows,
-        ] {
-            v.extend_from_slice(&t.to_ne_bytes());
-        }
+        let mut v = vec![0; Self::SIZE];
+        write_pod(&mut v, 0, self);
         v
     }
 }
