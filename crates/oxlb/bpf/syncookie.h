@@ -12,7 +12,9 @@
  *   1. SYN, client -> VIP ............ SYN-ACK, seq = cookie, one MSS option: XDP_TX
  *   2. ACK with a valid cookie ....... becomes the SYN to the backend (seq = the client's
  *      ISN, MSS option), NATed like any new flow; its half-open oxlb_syn entry keeps the
- *      cookie (proxied = 1). An invalid cookie is dropped (DROP_NO_FLOW).
+ *      cookie (proxied = 1). An invalid cookie is dropped (DROP_NO_FLOW). Until step 3,
+ *      every packet the client sends (its data, resent) becomes that SYN again: the LB
+ *      keeps no timer, so the client's retransmissions stand in for the SYN's.
  *   3. the backend's SYN-ACK ......... becomes the ACK the client would have sent, back
  *      to the backend (XDP_TX); the flow is established in oxlb_nat and oxlb_ct with
  *      seq_delta = backend ISN - cookie.
@@ -254,13 +256,15 @@ static __always_inline int cookie_accept(struct xdp_md *ctx, struct pkt *p, void
 	s = bpf_map_lookup_elem(&oxlb_syn, &rk);
 	if (!s)
 		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
-	/* The client's data (or a resent ACK) while the backend's SYN-ACK is awaited. */
-	if (s->proxied && s->server_isn == cookie)
-		return verdict(OXLB_R_DROP_NO_FLOW, XDP_DROP);
-	s->proxied = 1;
-	s->synack = 0;
-	s->server_isn = cookie;
-	s->window = window;
+	/* The client's data or a resent ACK while the backend's SYN-ACK is awaited: the SYN
+	 * (or the backend's answer) may have been lost, and nobody else would resend it, so
+	 * this packet becomes the SYN again (its data is dropped; the client resends it). */
+	if (!s->proxied || s->server_isn != cookie) {
+		s->proxied = 1;
+		s->synack = 0;
+		s->server_isn = cookie;
+		s->window = window;
+	}
 	r = hop_resolve(&hop, ctx, now, fam, vip->snat_addr, be.addr, IPPROTO_TCP, port, bport,
 			ip_len + 24);
 	if (r)

@@ -162,6 +162,9 @@ pub fn judge(r: &FloodReport, secs: u64) -> Result<(), String> {
         at(0.99),
         r.during_ms.last().copied().unwrap_or(0)
     );
+    if let (true, Some(e)) = (r.during.0 < r.during.1, &r.first_error) {
+        println!("   first failure: {e}");
+    }
     println!(
         "   new connections in the {} s after it: {}/{}",
         AFTER.as_secs(),
