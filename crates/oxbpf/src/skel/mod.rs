@@ -4,7 +4,7 @@
 //! section map's memory mapping.
 //!
 //! Stages follow libbpf's: `open()` parses the embedded object into a
-//! [`CollectionSpec`](crate::spec::CollectionSpec) (globals editable as typed structs),
+//! [`CollectionSpec`] (globals editable as typed structs),
 //! `load()` creates maps and loads programs, and `attach()` ([`attach_all`]) attaches the
 //! programs whose section names their hook; the others go through the [`crate::link`]
 //! functions, which take the program's fd.
