@@ -54,8 +54,9 @@
 /* oxlb_config.syn_cookies: when a SYN to a NAT VIP is answered by the LB itself with a
  * SYN cookie (syncookie.h) instead of opening a half-open flow. */
 #define OXLB_COOKIES_OFF 0
-#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new-flow guard is engaged, or every NAT
-			       * port the SYN probes is held by a live half-open flow */
+#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new flows exceed syn_cookie_rate or the
+			       * new-flow guard, or every NAT port the SYN probes is held by
+			       * a live half-open flow */
 #define OXLB_COOKIES_ALWAYS 2 /* every SYN */
 
 /* Slots of oxlb_progs (tail calls). */
@@ -81,6 +82,7 @@
 #define OXLB_DEFAULT_NAT_TCP_SYN_S 3
 #define OXLB_DEFAULT_SYN_ENTRIES 65536
 #define OXLB_DEFAULT_GUARD_NEW_FLOWS 0
+#define OXLB_DEFAULT_SYN_COOKIE_RATE 0
 /* The new-flow guard counts new flows per VIP and CPU in windows of 2^26 ns (67 ms). */
 #define OXLB_GUARD_WINDOW_SHIFT 26
 
@@ -279,8 +281,12 @@ struct oxlb_config {
 	/* New flows per VIP per CPU per second above which the guard engages: new flows
 	 * are then scheduled by Maglev without conntrack inserts (0: no guard). */
 	__u32 guard_new_flows;
+	/* New flows per VIP per CPU per second above which SYNs to NAT VIPs are answered
+	 * with SYN cookies when syn_cookies is OXLB_COOKIES_GUARD (0: only the other
+	 * triggers: the guard, NAT ports held by half-open flows). */
+	__u32 syn_cookie_rate;
 };
-_Static_assert(sizeof(struct oxlb_config) == 48, "oxlb_config size");
+_Static_assert(sizeof(struct oxlb_config) == 52, "oxlb_config size");
 
 /* Read-only encapsulation settings of the ipip/gue modes (.rodata variable
  * oxlb_encap, set by the loader before load; see encap.h). The outer source

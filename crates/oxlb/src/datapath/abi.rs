@@ -516,7 +516,7 @@ impl RawStats {
 /// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load (fields
 /// documented in `oxlb.h`). Generated.
 pub use super::skel::oxlb::oxlb_config as RawConfig;
-const _: () = assert!(std::mem::size_of::<RawConfig>() == 48);
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 52);
 
 impl RawConfig {
     /// Size in bytes.
