@@ -207,6 +207,14 @@ struct {
 	__type(value, struct oxlb_nat);
 } oxlb_nat_scratch SEC(".maps");
 
+/* Where a new oxlb_syn value is built (one per CPU), like oxlb_nat_scratch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct oxlb_syn);
+} oxlb_syn_scratch SEC(".maps");
+
 int oxlb_cookie(struct xdp_md *ctx);
 
 /* Tail calls: slot OXLB_PROG_COOKIE = oxlb_cookie (syncookie.h); left empty on kernels
@@ -752,9 +760,9 @@ static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
 	__u64 dead_ns = (__u64)oxlb_cfg.nat_tcp_syn_s * NS_PER_S, oldest_at = ~0ULL;
 	__be16 take = 0, stale = 0, oldest = 0;
 	struct oxlb_flow_key rk;
-	struct oxlb_syn sv, *s;
+	struct oxlb_syn *sv, *s;
 	struct oxlb_nat *cur;
-	__u32 start;
+	__u32 start, zero = 0;
 
 	if (cnt == 0)
 		return 0;
@@ -819,12 +827,15 @@ static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
 	if (!take)
 		return 0;
 	rk.dport = take;
-	__builtin_memset(&sv, 0, sizeof(sv));
-	sv.client = p->key;
-	sv.vip_id = vip->id;
-	sv.backend_id = bid;
-	sv.at_ns = now;
-	if (bpf_map_update_elem(&oxlb_syn, &rk, &sv, BPF_ANY))
+	sv = bpf_map_lookup_elem(&oxlb_syn_scratch, &zero);
+	if (!sv)
+		return 0;
+	__builtin_memset(sv, 0, sizeof(*sv));
+	sv->client = p->key;
+	sv->vip_id = vip->id;
+	sv->backend_id = bid;
+	sv->at_ns = now;
+	if (bpf_map_update_elem(&oxlb_syn, &rk, sv, BPF_ANY))
 		return 0;
 	count(OXLB_R_SYN_HALF_OPEN);
 	return take;
@@ -1245,10 +1256,13 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 	__u32 vip_id = s->vip_id, bid = s->backend_id;
 	int rv;
 
-	if (s->proxied) {
+	/* A proxied flow's SYN-ACK; or the backend's bare ACK to our SYN, which says it still
+	 * holds an older connection on this NAT port: the cookie program answers both. */
+	if (s->proxied || ((p->tcp & TCP_ACK) && !(p->tcp & (TCP_SYNACK | TCP_RST | TCP_FIN)) &&
+			   !s->synack))
 		bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
+	if (s->proxied)
 		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
-	}
 	if (p->tcp & TCP_SYNACK) {
 		s->server_isn = p->tcp_seq;
 		s->synack = 1;

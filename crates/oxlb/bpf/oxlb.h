@@ -193,8 +193,10 @@ struct oxlb_syn {
 	__u8 synack;	    /* 1 once the backend's SYN-ACK went back to the client */
 	__u8 proxied;	    /* 1: opened by a SYN cookie, the LB completes the backend's handshake */
 	__be16 window;	    /* proxied: the client's receive window (its ACK's, unscaled) */
+	__u32 client_isn;   /* proxied: the sequence number of the LB's SYN (host order) */
+	__u32 _pad;
 };
-_Static_assert(sizeof(struct oxlb_syn) == 64, "oxlb_syn size");
+_Static_assert(sizeof(struct oxlb_syn) == 72, "oxlb_syn size");
 
 /* Value of oxlb_vip_guard (per CPU): new flows of a VIP in the current window. */
 struct oxlb_guard {
@@ -251,7 +253,9 @@ enum oxlb_reason {
 	OXLB_R_COOKIE_OK = 32,	     /* ACK with a valid cookie: the LB sent the SYN to a backend */
 	OXLB_R_COOKIE_PROXIED = 33,  /* backend's SYN-ACK of a cookie flow answered: established */
 	OXLB_R_COOKIE_FAIL = 34,     /* cookie frame could not be built (options, size): XDP_DROP */
-	OXLB_R_MAX = 35,
+	OXLB_R_STALE_RESET = 35,     /* backend answered a half-open flow's SYN for an older use of
+				      * its NAT port: the LB resets that stale state (XDP_TX) */
+	OXLB_R_MAX = 36,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
