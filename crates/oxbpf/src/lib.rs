@@ -17,5 +17,6 @@ pub mod prog;
 pub mod spec;
 pub mod sys;
 pub mod token;
+pub mod xsk;
 
 pub use error::{Error, Result};

@@ -1,0 +1,414 @@
+//! [`Socket`]: an AF_XDP socket bound to one interface queue, with its rings.
+//!
+//! The first socket bound on a [`Umem`] uses the socket the UMEM was registered on and gets
+//! its fill and completion rings. Later sockets share the UMEM (`XDP_SHARED_UMEM`): on
+//! another interface or queue they get fill and completion rings of their own; on the same
+//! queue they share the first one's (and have none). Shared sockets inherit the first
+//! socket's copy/zero-copy mode and need-wakeup setting: the kernel refuses flags on them.
+
+use super::abi::{self, SockaddrXdp, XdpDesc};
+use super::error::XskError;
+use super::ring::{CompQueue, FillQueue, Ring, RxQueue, TxQueue};
+use super::umem::{getsockopt, new_socket, setsockopt, Umem, UmemShared};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// How to bind: copy or zero-copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BindMode {
+    /// Zero-copy where the driver supports it, else copy mode (logged with the reason).
+    #[default]
+    Auto,
+    /// Copy mode (`XDP_COPY`).
+    Copy,
+    /// Zero-copy or fail (`XDP_ZEROCOPY`).
+    ZeroCopy,
+}
+
+/// Ring sizes and bind flags of one socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketConfig {
+    /// RX ring entries (power of two; 0 for no RX ring).
+    pub rx_size: u32,
+    /// TX ring entries (power of two; 0 for no TX ring).
+    pub tx_size: u32,
+    /// Copy or zero-copy (ignored for sockets sharing a UMEM: they inherit it).
+    pub mode: BindMode,
+    /// `XDP_USE_NEED_WAKEUP` (ignored for sockets sharing a UMEM: they inherit it).
+    pub need_wakeup: bool,
+    /// `XDP_USE_SG`: multi-buffer packets (Linux 6.6+).
+    pub multi_buffer: bool,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            rx_size: 2048,
+            tx_size: 2048,
+            mode: BindMode::Auto,
+            need_wakeup: true,
+            multi_buffer: false,
+        }
+    }
+}
+
+/// A bound AF_XDP socket and its rings.
+#[derive(Debug)]
+pub struct Socket {
+    /// Received packets (if `rx_size` > 0).
+    pub rx: Option<RxQueue>,
+    /// Packets to send (if `tx_size` > 0).
+    pub tx: Option<TxQueue>,
+    /// Frames to receive into (unless the socket shares another's queue).
+    pub fill: Option<FillQueue>,
+    /// Frames sent (unless the socket shares another's queue).
+    pub comp: Option<CompQueue>,
+    own_fd: Option<OwnedFd>,
+    umem: Arc<UmemShared>,
+    ifindex: u32,
+    queue: u32,
+    zero_copy: bool,
+    need_wakeup: bool,
+}
+
+fn check_size(what: &'static str, v: u32) -> Result<(), XskError> {
+    if v != 0 && !v.is_power_of_two() {
+        return Err(XskError::Config {
+            what,
+            value: v.into(),
+            reason: "ring sizes must be powers of two (or 0 for none)",
+        });
+    }
+    Ok(())
+}
+
+impl Socket {
+    /// Binds a socket on `umem` to queue `queue` of interface `ifindex`.
+    pub fn bind(
+        umem: &Umem,
+        ifindex: u32,
+        queue: u32,
+        cfg: &SocketConfig,
+    ) -> Result<Socket, XskError> {
+        check_size("rx_size", cfg.rx_size)?;
+        check_size("tx_size", cfg.tx_size)?;
+        if cfg.rx_size == 0 && cfg.tx_size == 0 {
+            return Err(XskError::Config {
+                what: "rx_size + tx_size",
+                value: 0,
+                reason: "a socket needs an RX or a TX ring",
+            });
+        }
+        let shared = umem.shared.clone();
+        let first = !shared.first_taken.swap(true, Ordering::AcqRel);
+        let own_fd = if first { None } else { Some(new_socket()?) };
+        let fd = match &own_fd {
+            Some(fd) => fd.as_fd(),
+            None => shared.fd.as_fd(),
+        };
+        let same_queue = !first
+            && shared
+                .bound
+                .lock()
+                .map_or(false, |b| b.queues.contains(&(ifindex, queue)));
+        let ucfg = *shared.config();
+        if cfg.rx_size > 0 {
+            setsockopt(&fd, abi::XDP_RX_RING, &cfg.rx_size, "set RX ring size")?;
+        }
+        if cfg.tx_size > 0 {
+            setsockopt(&fd, abi::XDP_TX_RING, &cfg.tx_size, "set TX ring size")?;
+        }
+        if !same_queue {
+            setsockopt(
+                &fd,
+                abi::XDP_UMEM_FILL_RING,
+                &ucfg.fill_size,
+                "set fill ring size",
+            )?;
+            setsockopt(
+                &fd,
+                abi::XDP_UMEM_COMPLETION_RING,
+                &ucfg.comp_size,
+                "set completion ring size",
+            )?;
+        }
+        let (off, got) =
+            getsockopt::<abi::MmapOffsets>(&fd, abi::XDP_MMAP_OFFSETS, "read ring offsets")?;
+        if got < std::mem::size_of::<abi::MmapOffsets>() {
+            return Err(XskError::sys(
+                "read ring offsets",
+                std::io::Error::other("the kernel's ring offsets have no flags word (Linux < 5.4); need-wakeup and this crate need 5.4+"),
+            ));
+        }
+        let desc = std::mem::size_of::<XdpDesc>();
+        let queue_of = |ring| (ring, shared.clone(), 0u64);
+        let rx = (cfg.rx_size > 0)
+            .then(|| {
+                Ring::map(
+                    fd,
+                    &off.rx,
+                    cfg.rx_size,
+                    desc,
+                    abi::XDP_PGOFF_RX_RING,
+                    "map RX ring",
+                )
+            })
+            .transpose()?
+            .map(|r| {
+                let (ring, umem, invalid) = queue_of(r);
+                RxQueue {
+                    ring,
+                    umem,
+                    invalid,
+                }
+            });
+        let tx = (cfg.tx_size > 0)
+            .then(|| {
+                Ring::map(
+                    fd,
+                    &off.tx,
+                    cfg.tx_size,
+                    desc,
+                    abi::XDP_PGOFF_TX_RING,
+                    "map TX ring",
+                )
+            })
+            .transpose()?
+            .map(|r| {
+                let (ring, umem, invalid) = queue_of(r);
+                TxQueue {
+                    ring,
+                    umem,
+                    invalid,
+                }
+            });
+        let (fill, comp) = if same_queue {
+            (None, None)
+        } else {
+            let f = Ring::map(
+                fd,
+                &off.fr,
+                ucfg.fill_size,
+                8,
+                abi::XDP_UMEM_PGOFF_FILL_RING,
+                "map fill ring",
+            )?;
+            let c = Ring::map(
+                fd,
+                &off.cr,
+                ucfg.comp_size,
+                8,
+                abi::XDP_UMEM_PGOFF_COMPLETION_RING,
+                "map completion ring",
+            )?;
+            let (ring, umem, invalid) = queue_of(f);
+            let fill = FillQueue {
+                ring,
+                umem,
+                invalid,
+            };
+            let (ring, umem, invalid) = queue_of(c);
+            (
+                Some(fill),
+                Some(CompQueue {
+                    ring,
+                    umem,
+                    invalid,
+                }),
+            )
+        };
+        let mut addr = SockaddrXdp {
+            family: abi::AF_XDP as u16,
+            ifindex,
+            queue_id: queue,
+            ..Default::default()
+        };
+        let (zero_copy, need_wakeup) = if first {
+            let mut flags = if cfg.need_wakeup {
+                abi::XDP_USE_NEED_WAKEUP
+            } else {
+                0
+            };
+            if cfg.multi_buffer {
+                flags |= abi::XDP_USE_SG;
+            }
+            match cfg.mode {
+                BindMode::Copy => bind(fd, &mut addr, flags | abi::XDP_COPY)?,
+                BindMode::ZeroCopy => {
+                    bind(fd, &mut addr, flags | abi::XDP_ZEROCOPY).map_err(|e| match e {
+                        XskError::Sys { source, .. } => XskError::ZeroCopyRefused {
+                            ifindex,
+                            queue,
+                            source,
+                        },
+                        e => e,
+                    })?
+                }
+                BindMode::Auto => {
+                    if let Err(e) = bind(fd, &mut addr, flags | abi::XDP_ZEROCOPY) {
+                        tracing::warn!(
+                            "AF_XDP ifindex {ifindex} queue {queue}: the driver refused zero-copy ({e}); binding in copy mode"
+                        );
+                        bind(fd, &mut addr, flags | abi::XDP_COPY)?;
+                    }
+                }
+            }
+            let zc = zero_copy_of(fd)?;
+            if let Ok(mut b) = shared.bound.lock() {
+                b.need_wakeup = cfg.need_wakeup;
+                b.zero_copy = zc;
+            }
+            (zc, cfg.need_wakeup)
+        } else {
+            addr.shared_umem_fd = shared.fd.as_raw_fd() as u32;
+            bind(fd, &mut addr, abi::XDP_SHARED_UMEM)?;
+            let b = shared
+                .bound
+                .lock()
+                .map(|b| (b.zero_copy, b.need_wakeup))
+                .unwrap_or_default();
+            (zero_copy_of(fd)?, b.1)
+        };
+        if !same_queue {
+            if let Ok(mut b) = shared.bound.lock() {
+                b.queues.push((ifindex, queue));
+            }
+        }
+        Ok(Socket {
+            rx,
+            tx,
+            fill,
+            comp,
+            own_fd,
+            umem: shared,
+            ifindex,
+            queue,
+            zero_copy,
+            need_wakeup,
+        })
+    }
+
+    /// Interface index bound to.
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
+    }
+
+    /// Queue bound to.
+    pub fn queue(&self) -> u32 {
+        self.queue
+    }
+
+    /// True if bound in zero-copy mode (as the kernel reports with `XDP_OPTIONS`).
+    pub fn zero_copy(&self) -> bool {
+        self.zero_copy
+    }
+
+    /// True if bound with `XDP_USE_NEED_WAKEUP` (the rings' flags say when to wake the kernel).
+    pub fn uses_need_wakeup(&self) -> bool {
+        self.need_wakeup
+    }
+
+    /// Id of the UMEM this socket uses.
+    pub fn umem_id(&self) -> u32 {
+        self.umem.id
+    }
+
+    /// Makes the kernel process the TX ring (`sendto`), when it needs a wakeup (or always,
+    /// without need-wakeup). Busy/again/no-buffer answers are not errors: the kernel goes on
+    /// with the next wakeup.
+    #[inline]
+    pub fn kick_tx(&mut self) -> Result<(), XskError> {
+        if self.need_wakeup && !self.tx.as_ref().is_some_and(|t| t.needs_wakeup()) {
+            return Ok(());
+        }
+        // SAFETY: plain syscall with no buffer.
+        let rc = unsafe {
+            libc::sendto(
+                self.as_fd().as_raw_fd(),
+                std::ptr::null(),
+                0,
+                libc::MSG_DONTWAIT,
+                std::ptr::null(),
+                0,
+            )
+        };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EBUSY) | Some(libc::ENOBUFS)
+                | Some(libc::ENETDOWN) => {}
+                _ => return Err(XskError::sys("wake up TX (sendto)", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` for received packets (`poll`), which also wakes the kernel's
+    /// RX side when the fill ring asked for it. Returns whether the socket is readable.
+    pub fn poll_rx(&self, timeout_ms: i32) -> Result<bool, XskError> {
+        let mut p = libc::pollfd {
+            fd: self.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let rc = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                return Ok(false);
+            }
+            return Err(XskError::sys("poll", e));
+        }
+        Ok(p.revents & libc::POLLIN != 0)
+    }
+
+    /// Wakes the kernel's RX side if the fill ring asks for it (`recvfrom`, non-blocking).
+    #[inline]
+    pub fn wakeup_rx(&self) {
+        if self.fill.as_ref().is_some_and(|f| f.needs_wakeup()) {
+            // SAFETY: plain syscall with no buffer; the result only matters to the kernel.
+            unsafe {
+                libc::recvfrom(
+                    self.as_fd().as_raw_fd(),
+                    std::ptr::null_mut(),
+                    0,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+            };
+        }
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.own_fd {
+            Some(fd) => fd.as_fd(),
+            None => self.umem.fd.as_fd(),
+        }
+    }
+}
+
+fn bind(fd: BorrowedFd, addr: &mut SockaddrXdp, flags: u16) -> Result<(), XskError> {
+    addr.flags = flags;
+    // SAFETY: addr is a live sockaddr_xdp of the size given.
+    let rc = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (addr as *const SockaddrXdp).cast(),
+            std::mem::size_of::<SockaddrXdp>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(XskError::last("bind"));
+    }
+    Ok(())
+}
+
+fn zero_copy_of(fd: BorrowedFd) -> Result<bool, XskError> {
+    let (flags, _) = getsockopt::<u32>(&fd, abi::XDP_OPTIONS, "read socket options")?;
+    Ok(flags & abi::XDP_OPTIONS_ZEROCOPY != 0)
+}
