@@ -392,20 +392,30 @@ impl AsFd for Socket {
     }
 }
 
+/// Binds, retrying `EBUSY` for up to 200 ms: the kernel frees a closed socket's queue from a
+/// workqueue, so a queue just released by another socket may still look taken.
 fn bind(fd: BorrowedFd, addr: &mut SockaddrXdp, flags: u16) -> Result<(), XskError> {
     addr.flags = flags;
-    // SAFETY: addr is a live sockaddr_xdp of the size given.
-    let rc = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (addr as *const SockaddrXdp).cast(),
-            std::mem::size_of::<SockaddrXdp>() as libc::socklen_t,
-        )
-    };
-    if rc != 0 {
-        return Err(XskError::last("bind"));
+    let mut tries = 0;
+    loop {
+        // SAFETY: addr is a live sockaddr_xdp of the size given.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (addr as *const SockaddrXdp).cast(),
+                std::mem::size_of::<SockaddrXdp>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EBUSY) || tries == 20 {
+            return Err(XskError::sys("bind", e));
+        }
+        tries += 1;
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    Ok(())
 }
 
 fn zero_copy_of(fd: BorrowedFd) -> Result<bool, XskError> {
