@@ -53,6 +53,11 @@ enum Command {
     },
     /// Probe the running kernel: program/map types, helpers, links, BTF kinds, misc.
     Probe(cmd::probe::Args),
+    /// AF_XDP sockets: `xsk fwd` swaps MACs and sends one queue's frames back out.
+    Xsk {
+        #[command(subcommand)]
+        cmd: cmd::xsk::XskCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -68,6 +73,7 @@ fn main() -> ExitCode {
         Command::Detach { kind } => cmd::detach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),
         Command::Probe(a) => cmd::probe::run(a, &out),
+        Command::Xsk { cmd } => cmd::xsk::run(cmd, &out),
     };
     match result {
         Ok(code) => code,

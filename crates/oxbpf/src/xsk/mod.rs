@@ -10,6 +10,7 @@
 //! - [`Socket`] (`socket.rs`): bind with copy / zero-copy (falling back to copy with a logged
 //!   reason), need-wakeup, multi-buffer, and UMEM sharing across sockets and queues.
 //! - [`Statistics`] (`stats.rs`): `XDP_STATISTICS`.
+//! - [`forward`] (`forward.rs`): a receive-edit-send loop ([`swap_macs`] for an echo).
 //! - [`XskRedirect`] (`redirect.rs`): the default redirect program, or [`insert`] for a
 //!   program of one's own.
 //!
@@ -33,6 +34,7 @@
 
 mod abi;
 mod error;
+mod forward;
 mod redirect;
 mod ring;
 mod socket;
@@ -41,6 +43,7 @@ mod umem;
 
 pub use abi::XdpDesc;
 pub use error::XskError;
+pub use forward::{forward, swap_macs, ForwardStats};
 pub use redirect::{insert, XskRedirect, REDIRECT_OBJECT};
 pub use ring::{CompQueue, FillQueue, RxQueue, TxQueue};
 pub use socket::{BindMode, Socket, SocketConfig};
