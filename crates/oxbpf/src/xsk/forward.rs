@@ -30,6 +30,10 @@ pub fn swap_macs(frame: &mut [u8]) {
 /// Forwards on `sock` until `stop` is set: frames from RX go through `edit` and out of TX
 /// in batches of up to `batch`. `frames` are the free frames to start with; the fill ring
 /// gets as many as it takes. Needs a socket with all four rings.
+///
+/// Each turn: wake TX if frames are outstanding (and the ring asks for it), move completed
+/// frames to the free list and the free list to the fill ring, then take a batch from RX,
+/// edit it and queue it on TX (frames that do not fit are dropped back to the free list).
 pub fn forward(
     umem: &Umem,
     sock: &mut Socket,
@@ -41,12 +45,26 @@ pub fn forward(
     let batch = batch.max(1);
     let mut st = ForwardStats::default();
     let mut rx_batch: Vec<Frame> = Vec::with_capacity(batch);
+    let mut outstanding = 0usize;
     let mut turns = 0u32;
-    sock.fill.as_mut().ok_or(XskError::NoRing("fill"))?;
-    sock.comp.as_mut().ok_or(XskError::NoRing("completion"))?;
-    sock.rx.as_mut().ok_or(XskError::NoRing("RX"))?;
-    sock.tx.as_mut().ok_or(XskError::NoRing("TX"))?;
+    for (ring, name) in [
+        (sock.fill.is_some(), "fill"),
+        (sock.comp.is_some(), "completion"),
+        (sock.rx.is_some(), "RX"),
+        (sock.tx.is_some(), "TX"),
+    ] {
+        if !ring {
+            return Err(XskError::NoRing(name));
+        }
+    }
     loop {
+        turns = turns.wrapping_add(1);
+        if turns & 0xff == 0 && stop.load(Ordering::Relaxed) {
+            return Ok(st);
+        }
+        if outstanding > 0 {
+            sock.kick_tx()?;
+        }
         let (Some(fill), Some(comp), Some(rx), Some(tx)) = (
             sock.fill.as_mut(),
             sock.comp.as_mut(),
@@ -55,19 +73,11 @@ pub fn forward(
         ) else {
             unreachable!("checked above")
         };
-        comp.consume(&mut frames, batch);
+        outstanding = outstanding.saturating_sub(comp.consume(&mut frames, batch));
         if !frames.is_empty() {
             fill.produce(&mut frames)?;
         }
-        turns = turns.wrapping_add(1);
-        if turns & 0xff == 0 && stop.load(Ordering::Relaxed) {
-            return Ok(st);
-        }
-        let n = rx.consume(&mut rx_batch, batch);
-        if n == 0 {
-            if tx.pending() > 0 {
-                sock.kick_tx()?;
-            }
+        if rx.consume(&mut rx_batch, batch) == 0 {
             sock.wakeup_rx();
             continue;
         }
@@ -78,9 +88,9 @@ pub fn forward(
             }
         }
         let sent = tx.produce(&mut rx_batch)?;
+        outstanding += sent;
         st.tx += sent as u64;
         st.tx_full += rx_batch.len() as u64;
         frames.append(&mut rx_batch);
-        sock.kick_tx()?;
     }
 }

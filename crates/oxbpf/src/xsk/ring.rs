@@ -118,18 +118,16 @@ impl Ring {
         self.prod().store(self.cached_prod, Ordering::Release);
     }
 
-    /// Consumer side: descriptors ready, re-reading the kernel's producer if fewer than `want`.
+    /// Consumer side: up to `want` descriptors ready, re-reading the kernel's producer only
+    /// when none are left from the last read (a read of a cache line the kernel writes).
     #[inline]
     fn ready(&mut self, want: u32) -> u32 {
-        let ready = self.cached_prod.wrapping_sub(self.cached_cons);
-        if ready >= want && ready <= self.size {
-            return want;
+        let mut ready = self.cached_prod.wrapping_sub(self.cached_cons);
+        if ready == 0 || ready > self.size {
+            self.cached_prod = self.prod().load(Ordering::Acquire);
+            ready = self.cached_prod.wrapping_sub(self.cached_cons);
         }
-        self.cached_prod = self.prod().load(Ordering::Acquire);
-        self.cached_prod
-            .wrapping_sub(self.cached_cons)
-            .min(self.size)
-            .min(want)
+        ready.min(self.size).min(want)
     }
 
     /// Consumer side: gives `n` slots back to the kernel.
