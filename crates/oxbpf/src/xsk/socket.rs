@@ -111,7 +111,7 @@ impl Socket {
             && shared
                 .bound
                 .lock()
-                .map_or(false, |b| b.queues.contains(&(ifindex, queue)));
+                .is_ok_and(|b| b.queues.contains(&(ifindex, queue)));
         let ucfg = *shared.config();
         if cfg.rx_size > 0 {
             setsockopt(&fd, abi::XDP_RX_RING, &cfg.rx_size, "set RX ring size")?;
