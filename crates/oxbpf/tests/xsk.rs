@@ -16,7 +16,7 @@ use oxbpf::xsk::{
     BindMode, Frame, Socket, SocketConfig, Umem, UmemConfig, XskRedirect, XDP_PACKET_HEADROOM,
 };
 use std::time::Duration;
-use xsk_util::{rx_frames, seq_of, seqs, test_frame, Pair, FRAME_LEN};
+use xsk_util::{rx_frames, seq_of, seqs, test_frame, Lab, Pair, FRAME_LEN};
 
 const WAIT: Duration = Duration::from_secs(3);
 
@@ -79,17 +79,12 @@ fn receive_frames_sent_to_the_queue() {
     if !require_kernel() {
         return;
     }
-    let pair = Pair::new(1);
-    let (x0, x0_mac) = pair.x0();
-    let (x1, x1_mac) = pair.x1();
-    let tap = pair.tap();
-    assert!(x0 > 0);
+    let lab = Lab::new();
+    let (pair, x0_mac, x1, x1_mac) = (&lab.pair, lab.x0_mac, lab.x1, lab.x1_mac);
     pair.b.enter(|| {
         let mut x = open(x1, &SocketConfig::default(), 64);
         assert!(!x.sock.zero_copy(), "veth has no zero-copy AF_XDP");
-        for seq in 0..48 {
-            tap.send(&test_frame(x1_mac, x0_mac, seq));
-        }
+        lab.send(0..48);
         let got = rx_frames(&mut x.sock, 48, WAIT);
         assert_eq!(seqs(&x.umem, &got), (0..48).collect::<Vec<_>>());
         for f in &got {
@@ -118,10 +113,8 @@ fn transmit_frames_built_in_the_umem() {
     if !require_kernel() {
         return;
     }
-    let pair = Pair::new(1);
-    let (_, x0_mac) = pair.x0();
-    let (x1, x1_mac) = pair.x1();
-    let tap = pair.tap();
+    let lab = Lab::new();
+    let (pair, x0_mac, x1, x1_mac, tap) = (&lab.pair, lab.x0_mac, lab.x1, lab.x1_mac, &lab.tap);
     pair.b.enter(|| {
         let mut x = open(x1, &SocketConfig::default(), 0);
         let mut out: Vec<Frame> = x.spare.drain(..40).collect();
@@ -160,16 +153,12 @@ fn transmit_frames_built_in_the_umem() {
 
 /// Sends 64 frames to x1; the AF_XDP socket swaps their MACs and sends them back out.
 fn echo(need_wakeup: bool) {
-    let pair = Pair::new(1);
-    let (_, x0_mac) = pair.x0();
-    let (x1, x1_mac) = pair.x1();
-    let tap = pair.tap();
+    let lab = Lab::new();
+    let (pair, x0_mac, x1, x1_mac, tap) = (&lab.pair, lab.x0_mac, lab.x1, lab.x1_mac, &lab.tap);
     pair.b.enter(|| {
         let mut x = open(x1, &copy_cfg(need_wakeup), 128);
         assert_eq!(x.sock.uses_need_wakeup(), need_wakeup);
-        for seq in 0..64 {
-            tap.send(&test_frame(x1_mac, x0_mac, seq));
-        }
+        lab.send(0..64);
         let mut echoed = 0;
         let mut batch = Vec::new();
         let mut done = Vec::new();
@@ -242,7 +231,9 @@ fn two_sockets_share_one_umem() {
     q.b.ip(&["link", "set", "x1", "down"]);
     q.b.ip(&["link", "set", "x1", "name", "y1"]);
     q.b.ip(&["link", "set", "y1", "netns", &p.b.name]);
-    let _ = p.b.ip(&["link", "set", "y1", "up"]);
+    p.b.ip(&["link", "set", "y1", "up"]);
+    xsk_util::wait_up(&q.a, "x0");
+    xsk_util::wait_up(&p.b, "y1");
     let _ = q1;
     p.b.enter(|| {
         let (y1, _) = xsk_util::link("y1");
@@ -308,24 +299,18 @@ fn statistics_count_drops_when_the_fill_ring_is_empty() {
     if !require_kernel() {
         return;
     }
-    let pair = Pair::new(1);
-    let (_, x0_mac) = pair.x0();
-    let (x1, x1_mac) = pair.x1();
-    let tap = pair.tap();
+    let lab = Lab::new();
+    let (pair, x1) = (&lab.pair, lab.x1);
     pair.b.enter(|| {
         let mut x = open(x1, &copy_cfg(true), 0);
-        for seq in 0..32 {
-            tap.send(&test_frame(x1_mac, x0_mac, seq));
-        }
+        lab.send(0..32);
         assert!(rx_frames(&mut x.sock, 1, Duration::from_millis(300)).is_empty());
         let st = x.sock.statistics().unwrap();
         assert!(st.rx_dropped >= 32, "32 frames, no fill frame: {st:?}");
         assert!(st.rx_fill_ring_empty_descs >= 1, "{st:?}");
         let mut give: Vec<Frame> = x.spare.drain(..16).collect();
         x.sock.fill.as_mut().unwrap().produce(&mut give).unwrap();
-        for seq in 100..108 {
-            tap.send(&test_frame(x1_mac, x0_mac, seq));
-        }
+        lab.send(100..108);
         let got = rx_frames(&mut x.sock, 8, WAIT);
         assert_eq!(seqs(&x.umem, &got), (100..108).collect::<Vec<_>>());
         let after = x.sock.statistics().unwrap();
@@ -339,10 +324,8 @@ fn teardown_releases_everything() {
     if !require_kernel() {
         return;
     }
-    let pair = Pair::new(1);
-    let (_, x0_mac) = pair.x0();
-    let (x1, x1_mac) = pair.x1();
-    let tap = pair.tap();
+    let lab = Lab::new();
+    let (pair, x1) = (&lab.pair, lab.x1);
     pair.b.enter(|| {
         // Warm up lazily created process state (probe caches, the netlink socket) first.
         drop(open(x1, &copy_cfg(true), 8));
@@ -350,7 +333,7 @@ fn teardown_releases_everything() {
         let socks = xsk_util::xdp_sockets();
         {
             let mut x = open(x1, &copy_cfg(true), 8);
-            tap.send(&test_frame(x1_mac, x0_mac, 1));
+            lab.send([1]);
             assert_eq!(rx_frames(&mut x.sock, 1, WAIT).len(), 1);
             assert!(xsk_util::fd_count() > fds);
             assert!(xsk_util::map_count() > maps);

@@ -106,23 +106,11 @@ pub struct XdpDesc {
     pub options: u32,
 }
 
-/// `struct xdp_statistics`.
-#[repr(C)]
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct StatisticsRaw {
-    pub rx_dropped: u64,
-    pub rx_invalid_descs: u64,
-    pub tx_invalid_descs: u64,
-    pub rx_ring_full: u64,
-    pub rx_fill_ring_empty_descs: u64,
-    pub tx_ring_empty_descs: u64,
-}
-
 const _: () = {
     assert!(std::mem::size_of::<SockaddrXdp>() == 16);
     assert!(std::mem::size_of::<UmemReg>() == 32);
     assert!(std::mem::size_of::<RingOffset>() == 32);
     assert!(std::mem::size_of::<MmapOffsets>() == 128);
     assert!(std::mem::size_of::<XdpDesc>() == 16);
-    assert!(std::mem::size_of::<StatisticsRaw>() == 48);
+    assert!(std::mem::size_of::<super::stats::Statistics>() == 48);
 };

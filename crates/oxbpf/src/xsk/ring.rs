@@ -200,14 +200,65 @@ queue!(
     TxQueue
 );
 
-fn check_umem(umem: &UmemShared, frames: &[Frame], op: &'static str) -> Result<(), XskError> {
-    match frames.iter().find(|f| f.umem_id() != umem.id) {
-        Some(f) => Err(XskError::ForeignFrame {
-            op,
-            frame_umem: f.umem_id(),
-            umem: umem.id,
-        }),
-        None => Ok(()),
+impl Ring {
+    /// Producer side: writes `entry(f)` for as many frames from the front of `frames` as fit,
+    /// marking them the kernel's, and publishes them; returns how many. Gives none (and
+    /// fails) if any frame belongs to another UMEM.
+    #[inline]
+    fn produce<T>(
+        &mut self,
+        umem: &UmemShared,
+        frames: &mut Vec<Frame>,
+        op: &'static str,
+        entry: impl Fn(&Frame) -> T,
+    ) -> Result<usize, XskError> {
+        if let Some(f) = frames.iter().find(|f| f.umem_id() != umem.id) {
+            return Err(XskError::ForeignFrame {
+                op,
+                frame_umem: f.umem_id(),
+                umem: umem.id,
+            });
+        }
+        let n = self.free(frames.len() as u32).min(frames.len() as u32);
+        let start = self.cached_prod;
+        for (i, f) in frames.drain(..n as usize).enumerate() {
+            umem.give(&f);
+            // SAFETY: slot in the mapping; the kernel does not read it before `submit`.
+            unsafe {
+                self.slot::<T>(start.wrapping_add(i as u32))
+                    .write(entry(&f))
+            };
+        }
+        if n > 0 {
+            self.submit(n);
+        }
+        Ok(n as usize)
+    }
+
+    /// Consumer side: reads up to `max` entries, appending the frames `take` makes of them to
+    /// `out` and counting the rest in `invalid`; returns how many entries were read.
+    #[inline]
+    fn consume<T: std::fmt::Debug>(
+        &mut self,
+        out: &mut Vec<Frame>,
+        max: usize,
+        invalid: &mut u64,
+        take: impl Fn(&T) -> Option<Frame>,
+    ) -> usize {
+        let n = self.ready(max.min(u32::MAX as usize) as u32);
+        let start = self.cached_cons;
+        for i in 0..n {
+            // SAFETY: slot in the mapping, published by the kernel's release store.
+            let e = unsafe { self.slot::<T>(start.wrapping_add(i)).read() };
+            match take(&e) {
+                Some(f) => out.push(f),
+                None => skip_invalid(invalid, e),
+            }
+        }
+        if n > 0 {
+            self.release(n);
+        }
+        n as usize
     }
 }
 
@@ -216,22 +267,7 @@ impl FillQueue {
     /// Fails, giving none, if any frame belongs to another UMEM.
     #[inline]
     pub fn produce(&mut self, frames: &mut Vec<Frame>) -> Result<usize, XskError> {
-        check_umem(&self.umem, frames, "fill")?;
-        let n = self.ring.free(frames.len() as u32).min(frames.len() as u32);
-        let start = self.ring.cached_prod;
-        for (i, f) in frames.drain(..n as usize).enumerate() {
-            self.umem.give(&f);
-            // SAFETY: slot in the mapping; the kernel does not read it before `submit`.
-            unsafe {
-                self.ring
-                    .slot::<u64>(start.wrapping_add(i as u32))
-                    .write(f.addr())
-            };
-        }
-        if n > 0 {
-            self.ring.submit(n);
-        }
-        Ok(n as usize)
+        self.ring.produce(&self.umem, frames, "fill", |f| f.addr())
     }
 }
 
@@ -242,22 +278,8 @@ impl TxQueue {
     /// ([`super::Socket::kick_tx`]).
     #[inline]
     pub fn produce(&mut self, frames: &mut Vec<Frame>) -> Result<usize, XskError> {
-        check_umem(&self.umem, frames, "transmit")?;
-        let n = self.ring.free(frames.len() as u32).min(frames.len() as u32);
-        let start = self.ring.cached_prod;
-        for (i, f) in frames.drain(..n as usize).enumerate() {
-            self.umem.give(&f);
-            // SAFETY: as in FillQueue::produce.
-            unsafe {
-                self.ring
-                    .slot::<XdpDesc>(start.wrapping_add(i as u32))
-                    .write(f.desc())
-            };
-        }
-        if n > 0 {
-            self.ring.submit(n);
-        }
-        Ok(n as usize)
+        self.ring
+            .produce(&self.umem, frames, "transmit", Frame::desc)
     }
 
     /// Descriptors queued and not yet taken by the kernel.
@@ -271,20 +293,11 @@ impl RxQueue {
     /// (malformed ones are counted in [`RxQueue::invalid`] and skipped).
     #[inline]
     pub fn consume(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
-        let n = self.ring.ready(max.min(u32::MAX as usize) as u32);
-        let start = self.ring.cached_cons;
-        for i in 0..n {
-            // SAFETY: slot in the mapping, published by the kernel's release store.
-            let d = unsafe { self.ring.slot::<XdpDesc>(start.wrapping_add(i)).read() };
-            match self.umem.take(d.addr, d.len, d.options) {
-                Some(f) => out.push(f),
-                None => skip_invalid(&mut self.invalid, d),
-            }
-        }
-        if n > 0 {
-            self.ring.release(n);
-        }
-        n as usize
+        let umem = &self.umem;
+        self.ring
+            .consume(out, max, &mut self.invalid, |d: &XdpDesc| {
+                umem.take(d.addr, d.len, d.options)
+            })
     }
 }
 
@@ -293,19 +306,8 @@ impl CompQueue {
     /// descriptors were read (malformed ones counted in [`CompQueue::invalid`]).
     #[inline]
     pub fn consume(&mut self, out: &mut Vec<Frame>, max: usize) -> usize {
-        let n = self.ring.ready(max.min(u32::MAX as usize) as u32);
-        let start = self.ring.cached_cons;
-        for i in 0..n {
-            // SAFETY: as in RxQueue::consume.
-            let addr = unsafe { self.ring.slot::<u64>(start.wrapping_add(i)).read() };
-            match self.umem.take(addr, 0, 0) {
-                Some(f) => out.push(f),
-                None => skip_invalid(&mut self.invalid, addr),
-            }
-        }
-        if n > 0 {
-            self.ring.release(n);
-        }
-        n as usize
+        let umem = &self.umem;
+        self.ring
+            .consume(out, max, &mut self.invalid, |&a: &u64| umem.take(a, 0, 0))
     }
 }

@@ -1,12 +1,13 @@
 //! Socket statistics (`XDP_STATISTICS`).
 
-use super::abi::{self, StatisticsRaw};
+use super::abi;
 use super::error::XskError;
 use super::socket::Socket;
 use super::umem::getsockopt;
 use std::os::fd::AsFd;
 
-/// The kernel's counters for one AF_XDP socket.
+/// The kernel's counters for one AF_XDP socket (`struct xdp_statistics`).
+#[repr(C)]
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Statistics {
     /// Frames dropped for other reasons (no fill frame, among others).
@@ -27,14 +28,7 @@ impl Socket {
     /// Reads the socket's statistics (kernels before 5.9 report only the first three).
     pub fn statistics(&self) -> Result<Statistics, XskError> {
         let (s, _) =
-            getsockopt::<StatisticsRaw>(&self.as_fd(), abi::XDP_STATISTICS, "read statistics")?;
-        Ok(Statistics {
-            rx_dropped: s.rx_dropped,
-            rx_invalid_descs: s.rx_invalid_descs,
-            tx_invalid_descs: s.tx_invalid_descs,
-            rx_ring_full: s.rx_ring_full,
-            rx_fill_ring_empty_descs: s.rx_fill_ring_empty_descs,
-            tx_ring_empty_descs: s.tx_ring_empty_descs,
-        })
+            getsockopt::<Statistics>(&self.as_fd(), abi::XDP_STATISTICS, "read statistics")?;
+        Ok(s)
     }
 }

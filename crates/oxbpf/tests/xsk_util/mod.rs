@@ -52,6 +52,8 @@ impl Pair {
         a.ip(&["link", "set", "x1", "netns", &b.name]);
         a.ip(&["link", "set", "x0", "up"]);
         b.ip(&["link", "set", "x1", "up"]);
+        wait_up(&a, "x0");
+        wait_up(&b, "x1");
         Pair { a, b }
     }
 
@@ -69,6 +71,46 @@ impl Pair {
     pub fn tap(&self) -> Tap {
         self.a.enter(|| Tap::open("x0"))
     }
+}
+
+/// A [`Pair`] with what most tests need: the MACs, `x1`'s ifindex and a tap on `x0`.
+pub struct Lab {
+    pub pair: Pair,
+    pub x0_mac: [u8; 6],
+    pub x1: u32,
+    pub x1_mac: [u8; 6],
+    pub tap: Tap,
+}
+
+impl Lab {
+    /// A one-queue pair and its tap.
+    pub fn new() -> Lab {
+        let pair = Pair::new(1);
+        let (_, x0_mac) = pair.x0();
+        let (x1, x1_mac) = pair.x1();
+        let tap = pair.tap();
+        Lab {
+            pair,
+            x0_mac,
+            x1,
+            x1_mac,
+            tap,
+        }
+    }
+
+    /// Sends the test frames numbered `seqs` from `x0` to `x1`.
+    pub fn send(&self, seqs: impl IntoIterator<Item = u32>) {
+        for seq in seqs {
+            self.tap.send(&test_frame(self.x1_mac, self.x0_mac, seq));
+        }
+    }
+}
+
+/// Waits (up to 2 s) until `dev` in `ns` is operationally up: the kernel activates a device's
+/// queueing discipline from its link-watch work, and frames sent before are dropped.
+pub fn wait_up(ns: &Netns, dev: &str) {
+    let up = crate::links_util::eventually(|| ns.ip(&["link", "show", dev]).contains("state UP"));
+    assert!(up, "{dev} did not come up");
 }
 
 /// (ifindex, MAC) of `name` in the calling thread's namespace.
