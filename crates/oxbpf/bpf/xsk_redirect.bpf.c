@@ -2,6 +2,7 @@
 // The default AF_XDP redirect program of oxbpf::xsk: a frame received on queue N goes to the
 // socket at xsks_map[N]; with no socket there, bpf_redirect_map's fallback (the low bits of
 // its flags) passes it to the kernel stack. The loader sets max_entries to the queue count.
+// xsk_redirect_frags is the same for multi-buffer frames (XDP_USE_SG sockets, jumbo MTUs).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -14,6 +15,12 @@ struct {
 
 SEC("xdp")
 int xsk_redirect(struct xdp_md *ctx)
+{
+	return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
+}
+
+SEC("xdp.frags")
+int xsk_redirect_frags(struct xdp_md *ctx)
 {
 	return bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_PASS);
 }

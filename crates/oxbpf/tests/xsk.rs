@@ -465,3 +465,98 @@ fn malformed_descriptors_never_panic() {
         assert_eq!(comp.invalid(), 2);
     });
 }
+
+/// (major, minor) of the running kernel.
+fn kernel_version() -> (u32, u32) {
+    // SAFETY: utsname is plain data filled by uname.
+    let release = unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        libc::uname(&mut u);
+        std::ffi::CStr::from_ptr(u.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    };
+    let mut n = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|x| x.parse().unwrap_or(0));
+    (n.next().unwrap_or(0), n.next().unwrap_or(0))
+}
+
+#[test]
+fn multi_buffer_frames_span_descriptors() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let lab = Lab::new();
+    lab.pair.a.ip(&["link", "set", "x0", "mtu", "9000"]);
+    lab.pair.b.ip(&["link", "set", "x1", "mtu", "9000"]);
+    const BIG: usize = 6000;
+    let mut sent = test_frame(lab.x1_mac, lab.x0_mac, 7);
+    sent.extend((0..BIG - FRAME_LEN).map(|i| (i % 251) as u8));
+    lab.pair.b.enter(|| {
+        let (umem, mut spare) = Umem::new(UmemConfig {
+            frame_size: 4096,
+            ..small_umem()
+        })
+        .expect("UMEM");
+        let cfg = SocketConfig {
+            multi_buffer: true,
+            ..copy_cfg(true)
+        };
+        let mut sock = match Socket::bind(&umem, lab.x1, 0, &cfg) {
+            Err(oxbpf::xsk::XskError::Sys {
+                op: "bind", source, ..
+            }) if source.raw_os_error() == Some(libc::EINVAL) && kernel_version() < (6, 6) => {
+                links_util::skip_kernel(
+                    "XDP_USE_SG (multi-buffer AF_XDP) needs Linux 6.6+: bind says EINVAL",
+                );
+                return;
+            }
+            r => r.expect("bind with XDP_USE_SG"),
+        };
+        let mut give: Vec<Frame> = spare.drain(..64).collect();
+        sock.fill.as_mut().unwrap().produce(&mut give).unwrap();
+        let redirect = XskRedirect::load_with(1, true).expect("frags redirect program");
+        redirect.insert(&sock).unwrap();
+        let _link = redirect
+            .attach(lab.x1, XdpMode::Driver)
+            .expect("attach the frags program at MTU 9000");
+        lab.tap.send(&sent);
+        // Receive: descriptors until one without XDP_PKT_CONTD.
+        let mut chain = Vec::new();
+        let end = std::time::Instant::now() + WAIT;
+        while !chain.last().is_some_and(|f: &Frame| !f.more()) && std::time::Instant::now() < end {
+            let mut one = Vec::new();
+            if sock.rx.as_mut().unwrap().consume(&mut one, 1) == 0 {
+                sock.poll_rx(20).unwrap();
+            }
+            chain.extend(one);
+        }
+        assert!(
+            chain.len() >= 2,
+            "a {BIG}-byte frame in 4096-byte frames: {} descriptors",
+            chain.len()
+        );
+        let got: Vec<u8> = chain
+            .iter()
+            .flat_map(|f| umem.data(f).unwrap().to_vec())
+            .collect();
+        assert_eq!(got, sent, "the frame reassembled from its descriptors");
+        // Transmit: two chained frames leave as one.
+        let mut out: Vec<Frame> = spare.drain(..2).collect();
+        let back = test_frame(lab.x0_mac, lab.x1_mac, 8);
+        let mut whole = back.clone();
+        whole.extend((0..BIG - FRAME_LEN).map(|i| (i % 13) as u8));
+        for (k, (f, part)) in out.iter_mut().zip(whole.chunks(3500)).enumerate() {
+            umem.buffer_mut(f).unwrap()[..part.len()].copy_from_slice(part);
+            umem.set_data(f, 0, part.len() as u32).unwrap();
+            f.set_more(k == 0);
+        }
+        assert_eq!(sock.tx.as_mut().unwrap().produce(&mut out).unwrap(), 2);
+        sock.kick_tx().unwrap();
+        let rcvd = lab.tap.recv(1, WAIT);
+        assert_eq!(rcvd.len(), 1, "one frame out of x1");
+        assert_eq!(rcvd[0], whole, "the chained frames as one");
+    });
+}

@@ -1,6 +1,6 @@
 //! The default redirect program (`bpf/xsk_redirect.bpf.c`: a frame received on queue N goes
-//! to the socket in slot N of `xsks_map`, else to the kernel stack) and XSKMAP insertion for
-//! it or for a user's own program.
+//! to the socket in slot N of `xsks_map`, else to the kernel stack; a multi-buffer variant
+//! for jumbo frames) and XSKMAP insertion for it or for a user's own program.
 
 use super::error::XskError;
 use super::socket::Socket;
@@ -17,11 +17,18 @@ pub const REDIRECT_OBJECT: &[u8] = include_bytes!("../../bpf/xsk_redirect.bpf.o"
 #[derive(Debug)]
 pub struct XskRedirect {
     coll: Collection,
+    frags: bool,
 }
 
 impl XskRedirect {
     /// Loads the program with an XSKMAP of `queues` slots (one per queue, at least 1).
     pub fn load(queues: u32) -> Result<XskRedirect, XskError> {
+        Self::load_with(queues, false)
+    }
+
+    /// Like [`XskRedirect::load`]; with `frags`, the program accepts multi-buffer frames
+    /// (`xdp.frags`: needed on interfaces whose MTU exceeds a page, with `XDP_USE_SG` sockets).
+    pub fn load_with(queues: u32, frags: bool) -> Result<XskRedirect, XskError> {
         let mut spec = crate::elf::load_collection_spec(REDIRECT_OBJECT).map_err(|e| {
             XskError::sys(
                 "parse the redirect object",
@@ -31,15 +38,29 @@ impl XskRedirect {
         if let Some(m) = spec.maps.get_mut("xsks_map") {
             m.max_entries = queues.max(1);
         }
-        let coll = Collection::load(&spec, &CollectionOptions::default())?;
-        Ok(XskRedirect { coll })
+        let name = if frags {
+            "xsk_redirect_frags"
+        } else {
+            "xsk_redirect"
+        };
+        let opts = CollectionOptions {
+            programs: Some([name.to_string()].into()),
+            ..Default::default()
+        };
+        let coll = Collection::load(&spec, &opts)?;
+        Ok(XskRedirect { coll, frags })
     }
 
     /// The XDP program.
     pub fn program(&self) -> &Program {
+        let name = if self.frags {
+            "xsk_redirect_frags"
+        } else {
+            "xsk_redirect"
+        };
         self.coll
-            .program("xsk_redirect")
-            .expect("the object defines xsk_redirect")
+            .program(name)
+            .expect("the object defines both redirect programs")
     }
 
     /// The XSKMAP (`xsks_map`), keyed by queue.

@@ -224,7 +224,7 @@ impl Tap {
     pub fn recv(&self, n: usize, wait: Duration) -> Vec<Vec<u8>> {
         let end = Instant::now() + wait;
         let mut got = Vec::new();
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; 16384];
         while got.len() < n && Instant::now() < end {
             let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
             let mut len = std::mem::size_of::<libc::sockaddr_ll>() as u32;
