@@ -526,7 +526,7 @@ fn multi_buffer_frames_span_descriptors() {
         // Receive: descriptors until one without XDP_PKT_CONTD.
         let mut chain = Vec::new();
         let end = std::time::Instant::now() + WAIT;
-        while !chain.last().is_some_and(|f: &Frame| !f.more()) && std::time::Instant::now() < end {
+        while chain.last().is_none_or(|f: &Frame| f.more()) && std::time::Instant::now() < end {
             let mut one = Vec::new();
             if sock.rx.as_mut().unwrap().consume(&mut one, 1) == 0 {
                 sock.poll_rx(20).unwrap();
