@@ -201,15 +201,16 @@ queue!(
 );
 
 impl Ring {
-    /// Producer side: writes `entry(f)` for as many frames from the front of `frames` as fit,
-    /// marking them the kernel's, and publishes them; returns how many. Gives none (and
-    /// fails) if any frame belongs to another UMEM.
+    /// Producer side: writes `entry(f)` for as many frames of `frames` as fit (from the
+    /// front, or from the back with `back`: no moving of the rest), marking them the
+    /// kernel's, and publishes them; returns how many. Gives none (and fails) if any frame
+    /// belongs to another UMEM.
     #[inline]
     fn produce<T>(
         &mut self,
         umem: &UmemShared,
         frames: &mut Vec<Frame>,
-        op: &'static str,
+        (op, back): (&'static str, bool),
         entry: impl Fn(&Frame) -> T,
     ) -> Result<usize, XskError> {
         if let Some(f) = frames.iter().find(|f| f.umem_id() != umem.id) {
@@ -221,7 +222,12 @@ impl Ring {
         }
         let n = self.free(frames.len() as u32).min(frames.len() as u32);
         let start = self.cached_prod;
-        for (i, f) in frames.drain(..n as usize).enumerate() {
+        let range = if back {
+            frames.len() - n as usize..frames.len()
+        } else {
+            0..n as usize
+        };
+        for (i, f) in frames.drain(range).enumerate() {
             umem.give(&f);
             // SAFETY: slot in the mapping; the kernel does not read it before `submit`.
             unsafe {
@@ -263,11 +269,12 @@ impl Ring {
 }
 
 impl FillQueue {
-    /// Gives the kernel as many frames from the front of `frames` as fit; returns how many.
+    /// Gives the kernel as many frames from the back of `frames` as fit; returns how many.
     /// Fails, giving none, if any frame belongs to another UMEM.
     #[inline]
     pub fn produce(&mut self, frames: &mut Vec<Frame>) -> Result<usize, XskError> {
-        self.ring.produce(&self.umem, frames, "fill", |f| f.addr())
+        self.ring
+            .produce(&self.umem, frames, ("fill", true), |f| f.addr())
     }
 }
 
@@ -279,7 +286,7 @@ impl TxQueue {
     #[inline]
     pub fn produce(&mut self, frames: &mut Vec<Frame>) -> Result<usize, XskError> {
         self.ring
-            .produce(&self.umem, frames, "transmit", Frame::desc)
+            .produce(&self.umem, frames, ("transmit", false), Frame::desc)
     }
 
     /// Descriptors queued and not yet taken by the kernel.
