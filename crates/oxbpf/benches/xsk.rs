@@ -23,7 +23,8 @@
 //! generator ran / its wall time; frames the forwarder cannot keep up with are dropped at its
 //! RX ring, as on a real NIC.
 //!
-//! Run as root: `cargo bench -p oxbpf --bench xsk` (`-- --quick` for fewer frames). Needs
+//! Run as root: `cargo bench -p oxbpf --bench xsk` (`-- --quick` for fewer frames and rounds,
+//! `-- --rounds N` for more rounds). Needs
 //! `cc` and libxdp-dev for row (b) (left out with a reason otherwise).
 
 #[path = "../tests/links_util/mod.rs"]
@@ -47,7 +48,7 @@ const OBJECT: &[u8] = include_bytes!("../bpf/xsk_bench.bpf.o");
 /// Bytes of every generated frame (Ethernet + 46 bytes: the minimum frame).
 const FRAME: usize = 60;
 /// Frames per forwarder batch, both forwarders.
-const BATCH: usize = 64;
+const BATCH: usize = 32;
 
 /// The CPUs this process may run on.
 fn cpus() -> Vec<usize> {
@@ -306,8 +307,15 @@ fn main() {
         eprintln!("SKIPPED: the AF_XDP benchmark needs root (namespaces, XDP, AF_XDP)");
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
-    let (rounds, frames) = if quick { (3, 500_000) } else { (7, 2_000_000) };
+    let quick = args.iter().any(|a| a == "--quick");
+    let (mut rounds, frames) = if quick { (3, 500_000) } else { (9, 1_000_000) };
+    if let Some(n) = args
+        .iter()
+        .position(|a| a == "--rounds")
+        .and_then(|i| args.get(i + 1))
+    {
+        rounds = n.parse().expect("--rounds N");
+    }
     let all = cpus();
     let (gen_cpu, fwd_cpu) = (all[0], all[all.len() - 1]);
     let c_bin = build_c();

@@ -20,7 +20,7 @@
 #define FRAMES 4096
 #define FRAME_SIZE 2048
 #define RING 2048
-#define BATCH 64
+#define BATCH 32
 
 static volatile sig_atomic_t stop;
 
