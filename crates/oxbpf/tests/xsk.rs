@@ -560,3 +560,67 @@ fn multi_buffer_frames_span_descriptors() {
         assert_eq!(rcvd[0], whole, "the chained frames as one");
     });
 }
+
+#[test]
+fn bad_configurations_fail_with_reasons() {
+    use oxbpf::xsk::XskError;
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let lab = Lab::new();
+    lab.pair.b.enter(|| {
+        let (umem, _) = Umem::new(small_umem()).expect("UMEM");
+        let odd = SocketConfig {
+            rx_size: 1000,
+            ..copy_cfg(true)
+        };
+        assert!(matches!(
+            Socket::bind(&umem, lab.x1, 0, &odd),
+            Err(XskError::Config {
+                what: "rx_size",
+                ..
+            })
+        ));
+        let none = SocketConfig {
+            rx_size: 0,
+            tx_size: 0,
+            ..copy_cfg(true)
+        };
+        assert!(matches!(
+            Socket::bind(&umem, lab.x1, 0, &none),
+            Err(XskError::Config { .. })
+        ));
+        // veth has no zero-copy AF_XDP: forcing it fails with the reason ...
+        let (umem, _) = Umem::new(small_umem()).expect("UMEM");
+        let zc = SocketConfig {
+            mode: BindMode::ZeroCopy,
+            ..copy_cfg(true)
+        };
+        let e = Socket::bind(&umem, lab.x1, 0, &zc).expect_err("zero-copy on veth");
+        assert!(matches!(e, XskError::ZeroCopyRefused { .. }), "{e}");
+        assert!(e.to_string().contains("BindMode::Auto"), "{e}");
+        // ... and Auto falls back to copy mode on the same socket.
+        let (umem, _) = Umem::new(small_umem()).expect("UMEM");
+        let auto = Socket::bind(&umem, lab.x1, 0, &copy_cfg(true)).expect("auto mode");
+        assert!(!auto.zero_copy());
+        drop(auto);
+        // A queue the interface does not have.
+        let (umem, _) = Umem::new(small_umem()).expect("UMEM");
+        let e = Socket::bind(&umem, lab.x1, 5, &copy_cfg(true)).expect_err("queue 5 of 1");
+        assert!(matches!(e, XskError::Sys { op: "bind", .. }), "{e}");
+        assert!(e.to_string().contains("hint"), "{e}");
+        // Bad UMEM shapes never reach the kernel.
+        let bad = UmemConfig {
+            frame_size: 3000,
+            ..small_umem()
+        };
+        assert!(matches!(
+            Umem::new(bad),
+            Err(XskError::Config {
+                what: "frame_size",
+                ..
+            })
+        ));
+    });
+}

@@ -442,3 +442,99 @@ pub(crate) fn getsockopt<T: Default>(
     }
     Ok((value, len as usize))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(cfg: UmemConfig) -> &'static str {
+        match cfg.validate() {
+            Err(XskError::Config { what, .. }) => what,
+            other => panic!("{cfg:?} accepted: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn config_values_the_kernel_refuses_are_caught_first() {
+        let ok = UmemConfig::default();
+        ok.validate().expect("defaults are valid");
+        let page = crate::map::mmap::page_size() as u32;
+        assert_eq!(
+            refused(UmemConfig {
+                frame_size: 3000,
+                ..ok
+            }),
+            "frame_size"
+        );
+        assert_eq!(
+            refused(UmemConfig {
+                frame_size: 1024,
+                ..ok
+            }),
+            "frame_size"
+        );
+        assert_eq!(
+            refused(UmemConfig {
+                frame_size: page * 2,
+                ..ok
+            }),
+            "frame_size"
+        );
+        assert_eq!(
+            refused(UmemConfig {
+                headroom: 2048 - 256,
+                ..ok
+            }),
+            "headroom"
+        );
+        assert_eq!(
+            refused(UmemConfig {
+                frame_count: 0,
+                ..ok
+            }),
+            "frame_count"
+        );
+        assert_eq!(
+            refused(UmemConfig {
+                fill_size: 1000,
+                ..ok
+            }),
+            "fill_size"
+        );
+        assert_eq!(refused(UmemConfig { comp_size: 0, ..ok }), "comp_size");
+        UmemConfig {
+            headroom: 2048 - 257,
+            ..ok
+        }
+        .validate()
+        .expect("largest headroom");
+    }
+
+    #[test]
+    fn frame_flags_and_descriptor() {
+        let mut f = Frame {
+            base: 4096,
+            off: 256,
+            len: 60,
+            options: 0,
+            umem: 7,
+        };
+        assert!(!f.more());
+        f.set_more(true);
+        assert!(f.more());
+        assert_eq!(
+            f.desc(),
+            abi::XdpDesc {
+                addr: 4352,
+                len: 60,
+                options: abi::XDP_PKT_CONTD
+            }
+        );
+        f.set_more(false);
+        assert_eq!(f.desc().options, 0);
+        assert_eq!(
+            (f.addr(), f.offset(), f.len(), f.umem_id()),
+            (4096, 256, 60, 7)
+        );
+    }
+}
