@@ -29,6 +29,12 @@ struct Xsk {
     _link: XdpLink,
 }
 
+/// The tests' lock and a fresh [`Lab`]; `None` (the test skips) without a kernel to test.
+fn setup() -> Option<(std::sync::MutexGuard<'static, ()>, Lab)> {
+    let g = serial();
+    require_kernel().then(|| (g, Lab::new()))
+}
+
 fn small_umem() -> UmemConfig {
     UmemConfig {
         frame_count: 256,
@@ -75,11 +81,9 @@ fn copy_cfg(need_wakeup: bool) -> SocketConfig {
 
 #[test]
 fn receive_frames_sent_to_the_queue() {
-    let _g = serial();
-    if !require_kernel() {
+    let Some((_g, lab)) = setup() else {
         return;
-    }
-    let lab = Lab::new();
+    };
     let (pair, x0_mac, x1, x1_mac) = (&lab.pair, lab.x0_mac, lab.x1, lab.x1_mac);
     pair.b.enter(|| {
         let mut x = open(x1, &SocketConfig::default(), 64);
@@ -109,11 +113,9 @@ fn receive_frames_sent_to_the_queue() {
 
 #[test]
 fn transmit_frames_built_in_the_umem() {
-    let _g = serial();
-    if !require_kernel() {
+    let Some((_g, lab)) = setup() else {
         return;
-    }
-    let lab = Lab::new();
+    };
     let (pair, x0_mac, x1, x1_mac, tap) = (&lab.pair, lab.x0_mac, lab.x1, lab.x1_mac, &lab.tap);
     pair.b.enter(|| {
         let mut x = open(x1, &SocketConfig::default(), 0);
@@ -295,11 +297,9 @@ fn two_sockets_share_one_umem() {
 
 #[test]
 fn statistics_count_drops_when_the_fill_ring_is_empty() {
-    let _g = serial();
-    if !require_kernel() {
+    let Some((_g, lab)) = setup() else {
         return;
-    }
-    let lab = Lab::new();
+    };
     let (pair, x1) = (&lab.pair, lab.x1);
     pair.b.enter(|| {
         let mut x = open(x1, &copy_cfg(true), 0);
@@ -320,11 +320,9 @@ fn statistics_count_drops_when_the_fill_ring_is_empty() {
 
 #[test]
 fn teardown_releases_everything() {
-    let _g = serial();
-    if !require_kernel() {
+    let Some((_g, lab)) = setup() else {
         return;
-    }
-    let lab = Lab::new();
+    };
     let (pair, x1) = (&lab.pair, lab.x1);
     pair.b.enter(|| {
         // Warm up lazily created process state (probe caches, the netlink socket) first.
@@ -484,11 +482,9 @@ fn kernel_version() -> (u32, u32) {
 
 #[test]
 fn multi_buffer_frames_span_descriptors() {
-    let _g = serial();
-    if !require_kernel() {
+    let Some((_g, lab)) = setup() else {
         return;
-    }
-    let lab = Lab::new();
+    };
     lab.pair.a.ip(&["link", "set", "x0", "mtu", "9000"]);
     lab.pair.b.ip(&["link", "set", "x1", "mtu", "9000"]);
     const BIG: usize = 6000;
@@ -564,11 +560,9 @@ fn multi_buffer_frames_span_descriptors() {
 #[test]
 fn bad_configurations_fail_with_reasons() {
     use oxbpf::xsk::XskError;
-    let _g = serial();
-    if !require_kernel() {
+    let Some((_g, lab)) = setup() else {
         return;
-    }
-    let lab = Lab::new();
+    };
     lab.pair.b.enter(|| {
         let (umem, _) = Umem::new(small_umem()).expect("UMEM");
         let odd = SocketConfig {
