@@ -598,6 +598,8 @@ fn bad_configurations_fail_with_reasons() {
         let (umem, _) = Umem::new(small_umem()).expect("UMEM");
         let auto = Socket::bind(&umem, lab.x1, 0, &copy_cfg(true)).expect("auto mode");
         assert!(!auto.zero_copy());
+        let why = auto.copy_mode_reason().expect("the reason for copy mode");
+        assert!(why.contains("refused zero-copy"), "{why}");
         drop(auto);
         // A queue the interface does not have.
         let (umem, _) = Umem::new(small_umem()).expect("UMEM");

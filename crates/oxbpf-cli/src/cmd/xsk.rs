@@ -84,6 +84,9 @@ pub fn run(cmd: XskCmd, out: &Output) -> anyhow::Result<ExitCode> {
             STOP.store(true, Ordering::Relaxed);
         });
     }
+    if let Some(why) = sock.copy_mode_reason() {
+        eprintln!("copy mode: {why}");
+    }
     eprintln!(
         "forwarding {} queue {} ({} mode, need-wakeup {}); Ctrl-C stops",
         a.iface,

@@ -70,6 +70,7 @@ pub struct Socket {
     queue: u32,
     zero_copy: bool,
     need_wakeup: bool,
+    fallback: Option<String>,
 }
 
 fn check_size(what: &'static str, v: u32) -> Result<(), XskError> {
@@ -224,36 +225,9 @@ impl Socket {
             queue_id: queue,
             ..Default::default()
         };
+        let mut fallback = None;
         let (zero_copy, need_wakeup) = if first {
-            let mut flags = if cfg.need_wakeup {
-                abi::XDP_USE_NEED_WAKEUP
-            } else {
-                0
-            };
-            if cfg.multi_buffer {
-                flags |= abi::XDP_USE_SG;
-            }
-            match cfg.mode {
-                BindMode::Copy => bind(fd, &mut addr, flags | abi::XDP_COPY)?,
-                BindMode::ZeroCopy => {
-                    bind(fd, &mut addr, flags | abi::XDP_ZEROCOPY).map_err(|e| match e {
-                        XskError::Sys { source, .. } => XskError::ZeroCopyRefused {
-                            ifindex,
-                            queue,
-                            source,
-                        },
-                        e => e,
-                    })?
-                }
-                BindMode::Auto => {
-                    if let Err(e) = bind(fd, &mut addr, flags | abi::XDP_ZEROCOPY) {
-                        tracing::warn!(
-                            "AF_XDP ifindex {ifindex} queue {queue}: the driver refused zero-copy ({e}); binding in copy mode"
-                        );
-                        bind(fd, &mut addr, flags | abi::XDP_COPY)?;
-                    }
-                }
-            }
+            fallback = bind_first(fd, &mut addr, cfg)?;
             let zc = zero_copy_of(fd)?;
             if let Ok(mut b) = shared.bound.lock() {
                 b.need_wakeup = cfg.need_wakeup;
@@ -286,7 +260,14 @@ impl Socket {
             queue,
             zero_copy,
             need_wakeup,
+            fallback,
         })
+    }
+
+    /// Why zero-copy was not used, when [`BindMode::Auto`] fell back to copy mode (the
+    /// driver's refusal, also logged as a warning).
+    pub fn copy_mode_reason(&self) -> Option<&str> {
+        self.fallback.as_deref()
     }
 
     /// Interface index bound to.
@@ -390,6 +371,46 @@ impl AsFd for Socket {
             None => self.umem.fd.as_fd(),
         }
     }
+}
+
+/// Binds the UMEM's first socket with `cfg`'s flags; returns why zero-copy was refused when
+/// [`BindMode::Auto`] fell back to copy mode.
+fn bind_first(
+    fd: BorrowedFd,
+    addr: &mut SockaddrXdp,
+    cfg: &SocketConfig,
+) -> Result<Option<String>, XskError> {
+    let mut flags = if cfg.need_wakeup {
+        abi::XDP_USE_NEED_WAKEUP
+    } else {
+        0
+    };
+    if cfg.multi_buffer {
+        flags |= abi::XDP_USE_SG;
+    }
+    let (ifindex, queue) = (addr.ifindex, addr.queue_id);
+    match cfg.mode {
+        BindMode::Copy => bind(fd, addr, flags | abi::XDP_COPY)?,
+        BindMode::ZeroCopy => bind(fd, addr, flags | abi::XDP_ZEROCOPY).map_err(|e| match e {
+            XskError::Sys { source, .. } => XskError::ZeroCopyRefused {
+                ifindex,
+                queue,
+                source,
+            },
+            e => e,
+        })?,
+        BindMode::Auto => {
+            if let Err(e) = bind(fd, addr, flags | abi::XDP_ZEROCOPY) {
+                let why = format!("the driver refused zero-copy ({e})");
+                tracing::warn!(
+                    "AF_XDP ifindex {ifindex} queue {queue}: {why}; binding in copy mode"
+                );
+                bind(fd, addr, flags | abi::XDP_COPY)?;
+                return Ok(Some(why));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Binds, retrying `EBUSY` for up to 200 ms: the kernel frees a closed socket's queue from a
