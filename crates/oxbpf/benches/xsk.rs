@@ -249,12 +249,17 @@ fn forwarder_child(args: &[String]) {
     // SAFETY: the parent put the XSKMAP at this fd for us.
     let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(map_fd.parse().expect("fd")) };
     let map = Map::from_fd(fd).expect("the inherited XSKMAP");
-    let (umem, frames) = Umem::new(UmemConfig::default()).expect("UMEM");
+    let (umem, mut frames) = Umem::new(UmemConfig::default()).expect("UMEM");
     let cfg = SocketConfig {
         mode: BindMode::Copy,
         ..Default::default()
     };
     let mut sock = Socket::bind(&umem, ifindex, queue, &cfg).expect("bind");
+    sock.fill
+        .as_mut()
+        .expect("fill ring")
+        .produce(&mut frames)
+        .expect("fill");
     xsk::insert(&map, queue, &sock).expect("XSKMAP");
     println!("ready");
     let st = xsk::forward(&umem, &mut sock, frames, BATCH, &STOP, xsk::swap_macs).expect("forward");

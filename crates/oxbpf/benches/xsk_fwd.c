@@ -6,7 +6,7 @@
 // TX. Built by the benchmark at run time: cc -O2 xsk_fwd.c -lxdp -lbpf.
 //
 // usage: xsk_fwd IFNAME QUEUE XSKMAP_FD   (the XSKMAP fd is inherited from the benchmark)
-// Prints "ready" once bound and in the map; stops on SIGTERM/SIGINT and prints "rx tx".
+// Prints "ready" once bound, filled and in the map; stops on SIGTERM/SIGINT and prints "rx tx".
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +28,23 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* Moves as many free frames (from the top of the free list) to the fill ring as fit. */
+static void refill(struct xsk_ring_prod *fq, __u64 *free_list, __u32 *n_free)
+{
+	__u32 k, i, idx;
+
+	if (!*n_free)
+		return;
+	k = xsk_prod_nb_free(fq, *n_free);
+	if (k > *n_free)
+		k = *n_free;
+	if (k && xsk_ring_prod__reserve(fq, k, &idx) == k) {
+		for (i = 0; i < k; i++)
+			*xsk_ring_prod__fill_addr(fq, idx + i) = free_list[--*n_free];
+		xsk_ring_prod__submit(fq, k);
+	}
 }
 
 int main(int argc, char **argv)
@@ -85,6 +102,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < FRAMES; i++)
 		free_list[n_free++] = (__u64)i * FRAME_SIZE;
+	refill(&fq, free_list, &n_free);
 	printf("ready\n");
 	fflush(stdout);
 
@@ -98,16 +116,7 @@ int main(int argc, char **argv)
 			xsk_ring_cons__release(&cq, n);
 			outstanding -= n;
 		}
-		if (n_free) {
-			k = xsk_prod_nb_free(&fq, n_free);
-			if (k > n_free)
-				k = n_free;
-			if (k && xsk_ring_prod__reserve(&fq, k, &idx) == k) {
-				for (i = 0; i < k; i++)
-					*xsk_ring_prod__fill_addr(&fq, idx + i) = free_list[--n_free];
-				xsk_ring_prod__submit(&fq, k);
-			}
-		}
+		refill(&fq, free_list, &n_free);
 		n = xsk_ring_cons__peek(&rx, BATCH, &idx);
 		if (!n) {
 			if (xsk_ring_prod__needs_wakeup(&fq))

@@ -57,7 +57,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 pub fn run(cmd: XskCmd, out: &Output) -> anyhow::Result<ExitCode> {
     let XskCmd::Fwd(a) = cmd;
     let ifindex = oxbpf::netlink::xdp::ifindex(&a.iface)?;
-    let (umem, frames) = Umem::new(UmemConfig::default()).context("create the UMEM")?;
+    let (umem, mut frames) = Umem::new(UmemConfig::default()).context("create the UMEM")?;
     let cfg = SocketConfig {
         mode: match (a.copy, a.zero_copy) {
             (true, _) => BindMode::Copy,
@@ -69,6 +69,10 @@ pub fn run(cmd: XskCmd, out: &Output) -> anyhow::Result<ExitCode> {
     };
     let mut sock = Socket::bind(&umem, ifindex, a.queue, &cfg)
         .with_context(|| format!("bind {} queue {}", a.iface, a.queue))?;
+    // Frames to receive into before any frame is redirected (an empty fill ring drops them).
+    if let Some(fill) = sock.fill.as_mut() {
+        fill.produce(&mut frames)?;
+    }
     let redirect = XskRedirect::load(a.queue + 1)?;
     redirect.insert(&sock)?;
     let _link = redirect.attach(ifindex, a.xdp_mode.into())?;
