@@ -18,7 +18,7 @@
 //! alike (oxbpf's is this benchmark re-run with `--xsk-forwarder`), so they compete equally
 //! with whatever else runs. So an AF_XDP row's Mpps is what one forwarder core moves, and
 //! "Mpps/CPU-s" divides by the forwarder's own CPU time (`/proc/PID/schedstat`), which
-//! discounts time other processes took from that core. The ceiling row runs on the
+//! discounts time other processes took from that core (softirq work on it is not counted). The ceiling row runs on the
 //! generator's CPU alone. Mpps = frames counted on `gen0` while the
 //! generator ran / its wall time; frames the forwarder cannot keep up with are dropped at its
 //! RX ring, as on a real NIC.
