@@ -51,6 +51,16 @@
 #define OXLB_MODE_IPIP 3 /* encapsulated DSR: IP in IP (4in4, 6in6, 4in6, 6in4), see encap.h */
 #define OXLB_MODE_GUE 4	 /* encapsulated DSR: IP in UDP (GUE variant 1), see encap.h */
 
+/* oxlb_config.syn_cookies: when a SYN to a NAT VIP is answered by the LB itself with a
+ * SYN cookie (syncookie.h) instead of opening a half-open flow. */
+#define OXLB_COOKIES_OFF 0
+#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new-flow guard is engaged, or every NAT
+			       * port the SYN probes is held by a live half-open flow */
+#define OXLB_COOKIES_ALWAYS 2 /* every SYN */
+
+/* Slots of oxlb_progs (tail calls). */
+#define OXLB_PROG_COOKIE 0
+
 /* oxlb_backend.flags */
 #define OXLB_BACKEND_VALID 1
 
@@ -139,7 +149,9 @@ struct oxlb_ct {
 	__be16 nat_port; /* NAT: the LB source port of this flow; 0 for DSR */
 	__u8 mode;	 /* OXLB_MODE_* at flow creation */
 	__u8 _pad;
-	__u32 _pad2;
+	/* A flow opened by a SYN cookie (see syncookie.h): backend ISN - cookie, added to
+	 * the client's acknowledgement numbers; 0 for every other flow. */
+	__u32 seq_delta;
 	struct oxlb_hop hop; /* towards the backend */
 };
 _Static_assert(sizeof(struct oxlb_ct) == 40, "oxlb_ct size");
@@ -161,8 +173,10 @@ struct oxlb_nat {
 	__u32 seen;	     /* last packet of the flow: datapath clock in ns >> OXLB_NAT_TICK_SHIFT */
 	__u8 closing;	     /* OXLB_NAT_* */
 	__u8 _pad[3];
+	__u32 seq_delta;     /* as oxlb_ct.seq_delta: subtracted from the backend's sequence numbers */
+	__u32 _pad2;
 };
-_Static_assert(sizeof(struct oxlb_nat) == 80, "oxlb_nat size");
+_Static_assert(sizeof(struct oxlb_nat) == 88, "oxlb_nat size");
 
 /* Value of oxlb_syn (key: as oxlb_nat): a half-open NAT flow. It holds its source
  * port until the client's ACK acknowledges the backend's SYN-ACK (then it moves to
@@ -172,9 +186,11 @@ struct oxlb_syn {
 	__u32 vip_id;
 	__u32 backend_id;
 	__u64 at_ns;	    /* datapath clock at the client's (last) SYN */
-	__u32 server_isn;   /* the backend's SYN-ACK sequence number (host order) */
+	__u32 server_isn;   /* the backend's SYN-ACK sequence number (host order); while a
+			     * proxied flow waits for it: the cookie the client acknowledged */
 	__u8 synack;	    /* 1 once the backend's SYN-ACK went back to the client */
-	__u8 _pad[3];
+	__u8 proxied;	    /* 1: opened by a SYN cookie, the LB completes the backend's handshake */
+	__be16 window;	    /* proxied: the client's receive window (its ACK's, unscaled) */
 };
 _Static_assert(sizeof(struct oxlb_syn) == 64, "oxlb_syn size");
 
@@ -229,7 +245,11 @@ enum oxlb_reason {
 	OXLB_R_NAT_REPLY_MISS = 28,  /* TCP/UDP to a NAT port with no NAT entry (evicted or stray): XDP_PASS */
 	OXLB_R_ENCAP_TOO_BIG = 29,   /* ipip/gue: too big once encapsulated, ICMP sent back: XDP_TX */
 	OXLB_R_ENCAP_TOO_BIG_DROP = 30, /* ipip/gue: too big, no ICMP possible (DF clear, short): XDP_DROP */
-	OXLB_R_MAX = 31,
+	OXLB_R_COOKIE_SENT = 31,     /* NAT SYN answered by the LB with a SYN cookie: XDP_TX */
+	OXLB_R_COOKIE_OK = 32,	     /* ACK with a valid cookie: the LB sent the SYN to a backend */
+	OXLB_R_COOKIE_PROXIED = 33,  /* backend's SYN-ACK of a cookie flow answered: established */
+	OXLB_R_COOKIE_FAIL = 34,     /* cookie frame could not be built (options, size): XDP_DROP */
+	OXLB_R_MAX = 35,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -240,7 +260,8 @@ struct oxlb_config {
 	__u16 nat_port_min;   /* first NAT source port (host order) */
 	__u16 nat_port_count; /* number of NAT source ports */
 	__u8 ct_enabled;      /* 1: pin flows to backends in oxlb_ct; 0: stateless Maglev */
-	__u8 _pad[3];
+	__u8 syn_cookies;     /* OXLB_COOKIES_*: when NAT SYNs are answered with SYN cookies */
+	__u8 _pad[2];
 	/* Seconds since its last packet after which a NAT port may go to a new flow
 	 * (it is reused only when the probed ports are all taken): */
 	__u32 nat_tcp_idle_s;	   /* open TCP flow */

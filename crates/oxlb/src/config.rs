@@ -23,6 +23,9 @@
 //!                                   # conntrack entry (Maglev only); 0 = off
 //! health_panic_threshold = 50       # % of a VIP's backends that must be healthy for health
 //!                                   # checks to count (below: all take traffic); 0 = off
+//! syn_cookies = "flood"             # NAT VIPs: the LB answers SYNs with SYN cookies and
+//!                                   # proxies the handshake: flood (while new_flow_guard is
+//!                                   # engaged) | always | off
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -120,6 +123,8 @@ pub struct Global {
     pub new_flow_guard: u32,
     /// Percent of a VIP's weighted backends that must be healthy for health to count.
     pub health_panic_threshold: u32,
+    /// When SYNs to NAT VIPs are answered with SYN cookies.
+    pub syn_cookies: crate::datapath::SynCookies,
 }
 
 impl Default for Global {
@@ -133,6 +138,7 @@ impl Default for Global {
             syn_table_size: DEFAULT_SYN_TABLE_SIZE,
             new_flow_guard: DEFAULT_NEW_FLOW_GUARD,
             health_panic_threshold: DEFAULT_HEALTH_PANIC_THRESHOLD,
+            syn_cookies: crate::datapath::SynCookies::default(),
         }
     }
 }

@@ -42,6 +42,7 @@ struct RawGlobal {
     syn_table_size: Option<Spanned<i64>>,
     new_flow_guard: Option<Spanned<i64>>,
     health_panic_threshold: Option<Spanned<i64>>,
+    syn_cookies: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +303,18 @@ impl<'a> Validator<'a> {
                     format!(
                         "health_panic_threshold {} must be a percentage in 0..=100 (0 = off)",
                         pct.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(mode) = raw.syn_cookies {
+            match crate::datapath::SynCookies::parse(mode.get_ref().trim()) {
+                Some(m) => g.syn_cookies = m,
+                None => self.err(
+                    &mode.span(),
+                    format!(
+                        "syn_cookies {:?} must be \"flood\" (while new_flow_guard is engaged), \"always\" or \"off\"",
+                        mode.get_ref()
                     ),
                 ),
             }

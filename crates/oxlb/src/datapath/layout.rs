@@ -32,11 +32,14 @@ pub enum MapId {
     BackendStats,
     /// `oxlb_reasons`: PERCPU_ARRAY [`Reason`](super::abi::Reason) → u64.
     Reasons,
+    /// `oxlb_progs`: PROG_ARRAY of the tail-called programs (slot 0: `oxlb_cookie`). Pinned
+    /// with the others: a program array whose last file descriptor closes is emptied.
+    Progs,
 }
 
 impl MapId {
     /// Every map.
-    pub const ALL: [MapId; 11] = [
+    pub const ALL: [MapId; 12] = [
         MapId::Vips,
         MapId::VipIds,
         MapId::Ring,
@@ -48,6 +51,7 @@ impl MapId {
         MapId::VipStats,
         MapId::BackendStats,
         MapId::Reasons,
+        MapId::Progs,
     ];
 
     /// The map's name in the object file.
@@ -64,6 +68,7 @@ impl MapId {
             MapId::VipStats => "oxlb_vip_stats",
             MapId::BackendStats => "oxlb_be_stats",
             MapId::Reasons => "oxlb_reasons",
+            MapId::Progs => "oxlb_progs",
         }
     }
 
@@ -102,6 +107,44 @@ pub struct Layout {
     pub conntrack: bool,
     /// Outer headers of the `ipip`/`gue` modes (`.rodata` variable `oxlb_encap`).
     pub encap: super::Encap,
+    /// When SYNs to NAT VIPs are answered with SYN cookies.
+    pub syn_cookies: SynCookies,
+}
+
+/// When the datapath answers a SYN to a NAT VIP itself with a SYN cookie (and proxies the
+/// handshake to the backend once the client proves its address) instead of opening a
+/// half-open flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynCookies {
+    /// Never.
+    Off,
+    /// During a flood: while the VIP's new-flow guard is engaged, and whenever every NAT
+    /// port a SYN probes is held by a live half-open flow.
+    #[default]
+    Flood,
+    /// Every SYN.
+    Always,
+}
+
+impl SynCookies {
+    /// The `oxlb_config.syn_cookies` value (`OXLB_COOKIES_*`).
+    pub fn raw(self) -> u8 {
+        match self {
+            SynCookies::Off => super::abi::COOKIES_OFF,
+            SynCookies::Flood => super::abi::COOKIES_GUARD,
+            SynCookies::Always => super::abi::COOKIES_ALWAYS,
+        }
+    }
+
+    /// The config spelling: `off`, `flood` or `always`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(SynCookies::Off),
+            "flood" => Some(SynCookies::Flood),
+            "always" => Some(SynCookies::Always),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Layout {
@@ -120,6 +163,7 @@ impl Default for Layout {
             nat_timeouts: NatTimeouts::default(),
             conntrack: true,
             encap: super::Encap::default(),
+            syn_cookies: SynCookies::default(),
         }
     }
 }
@@ -204,6 +248,7 @@ impl Layout {
             MapId::Backends | MapId::BackendStats => self.max_backends,
             MapId::Ct | MapId::Nat => self.ct_entries,
             MapId::Reasons => super::abi::Reason::COUNT,
+            MapId::Progs => 1,
         }
     }
 
@@ -216,7 +261,8 @@ impl Layout {
             nat_port_min: self.nat_port_min,
             nat_port_count: self.nat_port_count,
             ct_enabled: u8::from(self.conntrack),
-            _pad: [0; 3],
+            syn_cookies: self.syn_cookies.raw(),
+            _pad: [0; 2],
             nat_tcp_idle_s: self.nat_timeouts.tcp_idle,
             nat_tcp_closed_s: self.nat_timeouts.tcp_closed,
             nat_tcp_time_wait_s: self.nat_timeouts.tcp_time_wait,
