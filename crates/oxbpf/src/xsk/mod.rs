@@ -38,6 +38,7 @@ mod forward;
 mod redirect;
 mod ring;
 mod socket;
+mod sockopt;
 mod stats;
 mod umem;
 

@@ -164,6 +164,15 @@ macro_rules! queue {
         }
 
         impl $name {
+            /// Wraps a mapped ring of `umem`'s socket.
+            pub(crate) fn new(ring: Ring, umem: Arc<UmemShared>) -> Self {
+                $name {
+                    ring,
+                    umem,
+                    invalid: 0,
+                }
+            }
+
             /// Ring entries.
             pub fn size(&self) -> u32 {
                 self.ring.size

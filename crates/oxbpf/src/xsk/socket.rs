@@ -9,7 +9,8 @@
 use super::abi::{self, SockaddrXdp, XdpDesc};
 use super::error::XskError;
 use super::ring::{CompQueue, FillQueue, Ring, RxQueue, TxQueue};
-use super::umem::{getsockopt, new_socket, setsockopt, Umem, UmemShared};
+use super::sockopt::{getsockopt, new_socket, setsockopt};
+use super::umem::{Umem, UmemShared};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -143,82 +144,48 @@ impl Socket {
             ));
         }
         let desc = std::mem::size_of::<XdpDesc>();
-        let queue_of = |ring| (ring, shared.clone(), 0u64);
-        let rx = (cfg.rx_size > 0)
-            .then(|| {
-                Ring::map(
-                    fd,
-                    &off.rx,
-                    cfg.rx_size,
-                    desc,
-                    abi::XDP_PGOFF_RX_RING,
-                    "map RX ring",
-                )
-            })
-            .transpose()?
-            .map(|r| {
-                let (ring, umem, invalid) = queue_of(r);
-                RxQueue {
-                    ring,
-                    umem,
-                    invalid,
-                }
-            });
-        let tx = (cfg.tx_size > 0)
-            .then(|| {
-                Ring::map(
-                    fd,
-                    &off.tx,
-                    cfg.tx_size,
-                    desc,
-                    abi::XDP_PGOFF_TX_RING,
-                    "map TX ring",
-                )
-            })
-            .transpose()?
-            .map(|r| {
-                let (ring, umem, invalid) = queue_of(r);
-                TxQueue {
-                    ring,
-                    umem,
-                    invalid,
-                }
-            });
-        let (fill, comp) = if same_queue {
-            (None, None)
-        } else {
-            let f = Ring::map(
-                fd,
-                &off.fr,
-                ucfg.fill_size,
-                8,
-                abi::XDP_UMEM_PGOFF_FILL_RING,
-                "map fill ring",
-            )?;
-            let c = Ring::map(
-                fd,
-                &off.cr,
-                ucfg.comp_size,
-                8,
-                abi::XDP_UMEM_PGOFF_COMPLETION_RING,
-                "map completion ring",
-            )?;
-            let (ring, umem, invalid) = queue_of(f);
-            let fill = FillQueue {
-                ring,
-                umem,
-                invalid,
-            };
-            let (ring, umem, invalid) = queue_of(c);
-            (
-                Some(fill),
-                Some(CompQueue {
-                    ring,
-                    umem,
-                    invalid,
-                }),
-            )
+        let map = |size: u32, off, entry, pgoff, what| -> Result<Option<Ring>, XskError> {
+            (size > 0)
+                .then(|| Ring::map(fd, off, size, entry, pgoff, what))
+                .transpose()
         };
+        let (fill_size, comp_size) = if same_queue {
+            (0, 0)
+        } else {
+            (ucfg.fill_size, ucfg.comp_size)
+        };
+        let rx = map(
+            cfg.rx_size,
+            &off.rx,
+            desc,
+            abi::XDP_PGOFF_RX_RING,
+            "map RX ring",
+        )?
+        .map(|r| RxQueue::new(r, shared.clone()));
+        let tx = map(
+            cfg.tx_size,
+            &off.tx,
+            desc,
+            abi::XDP_PGOFF_TX_RING,
+            "map TX ring",
+        )?
+        .map(|r| TxQueue::new(r, shared.clone()));
+        let fill = map(
+            fill_size,
+            &off.fr,
+            8,
+            abi::XDP_UMEM_PGOFF_FILL_RING,
+            "map fill ring",
+        )?
+        .map(|r| FillQueue::new(r, shared.clone()));
+        let comp = map(
+            comp_size,
+            &off.cr,
+            8,
+            abi::XDP_UMEM_PGOFF_COMPLETION_RING,
+            "map completion ring",
+        )?
+        .map(|r| CompQueue::new(r, shared.clone()));
         let mut addr = SockaddrXdp {
             family: abi::AF_XDP as u16,
             ifindex,

@@ -3,7 +3,7 @@
 use super::abi;
 use super::error::XskError;
 use super::socket::Socket;
-use super::umem::getsockopt;
+use super::sockopt::getsockopt;
 use std::os::fd::AsFd;
 
 /// The kernel's counters for one AF_XDP socket (`struct xdp_statistics`).
