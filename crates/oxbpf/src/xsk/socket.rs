@@ -263,11 +263,12 @@ impl Socket {
     }
 
     /// Makes the kernel process the TX ring (`sendto`), when it needs a wakeup (or always,
-    /// without need-wakeup). Busy/again/no-buffer answers are not errors: the kernel goes on
-    /// with the next wakeup.
+    /// without need-wakeup, or when the TX ring was moved out of `tx`). Copy mode sends at
+    /// most 32 frames per wakeup. Busy/again/no-buffer answers are not errors: the kernel goes
+    /// on with the next wakeup.
     #[inline]
-    pub fn kick_tx(&mut self) -> Result<(), XskError> {
-        if self.need_wakeup && !self.tx.as_ref().is_some_and(|t| t.needs_wakeup()) {
+    pub fn kick_tx(&self) -> Result<(), XskError> {
+        if self.need_wakeup && self.tx.as_ref().is_some_and(|t| !t.needs_wakeup()) {
             return Ok(());
         }
         // SAFETY: plain syscall with no buffer.
@@ -312,10 +313,11 @@ impl Socket {
         Ok(p.revents & libc::POLLIN != 0)
     }
 
-    /// Wakes the kernel's RX side if the fill ring asks for it (`recvfrom`, non-blocking).
+    /// Wakes the kernel's RX side if the fill ring asks for it, or if the socket has no fill
+    /// ring here (moved out, or shared) to ask (`recvfrom`, non-blocking).
     #[inline]
     pub fn wakeup_rx(&self) {
-        if self.fill.as_ref().is_some_and(|f| f.needs_wakeup()) {
+        if self.fill.as_ref().is_none_or(|f| f.needs_wakeup()) {
             // SAFETY: plain syscall with no buffer; the result only matters to the kernel.
             unsafe {
                 libc::recvfrom(
