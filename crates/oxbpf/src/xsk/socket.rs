@@ -5,6 +5,11 @@
 //! another interface or queue they get fill and completion rings of their own; on the same
 //! queue they share the first one's (and have none). Shared sockets inherit the first
 //! socket's copy/zero-copy mode and need-wakeup setting: the kernel refuses flags on them.
+//!
+//! The first socket's kernel object is the one the UMEM was registered on, so it lives as long
+//! as the [`Umem`] (and every socket on it): its queue is free again once all of them are
+//! dropped. A `bind` right after that retries `EBUSY` briefly, as the kernel frees the queue
+//! from a workqueue.
 
 use super::abi::{self, SockaddrXdp, XdpDesc};
 use super::error::XskError;
