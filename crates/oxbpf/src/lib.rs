@@ -19,5 +19,6 @@ pub mod skel;
 pub mod spec;
 pub mod sys;
 pub mod token;
+pub mod xsk;
 
 pub use error::{Error, Result};
