@@ -19,3 +19,5 @@ pub mod sys;
 pub mod token;
 
 pub use error::{Error, Result};
+/// bytemuck, whose `Pod` is [`map::Pod`]: derive it on record and map value types.
+pub use bytemuck;

@@ -12,6 +12,7 @@
 //! a few MiB, so a pure-Rust decoder is fast enough.
 
 use super::{Btf, BtfError};
+#[cfg(feature = "btfhub")]
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -137,6 +138,11 @@ pub fn untar_xz(path: &Path) -> Result<Vec<u8>, BtfError> {
         path: path.display().to_string(),
         source,
     })?;
+    decompress(file, bad)
+}
+
+#[cfg(feature = "btfhub")]
+fn decompress(file: std::fs::File, bad: impl Fn(String) -> BtfError) -> Result<Vec<u8>, BtfError> {
     let mut tar_bytes = Vec::new();
     lzma_rs::xz_decompress(&mut std::io::BufReader::new(file), &mut tar_bytes)
         .map_err(|e| bad(format!("not a valid .tar.xz (xz: {e})")))?;
@@ -164,6 +170,15 @@ pub fn untar_xz(path: &Path) -> Result<Vec<u8>, BtfError> {
         first.get_or_insert(data);
     }
     first.ok_or_else(|| bad("the archive holds no file".into()))
+}
+
+#[cfg(not(feature = "btfhub"))]
+fn decompress(_: std::fs::File, bad: impl Fn(String) -> BtfError) -> Result<Vec<u8>, BtfError> {
+    Err(bad(
+        "reading .tar.xz needs oxbpf's `btfhub` cargo feature, which this build turned off; \
+         hint: enable it, or extract the .btf file and pass that"
+            .into(),
+    ))
 }
 
 #[cfg(test)]

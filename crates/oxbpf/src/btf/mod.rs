@@ -18,6 +18,7 @@ mod edit;
 mod ext;
 pub mod hub;
 mod index;
+#[cfg(feature = "json")]
 mod json;
 pub mod kernel;
 mod load;

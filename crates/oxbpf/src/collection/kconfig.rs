@@ -11,6 +11,7 @@
 use crate::btf::{Btf, Type};
 use crate::spec::{CollectionSpec, ExternKind, ExternSpec};
 use std::collections::HashMap;
+#[cfg(feature = "kconfig-gz")]
 use std::io::Read;
 
 /// How an extern's C type takes config values (libbpf's `kcfg_type`).
@@ -78,18 +79,29 @@ pub fn read_running_config(release: &str) -> Result<String, String> {
     }
     let gz = "/proc/config.gz";
     match std::fs::File::open(gz) {
-        Ok(f) => {
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(f)
-                .read_to_string(&mut text)
-                .map_err(|e| format!("{gz}: not valid gzip text: {e}"))?;
-            Ok(text)
-        }
+        Ok(f) => gunzip(f, gz),
         Err(e) => Err(format!(
             "no kernel config: {boot} absent and {gz}: {e} (CONFIG_IKCONFIG_PROC not set?); \
              hint: declare the CONFIG_* externs __weak to get 0 when unknown"
         )),
     }
+}
+
+#[cfg(feature = "kconfig-gz")]
+fn gunzip(f: std::fs::File, gz: &str) -> Result<String, String> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{gz}: not valid gzip text: {e}"))?;
+    Ok(text)
+}
+
+#[cfg(not(feature = "kconfig-gz"))]
+fn gunzip(_: std::fs::File, gz: &str) -> Result<String, String> {
+    Err(format!(
+        "{gz} exists but oxbpf was built without its `kconfig-gz` cargo feature; hint: enable \
+         it, or declare the CONFIG_* externs __weak to get 0 when unknown"
+    ))
 }
 
 /// Writes `raw` (a config value) into `out` for an extern of type `t`.
