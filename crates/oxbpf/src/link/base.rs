@@ -286,6 +286,28 @@ impl Link {
         Ok(())
     }
 
+    /// Swaps the link's program for `new_prog` atomically (`BPF_LINK_UPDATE`; works on a
+    /// link opened [`from_pin`](Self::from_pin) too). Only `bpf_link`s can: netlink XDP
+    /// attachments swap with [`XdpLink::replace`](super::XdpLink::replace).
+    pub fn update(&self, new_prog: BorrowedFd) -> Result<(), LinkError> {
+        match &self.kind {
+            Some(Kind::Fd(fd)) => sys::link_update(fd.as_fd(), new_prog, None).map_err(|source| {
+                LinkError::Sys {
+                    what: "replace the program of link".into(),
+                    source,
+                }
+            }),
+            Some(Kind::NetlinkXdp(_)) | Some(Kind::Legacy(_)) => Err(LinkError::Invalid {
+                what: "replace the program of link".into(),
+                reason: format!(
+                    "attached with {:?}, which has no kernel link to update; hint: XdpLink::replace swaps netlink XDP programs",
+                    self.path()
+                ),
+            }),
+            None => Err(LinkError::Detached),
+        }
+    }
+
     /// Detaches now. For a `bpf_link` this is `BPF_LINK_DETACH` (the link stays valid but
     /// empty, even if pinned); kernels before v5.9 lack it, and then closing our fd detaches
     /// unless the link is pinned.

@@ -3,6 +3,7 @@
 
 mod base;
 pub mod cgroup;
+mod iface;
 mod legacy;
 pub mod netkit;
 pub mod perf;
@@ -12,9 +13,11 @@ pub mod support;
 pub mod tc;
 pub mod tracing;
 pub mod xdp;
+mod typed;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
+pub use iface::Iface;
 pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
 pub use netkit::{attach_netkit, NetkitSide};
 pub use perf::{attach_tracepoint, tracefs, tracepoint_id, PerfOptions};
@@ -111,6 +114,30 @@ pub enum LinkError {
     NoSuchDevice {
         /// The index asked for.
         ifindex: u32,
+    },
+    /// The program's type does not fit the hook it was given to.
+    #[error("program {program:?} has type {prog_type}, but {hook} needs type {expected}; hint: {hint}")]
+    WrongProgramType {
+        /// The program's name.
+        program: String,
+        /// Its type.
+        prog_type: crate::spec::ProgramType,
+        /// The hook asked for (`"a tracepoint attach"`, ...).
+        hook: &'static str,
+        /// The program type(s) the hook takes.
+        expected: String,
+        /// What to call instead.
+        hint: String,
+    },
+    /// The program's section names no target for this attach, and none was given.
+    #[error("program {program:?} (SEC({section:?})): {reason}")]
+    NoTarget {
+        /// The program's name.
+        program: String,
+        /// Its ELF section (empty if it was not loaded from an object).
+        section: String,
+        /// What is missing, and what to call instead.
+        reason: String,
     },
     /// The link was already detached.
     #[error("link already detached")]
