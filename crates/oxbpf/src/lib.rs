@@ -18,6 +18,6 @@ pub mod spec;
 pub mod sys;
 pub mod token;
 
-pub use error::{Error, Result};
 /// bytemuck, whose `Pod` is [`map::Pod`]: derive it on record and map value types.
 pub use bytemuck;
+pub use error::{Error, Result};

@@ -334,7 +334,10 @@ fn lpm_trie_errors_name_the_layout() {
         t.remove(40, &[10, 0, 0, 0]).map(|_| ()).unwrap_err(),
     ] {
         let text = e.to_string();
-        assert!(text.contains("is longer than the key's 32 data bits; hint: the maximum prefix is 32"), "{text}");
+        assert!(
+            text.contains("is longer than the key's 32 data bits; hint: the maximum prefix is 32"),
+            "{text}"
+        );
         assert_eq!(e.errno(), None, "refused before the kernel: {text}");
     }
     assert!(t.insert(32, &[10, 0, 0, 1], &7, BPF_ANY).is_ok());

@@ -12,13 +12,13 @@ pub mod sock;
 pub mod support;
 pub mod tc;
 pub mod tracing;
-pub mod xdp;
 mod typed;
+pub mod xdp;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
-pub use iface::Iface;
 pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
+pub use iface::Iface;
 pub use netkit::{attach_netkit, NetkitSide};
 pub use perf::{attach_tracepoint, tracefs, tracepoint_id, PerfOptions};
 pub use probe::{
@@ -116,7 +116,9 @@ pub enum LinkError {
         ifindex: u32,
     },
     /// The program's type does not fit the hook it was given to.
-    #[error("program {program:?} has type {prog_type}, but {hook} needs type {expected}; hint: {hint}")]
+    #[error(
+        "program {program:?} has type {prog_type}, but {hook} needs type {expected}; hint: {hint}"
+    )]
     WrongProgramType {
         /// The program's name.
         program: String,

@@ -287,7 +287,12 @@ pub fn attach_tracepoint(
     if let Ok(info) = sys::prog_info(prog) {
         let name = sys::name_from_bytes(&info.name);
         let t = crate::spec::ProgramType(info.prog_type);
-        super::typed::check_type(&name, t, "a tracepoint attach", &[crate::spec::ProgramType::TRACEPOINT])?;
+        super::typed::check_type(
+            &name,
+            t,
+            "a tracepoint attach",
+            &[crate::spec::ProgramType::TRACEPOINT],
+        )?;
     }
     let id = tracepoint_id(category, name)?;
     let what = format!("attach to tracepoint {category}/{name}");

@@ -448,7 +448,10 @@ struct QueryAttr {
 
 /// Reads what runs on `direction` of device `iface` (name or ifindex): tcx programs (`BPF_PROG_QUERY`) and
 /// clsact filters (`RTM_GETTFILTER`).
-pub fn query_tc(iface: impl Into<super::Iface>, direction: TcDirection) -> Result<TcInfo, LinkError> {
+pub fn query_tc(
+    iface: impl Into<super::Iface>,
+    direction: TcDirection,
+) -> Result<TcInfo, LinkError> {
     let ifindex = iface.into().index()?;
     let mut info = TcInfo::default();
     let mut progs = [0u32; 64];

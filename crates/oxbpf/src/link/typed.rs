@@ -53,12 +53,7 @@ fn describe(types: &[P]) -> String {
 }
 
 /// `Err(WrongProgramType)` unless a program of type `t` named `name` fits `hook`.
-pub(crate) fn check_type(
-    name: &str,
-    t: P,
-    hook: &'static str,
-    ok: &[P],
-) -> Result<(), LinkError> {
+pub(crate) fn check_type(name: &str, t: P, hook: &'static str, ok: &[P]) -> Result<(), LinkError> {
     if ok.contains(&t) {
         return Ok(());
     }

@@ -46,7 +46,13 @@ impl<M: Borrow<Map>, K: Pod, V: Pod> LpmTrie<M, K, V> {
                 ),
             });
         }
-        check(m, "LpmTrie", &[MapType::LPM_TRIE], None, Some(std::mem::size_of::<V>()))?;
+        check(
+            m,
+            "LpmTrie",
+            &[MapType::LPM_TRIE],
+            None,
+            Some(std::mem::size_of::<V>()),
+        )?;
         Ok(LpmTrie {
             map,
             _kv: PhantomData,
@@ -85,13 +91,17 @@ impl<M: Borrow<Map>, K: Pod, V: Pod> LpmTrie<M, K, V> {
 
     /// Stores `data/prefix_len` → `value`.
     pub fn insert(&self, prefix_len: u32, data: &K, value: &V, flags: u64) -> Result<(), MapError> {
-        self.map()
-            .update(&self.key("update", prefix_len, data)?, bytes_of(value), flags)
+        self.map().update(
+            &self.key("update", prefix_len, data)?,
+            bytes_of(value),
+            flags,
+        )
     }
 
     /// Removes exactly `data/prefix_len`; `false` if absent.
     pub fn remove(&self, prefix_len: u32, data: &K) -> Result<bool, MapError> {
-        self.map().delete(&self.key("delete from", prefix_len, data)?)
+        self.map()
+            .delete(&self.key("delete from", prefix_len, data)?)
     }
 
     /// The stored prefixes as `(prefix_len, data)`.
