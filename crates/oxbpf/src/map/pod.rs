@@ -30,8 +30,16 @@ pub(crate) fn from_bytes<T: Pod>(b: &[u8]) -> T {
     bytemuck::pod_read_unaligned(&b[..std::mem::size_of::<T>()])
 }
 
-/// Reads a `T` from the start of `b`, or `None` if `b` is shorter than `T`.
-pub(crate) fn try_from_bytes<T: Pod>(b: &[u8]) -> Option<T> {
+/// Reads a `T` from the start of record `b` (unaligned; trailing bytes, such as perf's
+/// padding, are ignored); [`MapError::RecordSize`] if `b` is shorter than `T`.
+pub(crate) fn read_record<T: Pod>(b: &[u8]) -> Result<T, super::MapError> {
     let n = std::mem::size_of::<T>();
-    (b.len() >= n).then(|| bytemuck::pod_read_unaligned(&b[..n]))
+    if b.len() < n {
+        return Err(super::MapError::RecordSize {
+            ty: std::any::type_name::<T>(),
+            want: n,
+            got: b.len(),
+        });
+    }
+    Ok(bytemuck::pod_read_unaligned(&b[..n]))
 }
