@@ -185,6 +185,22 @@ fn decompress(_: std::fs::File, bad: impl Fn(String) -> BtfError) -> Result<Vec<
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "btfhub"))]
+    #[test]
+    fn tar_xz_without_the_feature_says_so() {
+        let path =
+            std::env::temp_dir().join(format!("oxbpf-nofeat-{}.btf.tar.xz", std::process::id()));
+        std::fs::write(&path, b"not read").unwrap();
+        let e = load_file(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            e.contains(
+                "reading .tar.xz needs oxbpf's `btfhub` cargo feature, which this build turned off"
+            ),
+            "{e}"
+        );
+    }
+
     #[test]
     fn os_release_fields() {
         let t = "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_ID=\"12\"\nID=debian\n";

@@ -382,6 +382,18 @@ fn yn(b: bool) -> String {
 mod tests {
     use super::*;
 
+    #[cfg(not(feature = "kconfig-gz"))]
+    #[test]
+    fn config_gz_without_the_feature_says_so() {
+        let f = std::fs::File::open("/proc/self/status").unwrap();
+        let e = gunzip(f, "/proc/config.gz").unwrap_err();
+        assert_eq!(
+            e,
+            "/proc/config.gz exists but oxbpf was built without its `kconfig-gz` cargo feature; \
+             hint: enable it, or declare the CONFIG_* externs __weak to get 0 when unknown"
+        );
+    }
+
     #[test]
     fn versions() {
         assert_eq!(version_code("6.18.44-fc-v769"), Some(0x06122c));
