@@ -44,7 +44,7 @@ fn reactor_err(map: &str, op: &'static str, source: std::io::Error) -> MapError 
     }
 }
 
-/// A [`RingBuf`] whose records are awaited.
+/// A [`RingBuf`] whose records are awaited (see the [module docs](self) for an example).
 #[derive(Debug)]
 pub struct AsyncRingBuf<M: Borrow<Map>> {
     inner: AsyncFd<RingBuf<M>>,
@@ -98,6 +98,28 @@ impl<M: Borrow<Map>> AsyncRingBuf<M> {
 
 /// A [`PerfBuffer`] (one CPU's ring) whose records are awaited; open one per CPU with
 /// [`PerfEventArray::open_all`](super::PerfEventArray::open_all) and read each in its task.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// # let coll: oxbpf::collection::Collection = unimplemented!();
+/// use oxbpf::map::{AsyncPerfBuffer, PerfEventArray, PerfRecord};
+///
+/// let array = PerfEventArray::new(coll.map("perf_events").unwrap())?;
+/// let mut tasks = Vec::new();
+/// for buf in array.open_all(8)? {
+///     let mut buf = AsyncPerfBuffer::new(buf)?;
+///     tasks.push(tokio::spawn(async move {
+///         while let Ok(rec) = buf.next().await {
+///             match rec {
+///                 PerfRecord::Sample(_) => println!("cpu {}: {:?}", buf.get_ref().cpu(), rec.read::<u64>()),
+///                 PerfRecord::Lost(n) => eprintln!("lost {n}"),
+///             }
+///         }
+///     }));
+/// }
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct AsyncPerfBuffer {
     inner: AsyncFd<PerfBuffer>,
