@@ -13,7 +13,7 @@
 //! Cargo features: `btfhub` (read BTFHub `.btf.tar.xz` archives), `kconfig-gz` (read
 //! `/proc/config.gz` for `.kconfig` externs) and `json` (BTF as JSON Lines) are on by default
 //! and can be turned off to build less; `tokio` (off by default) adds
-//! [`map::AsyncRingBuf`]-style readers awaiting records with `next().await`.
+//! `map::AsyncRingBuf` and `map::AsyncPerfBuffer`, awaiting records with `next().await`.
 
 pub mod asm;
 pub mod btf;

@@ -14,6 +14,12 @@ use oxbpf::link::{
 };
 use oxbpf::spec::AttachType;
 
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn oxbpf_typed_uprobe_target(x: u64) -> u64 {
+    std::hint::black_box(x).wrapping_mul(5) + 2
+}
+
 fn getpids() {
     for _ in 0..5 {
         unsafe { libc::getpid() };
@@ -68,6 +74,41 @@ fn attach_uses_the_sections_target() {
     let link = p.attach().unwrap();
     assert_eq!(link.info().unwrap().prog_id, p.id());
     moves_while_attached(&coll, 2, link);
+}
+
+#[test]
+fn uprobe_on_this_binary_by_symbol() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let coll = load("trace.bpf.o", &["uprobe_hit"]).unwrap();
+    set_u32(coll.map("cfg").unwrap(), 0, std::process::id());
+    let p = coll.program("uprobe_hit").unwrap();
+    // SEC("uprobe") names no binary: attach() says what to call.
+    let e = p.attach().unwrap_err();
+    assert!(
+        e.to_string().starts_with(
+            "program \"uprobe_hit\" (SEC(\"uprobe\")): the section names no binary and function"
+        ),
+        "{e}"
+    );
+    let exe = std::fs::read_link("/proc/self/exe").unwrap();
+    let link = p
+        .attach_uprobe(
+            &exe,
+            oxbpf::link::UprobeTarget::Symbol("oxbpf_typed_uprobe_target", 0),
+        )
+        .unwrap();
+    let counts = coll.map("counts").unwrap();
+    let before = count(counts, 3);
+    for i in 0..5 {
+        std::hint::black_box(oxbpf_typed_uprobe_target(std::hint::black_box(i)));
+    }
+    assert_eq!(count(counts, 3), before + 5, "uprobe ran once per call");
+    drop(link);
+    std::hint::black_box(oxbpf_typed_uprobe_target(1));
+    assert_eq!(count(counts, 3), before + 5, "ran after drop");
 }
 
 #[test]

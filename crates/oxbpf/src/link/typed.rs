@@ -9,7 +9,7 @@
 
 use super::cgroup::{attach_cgroup, open_cgroup, CgroupOptions};
 use super::perf::{attach_tracepoint, PerfOptions};
-use super::probe::attach_kprobe;
+use super::probe::{attach_kprobe, attach_uprobe, UprobeOptions, UprobeTarget};
 use super::support::Mechanism;
 use super::tc::{attach_tc, TcDirection, TcLink, TcOptions};
 use super::tracing::{attach_btf_tracing, attach_raw_tracepoint};
@@ -37,7 +37,7 @@ pub(crate) fn how_to_attach(t: P) -> &'static str {
         P::SCHED_CLS => "a tc program attaches with attach_tc(iface) or attach_tc_with(iface, direction, options)",
         P::TRACEPOINT => "a tracepoint program attaches with attach() (section tracepoint/<category>/<name>) or attach_tracepoint(category, name)",
         P::RAW_TRACEPOINT | P::RAW_TRACEPOINT_WRITABLE => "a raw tracepoint program attaches with attach() (section raw_tp/<name>) or attach_raw_tracepoint(name)",
-        P::KPROBE => "a kprobe program attaches with attach() (section kprobe/<function>) or attach_kprobe(function); uprobes with oxbpf::link::attach_uprobe",
+        P::KPROBE => "a kprobe program attaches with attach() (section kprobe/<function> or uprobe/<binary>:<function>), attach_kprobe(function) or attach_uprobe(binary, target)",
         P::TRACING | P::LSM => "a tp_btf/fentry/fexit/fmod_ret/lsm program attaches with attach() (its target was fixed at load)",
         t if CGROUP_TYPES.contains(&t) => "a cgroup program attaches with attach_cgroup(path)",
         _ => "see the attach functions in oxbpf::link for this program type",
@@ -66,6 +66,22 @@ pub(crate) fn check_type(name: &str, t: P, hook: &'static str, ok: &[P]) -> Resu
     })
 }
 
+/// Splits `func[+offset]` (offset decimal or `0x` hex); `whole` names the target in errors.
+fn split_offset<'a>(target: &'a str, whole: &str) -> Result<(&'a str, u64), LinkError> {
+    let Some((func, off)) = target.split_once('+') else {
+        return Ok((target, 0));
+    };
+    let parsed = match off.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => off.parse(),
+    };
+    let off = parsed.map_err(|_| LinkError::Invalid {
+        what: format!("attach to {whole}"),
+        reason: "the offset after '+' is not a number (e.g. func+0x10)".into(),
+    })?;
+    Ok((func, off))
+}
+
 impl Program {
     fn expect(&self, hook: &'static str, ok: &[P]) -> Result<(), LinkError> {
         check_type(self.name(), self.prog_type(), hook, ok)
@@ -85,7 +101,8 @@ impl Program {
 
     /// Attaches to the target the ELF section names: `tracepoint/<category>/<name>`,
     /// `raw_tp/<name>`, `tp_btf/`, `fentry/`, `fexit/`, `fmod_ret/`, `lsm/<target>` (fixed at
-    /// load), `kprobe/<function>[+offset]`, `kretprobe/<function>`. Programs whose hook needs
+    /// load), `kprobe/<function>[+offset]`, `kretprobe/<function>`,
+    /// `uprobe/<binary>:<function>[+offset]`, `uretprobe/...`. Programs whose hook needs
     /// something the section cannot say (XDP, tc, cgroup) get an error naming the method to
     /// use. A tracepoint attach may mount tracefs (see
     /// [`attach_tracepoint`](super::attach_tracepoint)).
@@ -123,6 +140,16 @@ impl Program {
             Some(AttachKind::Tracing | AttachKind::Lsm) => self.attach_btf(),
             Some(AttachKind::Kprobe | AttachKind::Kretprobe) => {
                 self.attach_kprobe(target.ok_or_else(|| missing("kernel function"))?)
+            }
+            Some(AttachKind::Uprobe | AttachKind::Uretprobe) => {
+                let t = target.ok_or_else(|| missing("binary and function"))?;
+                let (binary, func) = t.rsplit_once(':').ok_or_else(|| {
+                    self.no_target(format!(
+                        "uprobe target {t:?} is not <binary>:<function>; hint: attach_uprobe(binary, target)"
+                    ))
+                })?;
+                let (func, offset) = split_offset(func, t)?;
+                self.attach_uprobe(binary, UprobeTarget::Symbol(func, offset))
             }
             _ => Err(self.no_target(format!(
                 "attach() needs a section that names its target; hint: {}",
@@ -191,22 +218,34 @@ impl Program {
     /// ```
     pub fn attach_kprobe(&self, target: &str) -> Result<Link, LinkError> {
         self.expect("a kprobe attach", &[P::KPROBE])?;
-        let (func, offset) = match target.split_once('+') {
-            None => (target, 0),
-            Some((f, off)) => {
-                let parsed = match off.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => off.parse(),
-                };
-                let off = parsed.map_err(|_| LinkError::Invalid {
-                    what: format!("attach kprobe to {target}"),
-                    reason: "the offset after '+' is not a number (e.g. func+0x10)".into(),
-                })?;
-                (f, off)
-            }
-        };
+        let (func, offset) = split_offset(target, target)?;
         let ret = self.section_kind() == Some(AttachKind::Kretprobe);
         attach_kprobe(self.fd(), func, offset, ret, PerfOptions::default())
+    }
+
+    /// Attaches this `kprobe`-type program as a uprobe on `binary` at `target` (a symbol
+    /// plus offset, or a file offset), system-wide; a return probe when the section is
+    /// `uretprobe`. Sections `uprobe/<binary>:<function>` attach with [`attach`](Self::attach).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let coll: oxbpf::collection::Collection = unimplemented!();
+    /// use oxbpf::link::UprobeTarget;
+    /// let link = coll
+    ///     .program("on_readline")?
+    ///     .attach_uprobe("/bin/bash", UprobeTarget::Symbol("readline", 0))?;
+    /// # drop(link); Ok(())
+    /// # }
+    /// ```
+    pub fn attach_uprobe(
+        &self,
+        binary: impl AsRef<Path>,
+        target: UprobeTarget,
+    ) -> Result<Link, LinkError> {
+        self.expect("a uprobe attach", &[P::KPROBE])?;
+        let ret = self.section_kind() == Some(AttachKind::Uretprobe);
+        let opts = UprobeOptions::default().retprobe(ret);
+        attach_uprobe(self.fd(), binary.as_ref(), target, opts)
     }
 
     /// Attaches this XDP program to `iface` (a name like `"eth0"` or an ifindex) in `mode`
