@@ -29,6 +29,6 @@ pub mod spec;
 pub mod sys;
 pub mod token;
 
-/// bytemuck, whose `Pod` is [`map::Pod`]: derive it on record and map value types.
+/// bytemuck: every `bytemuck::Pod` type is a [`map::Pod`]; derive it on map value and record types.
 pub use bytemuck;
 pub use error::{Error, Result};

@@ -1,10 +1,5 @@
-//! [`LpmTrie`]: longest-prefix-match maps.
-//!
-//! The kernel key (`struct bpf_lpm_trie_key_u8`) is a `u32` prefix length in bits, in host
-//! byte order, followed by the data bytes, which are compared most significant bit first: put
-//! IP addresses in network byte order (`[u8; 4]` from `Ipv4Addr::octets()`, `[u8; 16]` for
-//! IPv6). `K` is only the data part: the map's key size is 4 + `size_of::<K>()`, and a prefix
-//! is at most `8 * size_of::<K>()` bits.
+//! [`LpmTrie`]: longest-prefix-match maps. Keys are a `u32` prefix length (in bits) followed
+//! by the data; IP addresses go in network byte order.
 
 use super::error::MapError;
 use super::handle::Map;

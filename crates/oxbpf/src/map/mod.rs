@@ -35,7 +35,7 @@ pub use hash::{HashMap, LruHashMap, LruPerCpuHashMap, PerCpuHashMap};
 pub use lpm::LpmTrie;
 pub use of_maps::{ArrayOfMaps, HashOfMaps};
 pub use perf::{poll_buffers, PerfBuffer, PerfEventArray, PerfRecord};
-pub use pod::{Pod, Zeroable};
+pub use pod::Pod;
 pub use prog_array::ProgramArray;
 pub use queue::{Queue, Stack};
 pub use ringbuf::{RingBuf, RingBufItem};
