@@ -159,6 +159,15 @@ fn wrong_program_type_is_refused_naming_both() {
         e.to_string(),
         format!("program \"xdp_pass\" (SEC(\"xdp\")): attach() needs a section that names its target; {hint}")
     );
+    // A program opened by fd has no section to read.
+    let bare = oxbpf::prog::Program::from_fd(xdp.fd().try_clone_to_owned().unwrap()).unwrap();
+    assert_eq!(bare.section(), None);
+    let e = bare.attach().unwrap_err();
+    assert!(
+        e.to_string()
+            .ends_with("hint: use the functions of oxbpf::link"),
+        "{e}"
+    );
     let e = coll.program("xdp_pas").unwrap_err();
     assert_eq!(
         e.to_string(),

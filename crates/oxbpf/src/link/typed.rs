@@ -151,6 +151,11 @@ impl Program {
                 let (func, offset) = split_offset(func, t)?;
                 self.attach_uprobe(binary, UprobeTarget::Symbol(func, offset))
             }
+            _ if self.section().is_none() => Err(self.no_target(
+                "not loaded from an object here (opened from a pin, id or fd), so no section names \
+                 its target or attach type; hint: use the functions of oxbpf::link"
+                    .into(),
+            )),
             _ => Err(self.no_target(format!(
                 "attach() needs a section that names its target; hint: {}",
                 how_to_attach(self.prog_type())
