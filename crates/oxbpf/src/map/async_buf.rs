@@ -6,27 +6,6 @@
 //! readable when a record is committed (ring buffer) or a wakeup is signalled (perf, one per
 //! record here). Readiness is cleared only after the ring was seen empty, with the tick of
 //! the event that woke us, so a record committed in between is not missed.
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! # let coll: oxbpf::collection::Collection = unimplemented!();
-//! use oxbpf::map::{AsyncRingBuf, RingBuf};
-//!
-//! #[repr(C)]
-//! #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
-//! struct Event {
-//!     pid: u32,
-//!     reason: u32,
-//! }
-//!
-//! let mut events = AsyncRingBuf::new(RingBuf::new(coll.map("events").unwrap())?)?;
-//! loop {
-//!     let item = events.next().await?;
-//!     let e: Event = item.read()?;
-//!     println!("{e:?}");
-//! }
-//! # }
-//! ```
 
 use super::error::MapError;
 use super::handle::Map;
@@ -44,7 +23,28 @@ fn reactor_err(map: &str, op: &'static str, source: std::io::Error) -> MapError 
     }
 }
 
-/// A [`RingBuf`] whose records are awaited (see the [module docs](self) for an example).
+/// A [`RingBuf`] whose records are awaited.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// # let coll: oxbpf::collection::Collection = unimplemented!();
+/// use oxbpf::map::{AsyncRingBuf, RingBuf};
+///
+/// #[repr(C)]
+/// #[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
+/// struct Event {
+///     pid: u32,
+///     reason: u32,
+/// }
+///
+/// let mut events = AsyncRingBuf::new(RingBuf::new(coll.map("events").unwrap())?)?;
+/// loop {
+///     let item = events.next().await?;
+///     let e: Event = item.read()?;
+///     println!("{e:?}");
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct AsyncRingBuf<M: Borrow<Map>> {
     inner: AsyncFd<RingBuf<M>>,
