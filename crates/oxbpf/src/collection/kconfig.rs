@@ -1,5 +1,6 @@
 //! `.kconfig` externs: the `.kconfig` map's value, filled from the kernel configuration
-//! (`/boot/config-$(uname -r)`, else `/proc/config.gz`) and the virtual `LINUX_*` externs.
+//! (`/boot/config-$(uname -r)`, else `/proc/config.gz`, which needs the `kconfig-gz` cargo
+//! feature, on by default) and the virtual `LINUX_*` externs.
 //!
 //! Semantics follow libbpf's (as facts): an extern's C type decides what values it takes:
 //! `bool` takes `y`/`n`; `enum libbpf_tristate` takes `y`/`n`/`m` (1/0/2); `char` (any

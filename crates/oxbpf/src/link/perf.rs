@@ -285,10 +285,10 @@ pub fn attach_tracepoint(
     opts: PerfOptions,
 ) -> Result<Link, LinkError> {
     if let Ok(info) = sys::prog_info(prog) {
-        let name = sys::name_from_bytes(&info.name);
+        let prog_name = sys::name_from_bytes(&info.name);
         let t = crate::spec::ProgramType(info.prog_type);
         super::typed::check_type(
-            &name,
+            &prog_name,
             t,
             "a tracepoint attach",
             &[crate::spec::ProgramType::TRACEPOINT],
