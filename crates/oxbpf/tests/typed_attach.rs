@@ -9,8 +9,8 @@ mod links_util;
 use links_util::*;
 use oxbpf::collection::{Collection, CollectionOptions};
 use oxbpf::link::{
-    attach_tracepoint, query_attached, query_xdp, AttachPath, LinkError, PerfOptions, TcDirection,
-    TcOptions, XdpMode,
+    attach_tracepoint, attach_xdp, detach_xdp, query_attached, query_xdp, AttachPath, LinkError,
+    PerfOptions, TcDirection, TcOptions, XdpMode, XdpOptions, XdpPath,
 };
 use oxbpf::spec::AttachType;
 
@@ -223,6 +223,40 @@ fn xdp_by_name_replace_and_detach() {
         }
         link.detach().unwrap();
         assert_eq!(query_xdp("veth0").unwrap().prog_id, None);
+    });
+}
+
+#[test]
+fn detach_xdp_without_a_handle_on_either_path() {
+    let _g = serial();
+    if !require_kernel() {
+        return;
+    }
+    let coll = load_top("xdp.bpf.o", &["xdp_pass"]);
+    let pass = coll.program("xdp_pass").unwrap();
+    let pair = VethPair::new();
+    pair.a.enter(|| {
+        assert_eq!(detach_xdp("veth0").unwrap(), None, "nothing attached yet");
+        for path in [XdpPath::Auto, XdpPath::Netlink] {
+            let link = attach_xdp(
+                pass.fd(),
+                "veth0",
+                XdpMode::Generic,
+                XdpOptions::default().path(path),
+            )
+            .unwrap();
+            let how = link.path();
+            link.keep(); // as if another process had attached it
+            assert_eq!(query_xdp("veth0").unwrap().prog_id, Some(pass.id()));
+            assert_eq!(detach_xdp("veth0").unwrap(), Some(how), "{path:?}");
+            assert_eq!(query_xdp("veth0").unwrap().prog_id, None, "{path:?}");
+        }
+        let e = detach_xdp("nosuch0").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no network interface named \"nosuch0\""),
+            "{e}"
+        );
     });
 }
 

@@ -202,6 +202,16 @@ impl Link {
         })
     }
 
+    /// Opens the link with kernel id `id` (as `bpftool link show` lists it); dropping the
+    /// result only closes our fd, [`detach`](Self::detach) detaches it for every holder.
+    pub fn from_id(id: u32) -> Result<Self, LinkError> {
+        let fd = sys::get_fd_by_id(sys::ObjKind::Link, id).map_err(|source| LinkError::Sys {
+            what: format!("open link id {id}"),
+            source,
+        })?;
+        Ok(Link::from_fd(fd))
+    }
+
     /// Which mechanism holds the attachment.
     pub fn path(&self) -> AttachPath {
         match &self.kind {

@@ -14,6 +14,7 @@ pub mod tc;
 pub mod tracing;
 mod typed;
 pub mod xdp;
+mod xdp_detach;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
@@ -31,6 +32,7 @@ pub use tc::{
 };
 pub use tracing::{attach_btf_tracing, attach_raw_tracepoint, lockdown_mode};
 pub use xdp::{attach_xdp, xdp_link_supported, XdpLink, XdpMode, XdpOptions, XdpPath};
+pub use xdp_detach::detach_xdp;
 pub use xdp_query::{query_xdp, XdpAttached, XdpInfo};
 
 use crate::netlink::NetlinkError;
