@@ -151,6 +151,10 @@ impl Program {
                 let (func, offset) = split_offset(func, t)?;
                 self.attach_uprobe(binary, UprobeTarget::Symbol(func, offset))
             }
+            Some(AttachKind::Iter | AttachKind::Extension) => Err(self.no_target(
+                "iterators (iter/) and freplace programs are not attached by attach(); hint: see oxbpf::link"
+                    .into(),
+            )),
             _ if self.section().is_none() => Err(self.no_target(
                 "not loaded from an object here (opened from a pin, id or fd), so no section names \
                  its target or attach type; hint: use the functions of oxbpf::link"
