@@ -63,6 +63,11 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::gen::GenCmd,
     },
+    /// AF_XDP sockets: `xsk fwd` swaps MACs and sends one queue's frames back out.
+    Xsk {
+        #[command(subcommand)]
+        cmd: cmd::xsk::XskCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +85,7 @@ fn main() -> ExitCode {
         Command::Show { kind } => cmd::attach::show(kind, &out),
         Command::Probe(a) => cmd::probe::run(a, &out),
         Command::Gen { cmd } => cmd::gen::run(cmd, &out),
+        Command::Xsk { cmd } => cmd::xsk::run(cmd, &out),
     };
     match result {
         Ok(code) => code,

@@ -219,7 +219,7 @@ fn every_fixture_loads_exactly_the_expected_programs() {
             "{fixture}: every map is created"
         );
         for (name, expect) in progs {
-            let loaded = coll.program(name);
+            let loaded = coll.program(name).ok();
             let failed = report.failed.get(*name);
             match expect {
                 Expect::Loads => {
@@ -283,7 +283,7 @@ fn externs_fixture_typed_ksym_loads_and_kconfig_is_reported() {
         ..Default::default()
     };
     let report = load_report(&spec, &opts, "externs use_ksym");
-    assert!(report.collection.program("new_task").is_none());
+    assert!(report.collection.program("new_task").is_err());
     // A typed ksym of a per-CPU variable needs its address in kallsyms (CONFIG_KALLSYMS_ALL).
     let in_kallsyms = std::fs::read_to_string("/proc/kallsyms")
         .unwrap()
@@ -291,7 +291,7 @@ fn externs_fixture_typed_ksym_loads_and_kconfig_is_reported() {
         .any(|l| l.split_whitespace().nth(2) == Some("bpf_prog_active"));
     if in_kallsyms {
         assert!(report.failed.is_empty(), "{:?}", report.failed);
-        assert!(report.collection.program("use_ksym").is_some());
+        assert!(report.collection.program("use_ksym").is_ok());
     } else {
         eprintln!("bpf_prog_active is not in kallsyms (no CONFIG_KALLSYMS_ALL): expecting ENOENT");
         let e = &report.failed["use_ksym"];
@@ -306,7 +306,7 @@ fn externs_fixture_typed_ksym_loads_and_kconfig_is_reported() {
 /// Runs `prog` of `coll` on `data` once.
 fn run(coll: &Collection, prog: &str, data: &[u8]) -> oxbpf::prog::TestRunOutput {
     coll.program(prog)
-        .unwrap_or_else(|| panic!("program {prog} not loaded"))
+        .unwrap_or_else(|e| panic!("program {prog} not loaded: {e}"))
         .test_run(&TestRunOpts {
             data_in: data,
             ..Default::default()
@@ -903,7 +903,7 @@ fn verifier_error_names_program_reason_and_source_line() {
 
     // load_report keeps the good program and reports the bad one.
     let report = load_report(&spec, &CollectionOptions::default(), "bad");
-    assert!(report.collection.program("good_neighbour").is_some());
+    assert!(report.collection.program("good_neighbour").is_ok());
     assert_eq!(report.failed.keys().collect::<Vec<_>>(), ["bad_oob"]);
 }
 

@@ -499,7 +499,7 @@ fn run_case(case: &Case, obj: &Path, fields: &[(String, usize)], vmlinux: &Arc<B
         return Verdict::Fail("no .bss map".into());
     };
     let key = 0u32.to_ne_bytes();
-    let Some(prog) = coll.program(&case.prog) else {
+    let Ok(prog) = coll.program(&case.prog) else {
         return Verdict::Fail(format!("no program {}", case.prog));
     };
     let tp_btf = spec.programs[&case.prog].section.starts_with("tp_btf/");

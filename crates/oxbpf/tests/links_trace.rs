@@ -99,7 +99,16 @@ fn tracepoint_perf_link_and_ioctl() {
         PerfOptions::default(),
     )
     .unwrap_err();
-    assert!(e.to_string().contains("does not exist"), "{e}");
+    let root = oxbpf::link::tracefs().unwrap().display().to_string();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "find tracepoint syscalls/no_such_tracepoint: {root}/events/syscalls/no_such_tracepoint/id \
+             does not exist; hint: list {root}/events/syscalls/ for the tracepoints of \"syscalls\" \
+             (and {root}/events/ for the categories)"
+        )
+    );
+    assert!(!e.to_string().contains("events/events"), "{e}");
     let e = attach_tracepoint(p.fd(), "../x", "y", PerfOptions::default()).unwrap_err();
     assert!(matches!(e, LinkError::Invalid { .. }), "{e}");
 }

@@ -314,6 +314,40 @@ fn lpm_trie_longest_prefix() {
 }
 
 #[test]
+fn lpm_trie_errors_name_the_layout() {
+    if !require_kernel() {
+        return;
+    }
+    let mut s = spec("lpm", MapType::LPM_TRIE, 8, 4, 16);
+    s.flags = 1; // BPF_F_NO_PREALLOC
+    let m = Map::create(&s, None, None).unwrap();
+    // An 8-byte K for a map whose key is prefix + 4 bytes: say both sizes the right way round.
+    let e = LpmTrie::<_, u64, u32>::new(&m).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "open as LpmTrie map \"lpm\": the map's key is 8 bytes (a u32 prefix length + 4 data \
+         bytes) but K is 8 bytes; hint: K is only the data after the prefix length, 4 bytes \
+         here (e.g. [u8; 4] for IPv4, [u8; 16] for IPv6)"
+    );
+    // A prefix past 32 bits is refused before the kernel's bare EINVAL, naming the maximum.
+    let t = LpmTrie::<_, [u8; 4], u32>::new(&m).unwrap();
+    for e in [
+        t.insert(33, &[10, 0, 0, 0], &1, BPF_ANY).unwrap_err(),
+        t.get(33, &[10, 0, 0, 0]).unwrap_err(),
+        t.remove(40, &[10, 0, 0, 0]).map(|_| ()).unwrap_err(),
+    ] {
+        let text = e.to_string();
+        assert!(
+            text.contains("is longer than the key's 32 data bits; hint: the maximum prefix is 32"),
+            "{text}"
+        );
+        assert_eq!(e.errno(), None, "refused before the kernel: {text}");
+    }
+    assert!(t.insert(32, &[10, 0, 0, 1], &7, BPF_ANY).is_ok());
+    assert_eq!(t.get(32, &[10, 0, 0, 1]).unwrap(), Some(7));
+}
+
+#[test]
 fn queue_fifo_and_stack_lifo() {
     if !require_kernel() {
         return;

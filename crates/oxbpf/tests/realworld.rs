@@ -188,7 +188,10 @@ fn oxbpf_loads_every_program_libbpf_loads() {
             .unwrap_or_else(|e| panic!("{name}: oxbpf load_report: {e}"));
         for prog in spec.programs.keys() {
             let lib_ok = libbpf.contains(prog);
-            let ox = match (report.collection.program(prog), report.failed.get(prog)) {
+            let ox = match (
+                report.collection.program(prog).ok(),
+                report.failed.get(prog),
+            ) {
                 (Some(_), _) => "ok".to_string(),
                 (None, Some(e)) => format!("fail: {}", e.to_string().lines().next().unwrap_or("")),
                 (None, None) => "not loaded".to_string(),

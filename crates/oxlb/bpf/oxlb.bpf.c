@@ -207,6 +207,14 @@ struct {
 	__type(value, struct oxlb_nat);
 } oxlb_nat_scratch SEC(".maps");
 
+/* Where a new oxlb_syn value is built (one per CPU), like oxlb_nat_scratch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct oxlb_syn);
+} oxlb_syn_scratch SEC(".maps");
+
 int oxlb_cookie(struct xdp_md *ctx);
 
 /* Tail calls: slot OXLB_PROG_COOKIE = oxlb_cookie (syncookie.h); left empty on kernels
@@ -242,6 +250,7 @@ const volatile struct oxlb_config oxlb_cfg = {
 	.nat_udp_idle_s = OXLB_DEFAULT_NAT_UDP_IDLE_S,
 	.nat_tcp_syn_s = OXLB_DEFAULT_NAT_TCP_SYN_S,
 	.guard_new_flows = OXLB_DEFAULT_GUARD_NEW_FLOWS,
+	.syn_cookie_rate = OXLB_DEFAULT_SYN_COOKIE_RATE,
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -751,9 +760,9 @@ static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
 	__u64 dead_ns = (__u64)oxlb_cfg.nat_tcp_syn_s * NS_PER_S, oldest_at = ~0ULL;
 	__be16 take = 0, stale = 0, oldest = 0;
 	struct oxlb_flow_key rk;
-	struct oxlb_syn sv, *s;
+	struct oxlb_syn *sv, *s;
 	struct oxlb_nat *cur;
-	__u32 start;
+	__u32 start, zero = 0;
 
 	if (cnt == 0)
 		return 0;
@@ -818,12 +827,15 @@ static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
 	if (!take)
 		return 0;
 	rk.dport = take;
-	__builtin_memset(&sv, 0, sizeof(sv));
-	sv.client = p->key;
-	sv.vip_id = vip->id;
-	sv.backend_id = bid;
-	sv.at_ns = now;
-	if (bpf_map_update_elem(&oxlb_syn, &rk, &sv, BPF_ANY))
+	sv = bpf_map_lookup_elem(&oxlb_syn_scratch, &zero);
+	if (!sv)
+		return 0;
+	__builtin_memset(sv, 0, sizeof(*sv));
+	sv->client = p->key;
+	sv->vip_id = vip->id;
+	sv->backend_id = bid;
+	sv->at_ns = now;
+	if (bpf_map_update_elem(&oxlb_syn, &rk, sv, BPF_ANY))
 		return 0;
 	count(OXLB_R_SYN_HALF_OPEN);
 	return take;
@@ -895,15 +907,27 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 
 /* ---- new-flow guard ------------------------------------------------------------ */
 
-/* Count a new flow of a VIP on this CPU; 1 when the VIP's new flows exceed
- * oxlb_cfg.guard_new_flows per second here (counted per 67 ms window): the flow is
- * then scheduled without a conntrack insert, so a flood cannot evict live flows. */
+/* guard_engaged's answer: bits of what a VIP's new-flow rate on this CPU exceeds. */
+#define RATE_GUARD 1   /* guard_new_flows: the flow gets no conntrack insert */
+#define RATE_COOKIES 2 /* syn_cookie_rate: a NAT SYN is answered with a SYN cookie */
+
+/* Whether a per-window count exceeds a rate per second (0: no limit). */
+static __always_inline int rate_above(__u64 count, __u64 per_s)
+{
+	return per_s && count * NS_PER_S > (per_s << OXLB_GUARD_WINDOW_SHIFT);
+}
+
+/* Count a new flow of a VIP on this CPU (per 67 ms window) and say which limits its rate
+ * exceeds (RATE_*): above oxlb_cfg.guard_new_flows the flow is scheduled without a
+ * conntrack insert, so a flood cannot evict live flows; above oxlb_cfg.syn_cookie_rate
+ * SYNs to NAT VIPs are answered with SYN cookies (syn_cookies = flood). */
 static __always_inline int guard_engaged(__u32 vip_id, __u64 now)
 {
-	__u64 lim = oxlb_cfg.guard_new_flows, w = now >> OXLB_GUARD_WINDOW_SHIFT;
+	__u64 w = now >> OXLB_GUARD_WINDOW_SHIFT;
 	struct oxlb_guard *g;
+	int r = 0;
 
-	if (!lim)
+	if (!oxlb_cfg.guard_new_flows && !oxlb_cfg.syn_cookie_rate)
 		return 0;
 	g = bpf_map_lookup_elem(&oxlb_vip_guard, &vip_id);
 	if (!g)
@@ -913,11 +937,13 @@ static __always_inline int guard_engaged(__u32 vip_id, __u64 now)
 		g->count = 0;
 	}
 	g->count += 1;
-	if (g->count * NS_PER_S <= (lim << OXLB_GUARD_WINDOW_SHIFT))
-		return 0;
+	if (rate_above(g->count, oxlb_cfg.syn_cookie_rate))
+		r = RATE_COOKIES;
+	if (!rate_above(g->count, oxlb_cfg.guard_new_flows))
+		return r;
 	g->guarded += 1;
 	count(OXLB_R_GUARDED);
-	return 1;
+	return r | RATE_GUARD;
 }
 
 /* ---- next hop ------------------------------------------------------------ */
@@ -1025,11 +1051,11 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 
 /* ---- SYN-proxied flows (syncookie.h) --------------------------------------- */
 
-/* Whether a NAT SYN goes to the cookie program (guarded: the VIP's guard is engaged). */
-static __always_inline int cookie_wanted(int guarded)
+/* Whether a NAT SYN goes to the cookie program (rate: guard_engaged's answer). */
+static __always_inline int cookie_wanted(int rate)
 {
 	return oxlb_cfg.syn_cookies == OXLB_COOKIES_ALWAYS ||
-	       (guarded && oxlb_cfg.syn_cookies == OXLB_COOKIES_GUARD);
+	       (rate && oxlb_cfg.syn_cookies == OXLB_COOKIES_GUARD);
 }
 
 /* Move the TCP acknowledgement number (client -> backend, when the ACK flag is set) or
@@ -1068,7 +1094,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	struct oxlb_ct *ct;
 	__be16 nat_port = 0, bport;
 	__u32 bid = 0, hash = 0, r, seq_delta = 0;
-	int new_flow = 0, cached, guarded = 0, store, resumed = 0;
+	int new_flow = 0, cached, guarded = 0, rate = 0, store, resumed = 0;
 	int tcp_open = p->key.proto == IPPROTO_TCP && !(p->tcp & TCP_SYN);
 	__u64 now = now_ns();
 
@@ -1084,7 +1110,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		new_flow = 1;
 		nat_port = 0;
 		count(OXLB_R_CT_MISS);
-		guarded = guard_engaged(vipp->id, now);
+		rate = guard_engaged(vipp->id, now);
+		guarded = rate & RATE_GUARD;
 	}
 	if (vipp->mode == OXLB_MODE_IPIP || vipp->mode == OXLB_MODE_GUE)
 		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow, guarded, v6);
@@ -1123,7 +1150,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	 * guard is not engaged); a SYN only opens a half-open flow. */
 	store = new_flow;
 	if (new_flow && p->key.proto == IPPROTO_TCP && (p->tcp & TCP_SYN)) {
-		if (cookie_wanted(guarded))
+		if (cookie_wanted(rate))
 			bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
 		nat_port = syn_open(ctx, p, vipp, &be, bid, bport, hash, now, v6, 1);
 		if (!nat_port)
@@ -1229,10 +1256,13 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 	__u32 vip_id = s->vip_id, bid = s->backend_id;
 	int rv;
 
-	if (s->proxied) {
+	/* A proxied flow's SYN-ACK; or the backend's bare ACK to our SYN, which says it still
+	 * holds an older connection on this NAT port: the cookie program answers both. */
+	if (s->proxied || ((p->tcp & TCP_ACK) && !(p->tcp & (TCP_SYNACK | TCP_RST | TCP_FIN)) &&
+			   !s->synack))
 		bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
+	if (s->proxied)
 		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
-	}
 	if (p->tcp & TCP_SYNACK) {
 		s->server_isn = p->tcp_seq;
 		s->synack = 1;

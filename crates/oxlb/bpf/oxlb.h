@@ -54,8 +54,9 @@
 /* oxlb_config.syn_cookies: when a SYN to a NAT VIP is answered by the LB itself with a
  * SYN cookie (syncookie.h) instead of opening a half-open flow. */
 #define OXLB_COOKIES_OFF 0
-#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new-flow guard is engaged, or every NAT
-			       * port the SYN probes is held by a live half-open flow */
+#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new flows exceed syn_cookie_rate or the
+			       * new-flow guard, or every NAT port the SYN probes is held by
+			       * a live half-open flow */
 #define OXLB_COOKIES_ALWAYS 2 /* every SYN */
 
 /* Slots of oxlb_progs (tail calls). */
@@ -81,6 +82,7 @@
 #define OXLB_DEFAULT_NAT_TCP_SYN_S 3
 #define OXLB_DEFAULT_SYN_ENTRIES 65536
 #define OXLB_DEFAULT_GUARD_NEW_FLOWS 0
+#define OXLB_DEFAULT_SYN_COOKIE_RATE 0
 /* The new-flow guard counts new flows per VIP and CPU in windows of 2^26 ns (67 ms). */
 #define OXLB_GUARD_WINDOW_SHIFT 26
 
@@ -191,8 +193,10 @@ struct oxlb_syn {
 	__u8 synack;	    /* 1 once the backend's SYN-ACK went back to the client */
 	__u8 proxied;	    /* 1: opened by a SYN cookie, the LB completes the backend's handshake */
 	__be16 window;	    /* proxied: the client's receive window (its ACK's, unscaled) */
+	__u32 client_isn;   /* proxied: the sequence number of the LB's SYN (host order) */
+	__u32 _pad;
 };
-_Static_assert(sizeof(struct oxlb_syn) == 64, "oxlb_syn size");
+_Static_assert(sizeof(struct oxlb_syn) == 72, "oxlb_syn size");
 
 /* Value of oxlb_vip_guard (per CPU): new flows of a VIP in the current window. */
 struct oxlb_guard {
@@ -249,7 +253,9 @@ enum oxlb_reason {
 	OXLB_R_COOKIE_OK = 32,	     /* ACK with a valid cookie: the LB sent the SYN to a backend */
 	OXLB_R_COOKIE_PROXIED = 33,  /* backend's SYN-ACK of a cookie flow answered: established */
 	OXLB_R_COOKIE_FAIL = 34,     /* cookie frame could not be built (options, size): XDP_DROP */
-	OXLB_R_MAX = 35,
+	OXLB_R_STALE_RESET = 35,     /* backend answered a half-open flow's SYN for an older use of
+				      * its NAT port: the LB resets that stale state (XDP_TX) */
+	OXLB_R_MAX = 36,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -279,8 +285,12 @@ struct oxlb_config {
 	/* New flows per VIP per CPU per second above which the guard engages: new flows
 	 * are then scheduled by Maglev without conntrack inserts (0: no guard). */
 	__u32 guard_new_flows;
+	/* New flows per VIP per CPU per second above which SYNs to NAT VIPs are answered
+	 * with SYN cookies when syn_cookies is OXLB_COOKIES_GUARD (0: only the other
+	 * triggers: the guard, NAT ports held by half-open flows). */
+	__u32 syn_cookie_rate;
 };
-_Static_assert(sizeof(struct oxlb_config) == 48, "oxlb_config size");
+_Static_assert(sizeof(struct oxlb_config) == 52, "oxlb_config size");
 
 /* Read-only encapsulation settings of the ipip/gue modes (.rodata variable
  * oxlb_encap, set by the loader before load; see encap.h). The outer source

@@ -34,6 +34,7 @@
 #define COOKIE_MSS6 1440
 #define TCPF_FIN 0x01
 #define TCPF_SYN 0x02
+#define TCPF_RST 0x04
 #define TCPF_ACK 0x10
 
 /* Pseudo-header of the TCP checksum, laid out for IPv6; IPv4 fills only the first word of
@@ -264,6 +265,7 @@ static __always_inline int cookie_accept(struct xdp_md *ctx, struct pkt *p, void
 		s->synack = 0;
 		s->server_isn = cookie;
 		s->window = window;
+		s->client_isn = isn;
 	}
 	r = hop_resolve(&hop, ctx, now, fam, vip->snat_addr, be.addr, IPPROTO_TCP, port, bport,
 			ip_len + 24);
@@ -324,6 +326,38 @@ static __always_inline int cookie_synack(struct xdp_md *ctx, struct pkt *p, stru
 	return verdict(OXLB_R_COOKIE_PROXIED, XDP_TX);
 }
 
+/* A backend answered the SYN of a half-open flow for an older connection on the same NAT
+ * port (a SYN-ACK acknowledging another ISN, or a bare ACK: it still holds that connection's
+ * SYN_RECV state, e.g. of a flood SYN that had the port before). Reset that state (seq = what
+ * it acknowledges, which it accepts), so the flow's next SYN is answered (XDP_TX). */
+static __always_inline int stale_reset(struct xdp_md *ctx, struct pkt *p, struct tcphdr *th,
+				       const int v6)
+{
+	__u32 l2 = sizeof(struct ethhdr) + (p->vlan ? ETH_VLAN_LEN : 0);
+	__u32 ip_len = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
+	__u32 seq = bpf_ntohl(th->ack_seq), src[4] = {}, dst[4] = {};
+	__be16 sport = th->dest, dport = th->source;
+	struct ethhdr *eth;
+	struct tcphdr *t;
+	void *ip;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		src[i] = p->key.dst[i];
+		dst[i] = p->key.src[i];
+	}
+	if (cookie_resize(ctx, l2, ip_len, 20) || cookie_headers(ctx, p->vlan, v6, 20, &eth, &ip, &t))
+		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
+	eth_swap(eth);
+	if (v6)
+		ip6_build(ip, src, dst, 20);
+	else
+		ip4_build(ip, src[0], dst[0], 20);
+	tcp_build(t, sport, dport, seq, 0, TCPF_RST, 0, 0, src, dst, v6);
+	count(OXLB_R_TX);
+	return verdict(OXLB_R_STALE_RESET, XDP_TX);
+}
+
 /* The cookie program's work on a parsed TCP packet (l3: its IP header, l4: TCP). */
 static __always_inline int cookie_dispatch(struct xdp_md *ctx, struct pkt *p, void *l3, void *l4,
 					   const int v6)
@@ -335,13 +369,17 @@ static __always_inline int cookie_dispatch(struct xdp_md *ctx, struct pkt *p, vo
 		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
 	if (p->tcp & TCP_SYN)
 		return cookie_answer(ctx, p, l3, th, v6);
-	if (p->tcp & TCP_SYNACK) {
-		s = bpf_map_lookup_elem(&oxlb_syn, &p->key);
-		if (s && s->proxied)
+	/* A backend's packet on a half-open flow (see syn_reply). */
+	s = bpf_map_lookup_elem(&oxlb_syn, &p->key);
+	if (s) {
+		if ((p->tcp & TCP_SYNACK) && s->proxied && bpf_ntohl(th->ack_seq) == s->client_isn + 1)
 			return cookie_synack(ctx, p, s, th, v6);
+		if (((p->tcp & TCP_SYNACK) && s->proxied) ||
+		    ((p->tcp & TCP_ACK) && !(p->tcp & (TCP_SYNACK | TCP_RST | TCP_FIN)) && !s->synack))
+			return stale_reset(ctx, p, th, v6);
 		return verdict(OXLB_R_DROP_NO_FLOW, XDP_DROP);
 	}
-	if ((p->tcp & TCP_ACK) && !(p->tcp & TCP_RST))
+	if ((p->tcp & TCP_ACK) && !(p->tcp & (TCP_RST | TCP_SYNACK)))
 		return cookie_accept(ctx, p, l3, th, v6);
 	return verdict(OXLB_R_DROP_NO_FLOW, XDP_DROP);
 }

@@ -24,8 +24,10 @@
 //! health_panic_threshold = 50       # % of a VIP's backends that must be healthy for health
 //!                                   # checks to count (below: all take traffic); 0 = off
 //! syn_cookies = "flood"             # NAT VIPs: the LB answers SYNs with SYN cookies and
-//!                                   # proxies the handshake: flood (while new_flow_guard is
-//!                                   # engaged) | always | off
+//!                                   # proxies the handshake: flood | always | off
+//! syn_cookie_rate = 10000           # flood: new flows/s per VIP and CPU above which cookies
+//!                                   # answer (also when the guard is engaged or the NAT
+//!                                   # ports a SYN probes are all half-open); 0 = only those
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -73,6 +75,8 @@ pub const DEFAULT_CONNTRACK_SIZE: u32 = 262_144;
 pub const DEFAULT_SYN_TABLE_SIZE: u32 = 65_536;
 /// Default new-flow guard: new flows per second per VIP and CPU.
 pub const DEFAULT_NEW_FLOW_GUARD: u32 = 50_000;
+/// Default rate (new flows per second per VIP and CPU) above which SYN cookies answer.
+pub const DEFAULT_SYN_COOKIE_RATE: u32 = 10_000;
 /// Default health panic threshold (percent).
 pub const DEFAULT_HEALTH_PANIC_THRESHOLD: u32 = 50;
 /// Largest accepted conntrack size.
@@ -125,6 +129,8 @@ pub struct Global {
     pub health_panic_threshold: u32,
     /// When SYNs to NAT VIPs are answered with SYN cookies.
     pub syn_cookies: crate::datapath::SynCookies,
+    /// New flows per second per VIP and CPU above which `syn_cookies = "flood"` engages.
+    pub syn_cookie_rate: u32,
 }
 
 impl Default for Global {
@@ -139,6 +145,7 @@ impl Default for Global {
             new_flow_guard: DEFAULT_NEW_FLOW_GUARD,
             health_panic_threshold: DEFAULT_HEALTH_PANIC_THRESHOLD,
             syn_cookies: crate::datapath::SynCookies::default(),
+            syn_cookie_rate: DEFAULT_SYN_COOKIE_RATE,
         }
     }
 }

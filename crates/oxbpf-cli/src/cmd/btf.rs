@@ -46,15 +46,13 @@ pub fn run(cmd: BtfCmd, _out: &Output) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(KernelBtfSource::from_path)
         .unwrap_or_default();
-    let what = args
-        .file
-        .as_ref()
-        .map_or("the running kernel".to_string(), |p| {
-            p.display().to_string()
-        });
-    let btf = source
-        .load(false)
-        .with_context(|| format!("read BTF of {what}"))?;
+    // A file's error already names its path; only the running kernel's needs saying.
+    let btf = match &args.file {
+        Some(_) => source.load(false)?,
+        None => source
+            .load(false)
+            .context("read BTF of the running kernel")?,
+    };
     let stdout = std::io::stdout();
     let mut w = std::io::BufWriter::new(stdout.lock());
     let res = match args.format {

@@ -36,9 +36,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
     let (target, label) = match &args.btf {
         Some(p) => {
             let src = KernelBtfSource::from_path(p);
-            let btf = src
-                .load(false)
-                .with_context(|| format!("read target BTF {}", p.display()))?;
+            let btf = src.load(false).context("target BTF (--btf)")?;
             (
                 CheckTarget {
                     vmlinux: btf,

@@ -7,8 +7,8 @@ use super::attach::{mode_name, DetachKind};
 use super::xdp_pins::{link_gone, Place};
 use crate::output::Output;
 use anyhow::{bail, Context};
-use oxbpf::link::{query_xdp, XdpInfo, XdpMode};
-use oxbpf::netlink::{self, xdp::SetXdp};
+use oxbpf::link::query_xdp;
+use oxbpf::netlink;
 use oxbpf::sys::{self, ObjKind};
 use serde_json::json;
 use std::os::fd::AsFd;
@@ -41,7 +41,7 @@ pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
             "link"
         }
         None => {
-            detach_netlink(&info, ifindex, &a.iface)?;
+            oxbpf::link::detach_xdp(ifindex)?;
             "netlink"
         }
     };
@@ -65,23 +65,4 @@ pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
         },
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn detach_netlink(info: &XdpInfo, ifindex: u32, iface: &str) -> anyhow::Result<()> {
-    let sock = netlink::Socket::route()?;
-    for (mode, attached) in [
-        (XdpMode::Generic, info.generic_prog_id),
-        (XdpMode::Driver, info.driver_prog_id),
-        (XdpMode::Offload, info.offload_prog_id),
-    ] {
-        if attached.is_some() {
-            let req = SetXdp {
-                fd: -1,
-                flags: mode.flags(),
-                expected_fd: None,
-            };
-            netlink::xdp::set_xdp(&sock, ifindex, iface, req)?;
-        }
-    }
-    Ok(())
 }

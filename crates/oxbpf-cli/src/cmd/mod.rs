@@ -16,6 +16,7 @@ pub mod probe;
 pub mod run;
 mod run_plan;
 pub mod xdp_pins;
+pub mod xsk;
 
 use anyhow::Context;
 use oxbpf::spec::CollectionSpec;

@@ -36,7 +36,8 @@ pub fn to_c(btf: &Btf) -> Result<String, BtfError> {
     Ok(d.out)
 }
 
-/// One JSON object per type (JSON Lines), in id order.
+/// One JSON object per type (JSON Lines), in id order (feature `json`).
+#[cfg(feature = "json")]
 pub fn to_json_lines(btf: &Btf, out: &mut dyn std::io::Write) -> std::io::Result<()> {
     let mut line = String::new();
     for (id, t) in btf.iter() {
@@ -48,7 +49,9 @@ pub fn to_json_lines(btf: &Btf, out: &mut dyn std::io::Write) -> std::io::Result
     Ok(())
 }
 
-/// A type as a JSON object (`id`, `kind`, `name` and the kind's fields), as text.
+/// A type as a JSON object (`id`, `kind`, `name` and the kind's fields), as text (feature
+/// `json`).
+#[cfg(feature = "json")]
 pub fn type_json(id: u32, t: &Type) -> String {
     let mut s = String::new();
     super::json::write_type(&mut s, id, t);

@@ -9,9 +9,12 @@
 //!
 //! `.tar.xz` is read in-process with `lzma-rs` (pure-Rust xz) and `tar`: no system `xz`/`tar`
 //! or liblzma needed, in keeping with a library that has no C dependencies; BTFHub files are
-//! a few MiB, so a pure-Rust decoder is fast enough.
+//! a few MiB, so a pure-Rust decoder is fast enough. The readers come with the `btfhub` cargo
+//! feature (on by default); without it a `.tar.xz` is refused with an error naming the feature
+//! (plain `.btf` files still load).
 
 use super::{Btf, BtfError};
+#[cfg(feature = "btfhub")]
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -137,6 +140,11 @@ pub fn untar_xz(path: &Path) -> Result<Vec<u8>, BtfError> {
         path: path.display().to_string(),
         source,
     })?;
+    decompress(file, bad)
+}
+
+#[cfg(feature = "btfhub")]
+fn decompress(file: std::fs::File, bad: impl Fn(String) -> BtfError) -> Result<Vec<u8>, BtfError> {
     let mut tar_bytes = Vec::new();
     lzma_rs::xz_decompress(&mut std::io::BufReader::new(file), &mut tar_bytes)
         .map_err(|e| bad(format!("not a valid .tar.xz (xz: {e})")))?;
@@ -166,9 +174,34 @@ pub fn untar_xz(path: &Path) -> Result<Vec<u8>, BtfError> {
     first.ok_or_else(|| bad("the archive holds no file".into()))
 }
 
+#[cfg(not(feature = "btfhub"))]
+fn decompress(_: std::fs::File, bad: impl Fn(String) -> BtfError) -> Result<Vec<u8>, BtfError> {
+    Err(bad(
+        "reading .tar.xz needs oxbpf's `btfhub` cargo feature, which this build turned off; \
+         hint: enable it, or extract the .btf file and pass that"
+            .into(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(feature = "btfhub"))]
+    #[test]
+    fn tar_xz_without_the_feature_says_so() {
+        let path =
+            std::env::temp_dir().join(format!("oxbpf-nofeat-{}.btf.tar.xz", std::process::id()));
+        std::fs::write(&path, b"not read").unwrap();
+        let e = load_file(&path).unwrap_err().to_string();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            e.contains(
+                "reading .tar.xz needs oxbpf's `btfhub` cargo feature, which this build turned off"
+            ),
+            "{e}"
+        );
+    }
 
     #[test]
     fn os_release_fields() {

@@ -19,6 +19,7 @@ mod edit;
 mod ext;
 pub mod hub;
 mod index;
+#[cfg(feature = "json")]
 mod json;
 pub mod kernel;
 mod load;

@@ -1,5 +1,6 @@
 //! `.kconfig` externs: the `.kconfig` map's value, filled from the kernel configuration
-//! (`/boot/config-$(uname -r)`, else `/proc/config.gz`) and the virtual `LINUX_*` externs.
+//! (`/boot/config-$(uname -r)`, else `/proc/config.gz`, which needs the `kconfig-gz` cargo
+//! feature, on by default) and the virtual `LINUX_*` externs.
 //!
 //! Semantics follow libbpf's (as facts): an extern's C type decides what values it takes:
 //! `bool` takes `y`/`n`; `enum libbpf_tristate` takes `y`/`n`/`m` (1/0/2); `char` (any
@@ -11,6 +12,7 @@
 use crate::btf::{Btf, Type};
 use crate::spec::{CollectionSpec, ExternKind, ExternSpec};
 use std::collections::HashMap;
+#[cfg(feature = "kconfig-gz")]
 use std::io::Read;
 
 /// How an extern's C type takes config values (libbpf's `kcfg_type`).
@@ -78,18 +80,29 @@ pub fn read_running_config(release: &str) -> Result<String, String> {
     }
     let gz = "/proc/config.gz";
     match std::fs::File::open(gz) {
-        Ok(f) => {
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(f)
-                .read_to_string(&mut text)
-                .map_err(|e| format!("{gz}: not valid gzip text: {e}"))?;
-            Ok(text)
-        }
+        Ok(f) => gunzip(f, gz),
         Err(e) => Err(format!(
             "no kernel config: {boot} absent and {gz}: {e} (CONFIG_IKCONFIG_PROC not set?); \
              hint: declare the CONFIG_* externs __weak to get 0 when unknown"
         )),
     }
+}
+
+#[cfg(feature = "kconfig-gz")]
+fn gunzip(f: std::fs::File, gz: &str) -> Result<String, String> {
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(f)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{gz}: not valid gzip text: {e}"))?;
+    Ok(text)
+}
+
+#[cfg(not(feature = "kconfig-gz"))]
+fn gunzip(_: std::fs::File, gz: &str) -> Result<String, String> {
+    Err(format!(
+        "{gz} exists but oxbpf was built without its `kconfig-gz` cargo feature; hint: enable \
+         it, or declare the CONFIG_* externs __weak to get 0 when unknown"
+    ))
 }
 
 /// Writes `raw` (a config value) into `out` for an extern of type `t`.
@@ -369,6 +382,18 @@ fn yn(b: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(feature = "kconfig-gz"))]
+    #[test]
+    fn config_gz_without_the_feature_says_so() {
+        let f = std::fs::File::open("/proc/self/status").unwrap();
+        let e = gunzip(f, "/proc/config.gz").unwrap_err();
+        assert_eq!(
+            e,
+            "/proc/config.gz exists but oxbpf was built without its `kconfig-gz` cargo feature; \
+             hint: enable it, or declare the CONFIG_* externs __weak to get 0 when unknown"
+        );
+    }
 
     #[test]
     fn versions() {

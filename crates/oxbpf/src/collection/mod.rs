@@ -62,6 +62,14 @@ pub enum LoadError {
     /// A program named in the options does not exist in the spec.
     #[error("no program {0:?} in the object (see `oxbpf inspect`)")]
     NoSuchProgram(String),
+    /// [`Collection::program`] was asked for a program this collection does not hold.
+    #[error("no program {name:?} in this collection (loaded: {loaded}); hint: the name is the C function's, not the section's")]
+    ProgramNotLoaded {
+        /// The name asked for.
+        name: String,
+        /// The programs it holds, comma-separated.
+        loaded: String,
+    },
     /// A program asked to be device-bound is not an XDP program.
     #[error("program {program:?} is {prog_type}, only XDP programs can be device-bound")]
     NotXdp {
@@ -273,7 +281,8 @@ impl Collection {
         let mut failed = BTreeMap::new();
         for p in wanted {
             match load_program(p, &resolver, &env) {
-                Ok(prog) => {
+                Ok(mut prog) => {
+                    prog.set_section(p);
                     coll.programs.insert(p.name.clone(), prog);
                 }
                 Err(LoadError::Program(e)) => {
@@ -386,9 +395,31 @@ impl Collection {
         &self.maps
     }
 
-    /// The program named `name`.
-    pub fn program(&self, name: &str) -> Option<&Program> {
-        self.programs.get(name)
+    /// The program named `name` (its entry function's name in the C source); the error names
+    /// the programs there are. Attach it with its typed methods, e.g.
+    /// [`Program::attach`] (the section's own target) or [`Program::attach_xdp`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use oxbpf::collection::{Collection, CollectionOptions};
+    /// use oxbpf::link::XdpMode;
+    ///
+    /// let spec = oxbpf::elf::load_collection_spec_from_file("counter.bpf.o")?;
+    /// let coll = Collection::load(&spec, &CollectionOptions::default())?;
+    /// // SEC("xdp"): the interface is the caller's to say.
+    /// let _xdp = coll.program("count_packets")?.attach_xdp("eth0", XdpMode::Auto)?;
+    /// // SEC("tracepoint/syscalls/sys_enter_openat"): the section says where.
+    /// let _tp = coll.program("trace_openat")?.attach()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn program(&self, name: &str) -> Result<&Program, LoadError> {
+        self.programs
+            .get(name)
+            .ok_or_else(|| LoadError::ProgramNotLoaded {
+                name: name.to_string(),
+                loaded: self.programs.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
     }
 
     /// Takes ownership of the program named `name`.

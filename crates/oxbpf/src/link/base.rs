@@ -202,6 +202,16 @@ impl Link {
         })
     }
 
+    /// Opens the link with kernel id `id` (as `bpftool link show` lists it); dropping the
+    /// result only closes our fd, [`detach`](Self::detach) detaches it for every holder.
+    pub fn from_id(id: u32) -> Result<Self, LinkError> {
+        let fd = sys::get_fd_by_id(sys::ObjKind::Link, id).map_err(|source| LinkError::Sys {
+            what: format!("open link id {id}"),
+            source,
+        })?;
+        Ok(Link::from_fd(fd))
+    }
+
     /// Which mechanism holds the attachment.
     pub fn path(&self) -> AttachPath {
         match &self.kind {
@@ -284,6 +294,28 @@ impl Link {
             }
         }
         Ok(())
+    }
+
+    /// Swaps the link's program for `new_prog` atomically (`BPF_LINK_UPDATE`; works on a
+    /// link opened [`from_pin`](Self::from_pin) too). Only `bpf_link`s can: netlink XDP
+    /// attachments swap with [`XdpLink::replace`](super::XdpLink::replace).
+    pub fn update(&self, new_prog: BorrowedFd) -> Result<(), LinkError> {
+        match &self.kind {
+            Some(Kind::Fd(fd)) => sys::link_update(fd.as_fd(), new_prog, None).map_err(|source| {
+                LinkError::Sys {
+                    what: "replace the program of link".into(),
+                    source,
+                }
+            }),
+            Some(Kind::NetlinkXdp(_)) | Some(Kind::Legacy(_)) => Err(LinkError::Invalid {
+                what: "replace the program of link".into(),
+                reason: format!(
+                    "attached with {:?}, which has no kernel link to update; hint: XdpLink::replace swaps netlink XDP programs",
+                    self.path()
+                ),
+            }),
+            None => Err(LinkError::Detached),
+        }
     }
 
     /// Detaches now. For a `bpf_link` this is `BPF_LINK_DETACH` (the link stays valid but

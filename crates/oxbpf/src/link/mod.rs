@@ -3,6 +3,7 @@
 
 mod base;
 pub mod cgroup;
+mod iface;
 mod legacy;
 pub mod netkit;
 pub mod perf;
@@ -12,11 +13,14 @@ pub mod sock;
 pub mod support;
 pub mod tc;
 pub mod tracing;
+mod typed;
 pub mod xdp;
+mod xdp_detach;
 mod xdp_query;
 
 pub use base::{AttachPath, Link, LinkInfo, LinkTarget};
 pub use cgroup::{attach_cgroup, open_cgroup, query_attached, CgroupAttachMode, CgroupOptions};
+pub use iface::Iface;
 pub use netkit::{attach_netkit, NetkitSide};
 pub use perf::{attach_tracepoint, tracefs, tracepoint_id, PerfOptions};
 pub use probe::{
@@ -29,6 +33,7 @@ pub use tc::{
 };
 pub use tracing::{attach_btf_tracing, attach_raw_tracepoint, lockdown_mode};
 pub use xdp::{attach_xdp, xdp_link_supported, XdpLink, XdpMode, XdpOptions, XdpPath};
+pub use xdp_detach::detach_xdp;
 pub use xdp_query::{query_xdp, XdpAttached, XdpInfo};
 
 use crate::netlink::NetlinkError;
@@ -112,6 +117,32 @@ pub enum LinkError {
     NoSuchDevice {
         /// The index asked for.
         ifindex: u32,
+    },
+    /// The program's type does not fit the hook it was given to.
+    #[error(
+        "program {program:?} has type {prog_type}, but {hook} needs type {expected}; hint: {hint}"
+    )]
+    WrongProgramType {
+        /// The program's name.
+        program: String,
+        /// Its type.
+        prog_type: crate::spec::ProgramType,
+        /// The hook asked for (`"a tracepoint attach"`, ...).
+        hook: &'static str,
+        /// The program type(s) the hook takes.
+        expected: String,
+        /// What to call instead.
+        hint: String,
+    },
+    /// The program's section names no target for this attach, and none was given.
+    #[error("program {program:?} (SEC({section:?})): {reason}")]
+    NoTarget {
+        /// The program's name.
+        program: String,
+        /// Its ELF section (empty if it was not loaded from an object).
+        section: String,
+        /// What is missing, and what to call instead.
+        reason: String,
     },
     /// The link was already detached.
     #[error("link already detached")]

@@ -17,16 +17,17 @@ pub enum NetkitSide {
     Peer,
 }
 
-/// Attaches `prog` to the netkit device `ifindex` (the primary; the side picks which
+/// Attaches `prog` to the netkit device `iface` (name or ifindex) (the primary; the side picks which
 /// direction), at `order`, failing with `ESTALE` unless the revision is `expected_revision`
 /// (0: don't check).
 pub fn attach_netkit(
     prog: BorrowedFd,
-    ifindex: u32,
+    iface: impl Into<super::Iface>,
     side: NetkitSide,
     order: TcOrder,
     expected_revision: u64,
 ) -> Result<Link, LinkError> {
+    let ifindex = iface.into().index()?;
     let t = match side {
         NetkitSide::Primary => AttachType::NETKIT_PRIMARY,
         NetkitSide::Peer => AttachType::NETKIT_PEER,

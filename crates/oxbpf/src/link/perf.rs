@@ -161,7 +161,7 @@ pub(crate) fn attach_perf_event(
 static TRACEFS: Mutex<Option<PathBuf>> = Mutex::new(None);
 
 /// Where tracefs is mounted, mounting it at `/sys/kernel/tracing` when it is nowhere and the
-/// process is allowed to.
+/// process is allowed to (logged at `info` level; the mount is left in place).
 pub fn tracefs() -> Result<PathBuf, LinkError> {
     let mut cached = TRACEFS.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = &*cached {
@@ -206,7 +206,10 @@ fn mount_tracefs() -> Result<PathBuf, LinkError> {
             source: std::io::Error::last_os_error(),
         });
     }
-    tracing::info!("mounted tracefs at {}", target.display());
+    tracing::info!(
+        "tracefs was not mounted: mounted it at {} to read tracepoint ids (it stays mounted)",
+        target.display()
+    );
     Ok(target.to_path_buf())
 }
 
@@ -223,22 +226,17 @@ pub fn tracepoint_id(category: &str, name: &str) -> Result<u64, LinkError> {
             reason: "category and name must be single path components (e.g. \"syscalls\", \"sys_enter_getpid\")".into(),
         });
     }
-    let path = tracefs()?
-        .join("events")
-        .join(category)
-        .join(name)
-        .join("id");
+    let root = tracefs()?;
+    let dir = root.join("events").join(category);
+    let path = dir.join(name).join("id");
     let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => LinkError::Invalid {
             what: what.clone(),
             reason: format!(
-                "{} does not exist; hint: list {}/events/{category}/",
+                "{} does not exist; hint: list {}/ for the tracepoints of {category:?} (and {}/ for the categories)",
                 path.display(),
-                path.parent()
-                    .and_then(|p| p.parent())
-                    .and_then(|p| p.parent())
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default()
+                dir.display(),
+                root.join("events").display()
             ),
         },
         _ => super::perf_perm::refused(format!("read {}", path.display()), e, PERF_TYPE_TRACEPOINT),
@@ -274,12 +272,26 @@ impl PerfOptions {
 
 /// Attaches the `tracepoint` program `prog` to tracepoint `category/name`
 /// (e.g. `"syscalls"`, `"sys_enter_getpid"`), system-wide.
+///
+/// The tracepoint id is read from tracefs. If tracefs is mounted nowhere, this **mounts it**
+/// at `/sys/kernel/tracing` (when the process may; it stays mounted) and logs that at `info`
+/// level through `tracing`; see [`tracefs`].
 pub fn attach_tracepoint(
     prog: BorrowedFd,
     category: &str,
     name: &str,
     opts: PerfOptions,
 ) -> Result<Link, LinkError> {
+    if let Ok(info) = sys::prog_info(prog) {
+        let prog_name = sys::name_from_bytes(&info.name);
+        let t = crate::spec::ProgramType(info.prog_type);
+        super::typed::check_type(
+            &prog_name,
+            t,
+            "a tracepoint attach",
+            &[crate::spec::ProgramType::TRACEPOINT],
+        )?;
+    }
     let id = tracepoint_id(category, name)?;
     let what = format!("attach to tracepoint {category}/{name}");
     let mut attr = PerfEventAttr {

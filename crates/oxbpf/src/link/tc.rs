@@ -231,14 +231,15 @@ fn force_netlink() -> bool {
     std::env::var(FORCE_NETLINK_ENV).is_ok_and(|v| v == "1")
 }
 
-/// Attaches the `sched_cls` program `prog` to device `ifindex` (in the calling thread's
-/// network namespace) in `direction`. See the module docs for the mechanism choice.
+/// Attaches the `sched_cls` program `prog` to device `iface` (a name or an ifindex, in the
+/// calling thread's network namespace) in `direction`. See the module docs for the mechanism choice.
 pub fn attach_tc(
     prog: BorrowedFd,
-    ifindex: u32,
+    iface: impl Into<super::Iface>,
     direction: TcDirection,
     opts: TcOptions,
 ) -> Result<TcLink, LinkError> {
+    let ifindex = iface.into().index()?;
     let ifname = super::xdp::device_name(ifindex).ok_or(LinkError::NoSuchDevice { ifindex })?;
     let mech = if force_netlink() {
         Mechanism::Legacy
@@ -445,9 +446,13 @@ struct QueryAttr {
     revision: u64,
 }
 
-/// Reads what runs on `direction` of device `ifindex`: tcx programs (`BPF_PROG_QUERY`) and
+/// Reads what runs on `direction` of device `iface` (name or ifindex): tcx programs (`BPF_PROG_QUERY`) and
 /// clsact filters (`RTM_GETTFILTER`).
-pub fn query_tc(ifindex: u32, direction: TcDirection) -> Result<TcInfo, LinkError> {
+pub fn query_tc(
+    iface: impl Into<super::Iface>,
+    direction: TcDirection,
+) -> Result<TcInfo, LinkError> {
+    let ifindex = iface.into().index()?;
     let mut info = TcInfo::default();
     let mut progs = [0u32; 64];
     let mut links = [0u32; 64];

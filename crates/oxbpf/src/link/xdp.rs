@@ -178,16 +178,19 @@ impl XdpLink {
     }
 }
 
-/// Attaches the XDP program `prog` to device `ifindex` in `mode`.
+/// Attaches the XDP program `prog` to device `iface` (a name like `"eth0"` or an ifindex) in
+/// `mode`. [`Program::attach_xdp`](crate::prog::Program::attach_xdp) does the same with a
+/// check of the program's type.
 ///
 /// Fails if any XDP program is already attached in that mode (`EBUSY`, with the kernel's
 /// explanation on the netlink path). See the module docs for the path choice.
 pub fn attach_xdp(
     prog: BorrowedFd,
-    ifindex: u32,
+    iface: impl Into<super::Iface>,
     mode: XdpMode,
     opts: XdpOptions,
 ) -> Result<XdpLink, LinkError> {
+    let ifindex = iface.into().index()?;
     if device_name(ifindex).is_none() {
         return Err(LinkError::NoSuchDevice { ifindex });
     }

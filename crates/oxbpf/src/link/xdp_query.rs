@@ -55,9 +55,10 @@ impl XdpInfo {
     }
 }
 
-/// Reads what XDP programs are attached to device `ifindex` (in the calling thread's network
+/// Reads what XDP programs are attached to device `iface` (name or ifindex, in the calling thread's network
 /// namespace), via `RTM_GETLINK`.
-pub fn query_xdp(ifindex: u32) -> Result<XdpInfo, LinkError> {
+pub fn query_xdp(iface: impl Into<super::Iface>) -> Result<XdpInfo, LinkError> {
+    let ifindex = iface.into().index()?;
     let sock = Socket::route()?;
     let x = nlxdp::get_link(&sock, ifindex)?.xdp;
     let nz = |v: u32| (v != 0).then_some(v);

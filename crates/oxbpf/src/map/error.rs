@@ -109,6 +109,19 @@ pub enum MapError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A ring/perf buffer record is shorter than the type it was read as.
+    #[error("read a {ty} ({want} bytes) from a {got}-byte record; hint: the Rust type must match the C struct the program writes (#[repr(C)], same fields)")]
+    RecordSize {
+        /// The Rust type asked for.
+        ty: &'static str,
+        /// Its size.
+        want: usize,
+        /// The record's size.
+        got: usize,
+    },
+    /// A perf record read as data is a lost-samples notice.
+    #[error("the perf record is not a sample: {0} samples were lost (the ring was full); hint: read faster, or open the buffers with more pages")]
+    LostRecords(u64),
     /// A stored value could not be interpreted.
     #[error("{op} map \"{map}\": {reason}")]
     Invalid {

@@ -56,11 +56,27 @@ fn key_bytes<K: Pod>(prefix_len: u32, data: &K) -> Vec<u8> {
 impl<M: Borrow<Map>, K: Pod, V: Pod> LpmTrie<M, K, V> {
     /// Wraps `map`, checking its type and that its key is 4 + `size_of::<K>()` bytes.
     pub fn new(map: M) -> Result<Self, MapError> {
+        let m = map.borrow();
+        check(m, "LpmTrie", &[MapType::LPM_TRIE], None, None)?;
+        let (key, data) = (m.key_size() as usize, std::mem::size_of::<K>());
+        if key != 4 + data {
+            return Err(MapError::Invalid {
+                map: m.name().into(),
+                op: "open as LpmTrie",
+                reason: format!(
+                    "the map's key is {key} bytes (a u32 prefix length + {} data bytes) but K is \
+                     {data} bytes; hint: K is only the data after the prefix length, {} bytes here \
+                     (e.g. [u8; 4] for IPv4, [u8; 16] for IPv6)",
+                    key.saturating_sub(4),
+                    key.saturating_sub(4),
+                ),
+            });
+        }
         check(
-            map.borrow(),
+            m,
             "LpmTrie",
             &[MapType::LPM_TRIE],
-            Some(4 + std::mem::size_of::<K>()),
+            None,
             Some(std::mem::size_of::<V>()),
         )?;
         Ok(LpmTrie {
@@ -74,24 +90,44 @@ impl<M: Borrow<Map>, K: Pod, V: Pod> LpmTrie<M, K, V> {
         self.map.borrow()
     }
 
+    /// `key_bytes`, refusing a prefix longer than `K` has bits (the kernel's bare `EINVAL`).
+    fn key(&self, op: &'static str, prefix_len: u32, data: &K) -> Result<Vec<u8>, MapError> {
+        let max = 8 * std::mem::size_of::<K>() as u64;
+        if u64::from(prefix_len) > max {
+            return Err(MapError::Invalid {
+                map: self.map().name().into(),
+                op,
+                reason: format!(
+                    "prefix length {prefix_len} is longer than the key's {max} data bits; \
+                     hint: the maximum prefix is {max}"
+                ),
+            });
+        }
+        Ok(key_bytes(prefix_len, data))
+    }
+
     /// Longest-prefix match: the value of the longest stored prefix covering the first
     /// `prefix_len` bits of `data` (use the full width to match an address).
     pub fn get(&self, prefix_len: u32, data: &K) -> Result<Option<V>, MapError> {
         Ok(self
             .map()
-            .lookup(&key_bytes(prefix_len, data))?
+            .lookup(&self.key("lookup in", prefix_len, data)?)?
             .map(|b| from_bytes(&b)))
     }
 
     /// Stores `data/prefix_len` → `value`.
     pub fn insert(&self, prefix_len: u32, data: &K, value: &V, flags: u64) -> Result<(), MapError> {
-        self.map()
-            .update(&key_bytes(prefix_len, data), bytes_of(value), flags)
+        self.map().update(
+            &self.key("update", prefix_len, data)?,
+            bytes_of(value),
+            flags,
+        )
     }
 
     /// Removes exactly `data/prefix_len`; `false` if absent.
     pub fn remove(&self, prefix_len: u32, data: &K) -> Result<bool, MapError> {
-        self.map().delete(&key_bytes(prefix_len, data))
+        self.map()
+            .delete(&self.key("delete from", prefix_len, data)?)
     }
 
     /// The stored prefixes as `(prefix_len, data)`.

@@ -4,6 +4,8 @@
 //! from a collection.
 
 mod array;
+#[cfg(feature = "tokio")]
+mod async_buf;
 mod batch;
 mod cpus;
 mod error;
@@ -23,6 +25,8 @@ mod view;
 mod xdp;
 
 pub use array::{Array, PerCpuArray};
+#[cfg(feature = "tokio")]
+pub use async_buf::{AsyncPerfBuffer, AsyncRingBuf};
 pub use batch::Entries;
 pub use cpus::{nr_possible_cpus, online_cpus, parse_cpu_list, possible_cpus};
 pub use error::MapError;

@@ -56,6 +56,17 @@ pub enum PerfRecord {
     Lost(u64),
 }
 
+impl PerfRecord {
+    /// A sample as a `T` (read unaligned; the kernel's trailing padding is ignored); an error
+    /// for a [`Lost`](Self::Lost) record or a sample shorter than `T`.
+    pub fn read<T: super::Pod>(&self) -> Result<T, MapError> {
+        match self {
+            PerfRecord::Sample(b) => super::pod::read_record(b),
+            PerfRecord::Lost(n) => Err(MapError::LostRecords(*n)),
+        }
+    }
+}
+
 /// A `BPF_MAP_TYPE_PERF_EVENT_ARRAY`.
 #[derive(Debug)]
 pub struct PerfEventArray<M> {
@@ -256,6 +267,13 @@ impl PerfBuffer {
     /// Drains every waiting record.
     pub fn read_all(&mut self) -> Vec<PerfRecord> {
         std::iter::from_fn(|| self.next()).collect()
+    }
+}
+
+impl AsRawFd for PerfBuffer {
+    /// The perf event fd (for `poll`, `epoll` or tokio's `AsyncFd`).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
     }
 }
 

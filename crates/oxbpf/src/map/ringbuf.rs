@@ -69,6 +69,14 @@ impl std::ops::Deref for RingBufItem<'_> {
     }
 }
 
+impl RingBufItem<'_> {
+    /// The record as a `T` (e.g. a `#[derive(bytemuck::Pod, bytemuck::Zeroable)]` mirror of
+    /// the C struct), read unaligned; [`MapError::RecordSize`] if the record is shorter.
+    pub fn read<T: super::Pod>(&self) -> Result<T, MapError> {
+        super::pod::read_record(self.data)
+    }
+}
+
 impl Drop for RingBufItem<'_> {
     fn drop(&mut self) {
         self.consumer_pos.store(self.next_pos, Ordering::Release);
@@ -157,6 +165,11 @@ impl<M: Borrow<Map>> RingBuf<M> {
         }
     }
 
+    /// True if a committed record is waiting (discarded ones are skipped).
+    pub fn has_record(&self) -> bool {
+        self.peek().is_some()
+    }
+
     /// The next committed record, or `None` if none is ready now.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Option<RingBufItem<'_>> {
@@ -194,6 +207,13 @@ impl<M: Borrow<Map>> RingBuf<M> {
                 }
             }
         }
+    }
+}
+
+impl<M: Borrow<Map>> AsRawFd for RingBuf<M> {
+    /// The map fd (for `poll`, `epoll` or tokio's `AsyncFd`).
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.map().fd().as_raw_fd()
     }
 }
 

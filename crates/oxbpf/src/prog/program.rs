@@ -1,7 +1,7 @@
 //! [`Program`]: a loaded program, by fd.
 
 use super::error::ProgramError;
-use crate::spec::ProgramType;
+use crate::spec::{AttachType, ProgramSpec, ProgramType};
 use crate::sys::{self, attr::ProgInfo, ObjKind};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,16 @@ pub struct Program {
     tag: [u8; 8],
     pinned: Option<PathBuf>,
     log: Option<String>,
+    section: Option<Section>,
+}
+
+/// What the ELF section said about a program loaded from an object (for the typed attach
+/// methods in [`crate::link`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Section {
+    pub name: String,
+    pub attach_type: Option<AttachType>,
+    pub attach_to: Option<String>,
 }
 
 impl Program {
@@ -34,7 +44,35 @@ impl Program {
             tag,
             pinned: None,
             log,
+            section: None,
         }
+    }
+
+    /// Records the section `spec` came from (set by [`Collection`](crate::collection::Collection)
+    /// loads).
+    pub(crate) fn set_section(&mut self, spec: &ProgramSpec) {
+        self.section = Some(Section {
+            name: spec.section.clone(),
+            attach_type: spec.expected_attach_type,
+            attach_to: spec.attach_to.clone(),
+        });
+    }
+
+    /// The ELF section the program came from (`"xdp"`, `"tracepoint/syscalls/sys_enter_openat"`),
+    /// when it was loaded from an object.
+    pub fn section(&self) -> Option<&str> {
+        self.section.as_ref().map(|s| s.name.as_str())
+    }
+
+    /// The attach type the section implies (`expected_attach_type`), if any.
+    pub fn expected_attach_type(&self) -> Option<AttachType> {
+        self.section.as_ref().and_then(|s| s.attach_type)
+    }
+
+    /// The attach target named by the section (`"syscalls/sys_enter_openat"` for
+    /// `tracepoint/syscalls/sys_enter_openat`, the function for `fentry/do_unlinkat`), if any.
+    pub fn attach_to(&self) -> Option<&str> {
+        self.section.as_ref().and_then(|s| s.attach_to.as_deref())
     }
 
     /// Wraps an existing program fd, reading its type, id and tag from the kernel.
@@ -52,6 +90,7 @@ impl Program {
             tag: info.tag,
             pinned: None,
             log: None,
+            section: None,
         })
     }
 

@@ -133,7 +133,7 @@ pub fn map<'a>(coll: &'a Collection, name: &str) -> Result<&'a Map, SkelError> {
 
 /// The loaded program `name`.
 pub fn program<'a>(coll: &'a Collection, name: &str) -> Result<&'a Program, SkelError> {
-    coll.program(name).ok_or_else(|| SkelError::Missing {
+    coll.program(name).map_err(|_| SkelError::Missing {
         what: "program",
         name: name.into(),
         hint: "programs in `?` sections or left out of CollectionOptions::programs are not loaded",

@@ -443,12 +443,16 @@ pub struct RawSyn {
     pub proxied: u8,
     /// Proxied: the client's receive window (network order bytes).
     pub window: [u8; 2],
+    /// Proxied: the sequence number of the LB's SYN to the backend (host order).
+    pub client_isn: u32,
+    /// Zero.
+    pub _pad: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawSyn>() == 64);
+const _: () = assert!(std::mem::size_of::<RawSyn>() == 72);
 
 impl RawSyn {
     /// Size in bytes.
-    pub const SIZE: usize = 64;
+    pub const SIZE: usize = 72;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -464,6 +468,8 @@ impl RawSyn {
             synack: b[60],
             proxied: b[61],
             window: [b[62], b[63]],
+            client_isn: u32_at(b, 64),
+            _pad: 0,
         })
     }
 }
@@ -516,7 +522,7 @@ impl RawStats {
 /// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load (fields
 /// documented in `oxlb.h`). Generated.
 pub use super::skel::oxlb::oxlb_config as RawConfig;
-const _: () = assert!(std::mem::size_of::<RawConfig>() == 48);
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 52);
 
 impl RawConfig {
     /// Size in bytes.
@@ -644,13 +650,15 @@ pub enum Reason {
     CookieProxied = 33,
     /// Cookie frames that could not be built (odd options or size) (XDP_DROP).
     CookieFail = 34,
+    /// Backends' answers for an older use of a half-open flow's NAT port, reset by the LB.
+    StaleReset = 35,
 }
 
 impl Reason {
     /// Number of reasons (`OXLB_R_MAX`).
-    pub const COUNT: u32 = 35;
+    pub const COUNT: u32 = 36;
     /// Every reason in index order.
-    pub const ALL: [Reason; 35] = [
+    pub const ALL: [Reason; 36] = [
         Reason::PassNotIp,
         Reason::PassNotVip,
         Reason::Truncated,
@@ -686,6 +694,7 @@ impl Reason {
         Reason::CookieOk,
         Reason::CookieProxied,
         Reason::CookieFail,
+        Reason::StaleReset,
     ];
 
     /// Metric-style name, e.g. `pass_not_vip`.
@@ -726,6 +735,7 @@ impl Reason {
             Reason::CookieOk => "cookie_ok",
             Reason::CookieProxied => "cookie_proxied",
             Reason::CookieFail => "cookie_fail",
+            Reason::StaleReset => "stale_reset",
         }
     }
 }

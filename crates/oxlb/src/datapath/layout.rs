@@ -109,6 +109,9 @@ pub struct Layout {
     pub encap: super::Encap,
     /// When SYNs to NAT VIPs are answered with SYN cookies.
     pub syn_cookies: SynCookies,
+    /// New flows per VIP per CPU per second above which [`SynCookies::Flood`] answers SYNs
+    /// with cookies (0: only the guard and exhausted half-open ports trigger them).
+    pub syn_cookie_rate: u32,
 }
 
 /// When the datapath answers a SYN to a NAT VIP itself with a SYN cookie (and proxies the
@@ -118,8 +121,8 @@ pub struct Layout {
 pub enum SynCookies {
     /// Never.
     Off,
-    /// During a flood: while the VIP's new-flow guard is engaged, and whenever every NAT
-    /// port a SYN probes is held by a live half-open flow.
+    /// During a flood: while the VIP's new flows exceed `syn_cookie_rate` or the new-flow
+    /// guard, and whenever every NAT port a SYN probes is held by a live half-open flow.
     #[default]
     Flood,
     /// Every SYN.
@@ -164,6 +167,7 @@ impl Default for Layout {
             conntrack: true,
             encap: super::Encap::default(),
             syn_cookies: SynCookies::default(),
+            syn_cookie_rate: 0,
         }
     }
 }
@@ -270,6 +274,7 @@ impl Layout {
             ns_per_jiffy: 0,
             nat_tcp_syn_s: self.nat_timeouts.tcp_syn,
             guard_new_flows: self.guard_new_flows,
+            syn_cookie_rate: self.syn_cookie_rate,
         }
     }
 

@@ -75,7 +75,10 @@ fn mirrors_match_the_compiled_object() {
     same_layout!(
         RawSyn,
         gen::oxlb_syn,
-        [client, vip_id, backend_id, at_ns, server_isn, synack, proxied, window]
+        [
+            client, vip_id, backend_id, at_ns, server_isn, synack, proxied, window, client_isn,
+            _pad
+        ]
     );
     same_layout!(
         RawEncapConfig,

@@ -1,9 +1,8 @@
 //! `oxlb demo --flood SECS`: a SYN flood from spoofed random sources (hping3 at full rate)
 //! against the IPv4 VIP while 100 keep-alive connections carry requests and legitimate
 //! clients keep opening new connections. Passes when no keep-alive connection breaks or
-//! changes backend, no backend is taken out, no NAT port runs out, the VIP stays open during
-//! the flood (at least half the new connections succeed; the 99 % target is reported) and
-//! every new connection in the 5 s after it succeeds.
+//! changes backend, no backend is taken out, no NAT port runs out, at least 99 % of the new
+//! connections succeed during the flood and every new connection in the 5 s after it does.
 
 use super::lab::{KeepAlive, Lab};
 use super::traffic::{in_netns, Conn};
@@ -22,14 +21,11 @@ const NEW_CONN_EVERY: Duration = Duration::from_millis(20);
 const OPENERS: usize = 4;
 /// After the flood, every new connection must succeed within this window.
 const AFTER: Duration = Duration::from_secs(5);
-/// Target share of legitimate new connections that succeed during the flood (reported).
+/// Share of legitimate new connections that must succeed during the flood (before the
+/// half-open table, a 6 s flood closed the VIP for 15 minutes: 0 of 20 connections; before SYN
+/// cookies and the stale-state reset, 86-98 % on this 2-core machine; now 100 %, see README
+/// "Under attack").
 const TARGET_DURING: f64 = 0.99;
-/// Share below which the run fails: the VIP must stay open (before the half-open table, a
-/// 6 s flood closed it for 15 minutes: 0 of 20 connections). The 99 % target is reported,
-/// not required: on a 2-core machine that also runs the generator and the backends, a
-/// full-rate flood saturates the CPUs and frames (a legitimate SYN among them) are dropped at
-/// the receive ring before XDP runs; measured 86-100 % there. See README "Under attack".
-const MIN_DURING: f64 = 0.50;
 /// A new connection succeeds when its handshake and its request are answered within this
 /// (its SYN is sent at 0 s and resent at 1, 3 and 7 s: a lost SYN delays, two lost fail).
 const PATIENCE: Duration = Duration::from_secs(10);
@@ -196,19 +192,11 @@ pub fn judge(r: &FloodReport, secs: u64) -> Result<(), String> {
             r.keepalive_broken
         ));
     }
-    println!(
-        "   target {:.0} % of new connections during the flood: {}",
-        100.0 * TARGET_DURING,
-        match pct(r.during) >= 100.0 * TARGET_DURING {
-            true => "met",
-            false => "NOT met (packets lost before XDP: the CPUs are saturated)",
-        }
-    );
-    if r.during.1 == 0 || pct(r.during) < 100.0 * MIN_DURING {
+    if r.during.1 == 0 || pct(r.during) < 100.0 * TARGET_DURING {
         missed.push(format!(
             "only {:.2} % of new connections succeeded during the flood (need {:.0} %)",
             pct(r.during),
-            100.0 * MIN_DURING
+            100.0 * TARGET_DURING
         ));
     }
     if r.after.1 == 0 || r.after.0 != r.after.1 {

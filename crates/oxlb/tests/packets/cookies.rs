@@ -155,6 +155,26 @@ fn proxied_flow(dp: &Dp, client: IpAddr, cport: u16, vip: IpAddr, linux: bool) {
         "still one half-open flow"
     );
 
+    // 4b. A backend still holding an older connection on this NAT port answers the SYN with
+    // a bare ACK, or a SYN-ACK of another ISN: the LB resets that stale state.
+    for (flags, ack_no) in [(ACK, 555u32), (SYN | ACK, 556)] {
+        let (rv, rst, d) = dp.run_counted(&dp.answer(&fwd, flags, (9, ack_no)));
+        assert_eq!((rv, d.get("stale_reset")), (XDP_TX, Some(&1)), "{d:?}");
+        let r = ip_of(&rst);
+        assert_eq!(
+            (r.src, r.dst, r.sport(), r.dport()),
+            (lb, baddr, nat_port, bport)
+        );
+        assert!(r.checksums_ok(), "RST checksums");
+        let (seq, _, flags, hl, _) = tcp_fields(&r);
+        assert_eq!((seq, flags, hl), (ack_no, RST, 20));
+    }
+    assert_eq!(
+        state(dp),
+        (before.0 + 1, before.1, before.2),
+        "still half-open"
+    );
+
     // 5. The backend's SYN-ACK is answered by the LB: the flow is established.
     let bisn = 7_000_000u32;
     let (rv, back, d) = dp.run_counted(&dp.answer(&fwd, SYN | ACK, (bisn, isn + 1)));
