@@ -32,11 +32,13 @@ pub enum MapId {
     BackendStats,
     /// `oxlb_reasons`: PERCPU_ARRAY [`Reason`](super::abi::Reason) → u64.
     Reasons,
+    /// `oxlb_vipfilter`: ARRAY of u64 words, see [`vipfilter`](super::vipfilter).
+    VipFilter,
 }
 
 impl MapId {
     /// Every map.
-    pub const ALL: [MapId; 11] = [
+    pub const ALL: [MapId; 12] = [
         MapId::Vips,
         MapId::VipIds,
         MapId::Ring,
@@ -48,6 +50,7 @@ impl MapId {
         MapId::VipStats,
         MapId::BackendStats,
         MapId::Reasons,
+        MapId::VipFilter,
     ];
 
     /// The map's name in the object file.
@@ -64,6 +67,7 @@ impl MapId {
             MapId::VipStats => "oxlb_vip_stats",
             MapId::BackendStats => "oxlb_be_stats",
             MapId::Reasons => "oxlb_reasons",
+            MapId::VipFilter => "oxlb_vipfilter",
         }
     }
 
@@ -204,6 +208,7 @@ impl Layout {
             MapId::Backends | MapId::BackendStats => self.max_backends,
             MapId::Ct | MapId::Nat => self.ct_entries,
             MapId::Reasons => super::abi::Reason::COUNT,
+            MapId::VipFilter => super::vipfilter::WORDS,
         }
     }
 

@@ -8,6 +8,7 @@
 //! - [`abi`]: byte-exact mirrors of `bpf/oxlb.h`.
 //! - [`Layout`]: load-time sizes (`max_entries` per map, the `oxlb_cfg` constant).
 //! - [`entries`]: plan → validated entries ([`PlanEntries::map_entries`] gives bytes).
+//! - [`vipfilter`]: the per-address filter that passes traffic not ours before any lookup.
 //! - [`diff()`]: entries of the previous plan → entries of the next = [`MapOp`]s in a
 //!   safe order; applying them is the loader's job:
 //!
@@ -32,6 +33,7 @@ mod diff;
 mod encap;
 mod entries;
 mod layout;
+pub mod vipfilter;
 
 use std::net::IpAddr;
 

@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * oxlb VIP filter: decides that a TCP/UDP packet is not ours (no VIP at its
+ * destination address, not a NAT reply) from one array read, before any conntrack,
+ * NAT or VIP hash lookup. Included by oxlb.bpf.c; the Rust mirror (hash, layout,
+ * the writes that keep it in step with oxlb_vips) is crates/oxlb/src/datapath/vipfilter.rs.
+ *
+ * oxlb_vipfilter: ARRAY of OXLB_VIPFILTER_WORDS u64 words, written only by the control
+ * plane. An address hashes (vipfilter_hash) to one word (low bits) and one of its 16
+ * nibbles (top 4 bits); the nibble's bits are "lanes":
+ *   bit 0: a VIP of this address, TCP        bit 2: an SNAT address of a NAT VIP, TCP
+ *   bit 1: a VIP of this address, UDP        bit 3: an SNAT address of a NAT VIP, UDP
+ * A set bit means "certainly none here" (no address of that lane hashes to this
+ * nibble); a clear bit means "maybe": the packet takes the full path. The map starts
+ * all zero, so a datapath whose filter was never written behaves exactly as without it.
+ * Hash collisions only cost speed (a clear bit shared with another address), never a
+ * wrong verdict. VIP ports are not in the filter: a port-0 VIP (any port) and port
+ * VIPs of one address share their lane.
+ *
+ * Writes stay safe for packets in flight: the control plane clears the bits of
+ * addresses it is about to add before it inserts their VIPs, and sets the bits of
+ * addresses it removed after their VIPs are gone (datapath/diff.rs). Each word is one
+ * 8-byte array element, so a packet reads either the old or the new word.
+ *
+ * Not filtered: ICMP errors (handled before dispatch by their quoted packet), and
+ * NAT-range ports of an SNAT address (their NAT lookups run as before). Replies of NAT
+ * flows whose VIP was removed pass to the kernel once no NAT VIP uses their SNAT
+ * address any more: the flow's forward direction already passes then.
+ */
+#ifndef OXLB_VIPFILTER_H
+#define OXLB_VIPFILTER_H
+
+#define OXLB_VIPFILTER_WORDS 4096 /* power of two: 32 KiB, 65,536 nibbles */
+#define OXLB_VIPFILTER_GOLDEN 0x9e3779b1u
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OXLB_VIPFILTER_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} oxlb_vipfilter SEC(".maps");
+
+/* Hash of a destination address (the words as they lie in the packet) and its family:
+ * word = h % OXLB_VIPFILTER_WORDS, nibble = h >> 28. */
+static __always_inline __u32 vipfilter_hash(const __u32 *addr, __u32 family, const int v6)
+{
+	__u32 h = addr[0];
+
+	if (v6) {
+		h = h * OXLB_VIPFILTER_GOLDEN ^ addr[1];
+		h = h * OXLB_VIPFILTER_GOLDEN ^ addr[2];
+		h = h * OXLB_VIPFILTER_GOLDEN ^ addr[3];
+	}
+	h ^= family << 24;
+	h ^= h >> 16;
+	h *= 0x85ebca6b;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35;
+	h ^= h >> 16;
+	return h;
+}
+
+/* 1 when a TCP/UDP packet to dst (proto, family) is certainly not ours: no VIP at dst
+ * for proto, and either dport is outside the NAT port range (nat_port = 0) or dst is
+ * no SNAT address for proto. */
+static __always_inline int vipfilter_not_ours(const __u32 *dst, __u8 family, __u8 proto,
+					      int nat_port, const int v6)
+{
+	__u32 h = vipfilter_hash(dst, family, v6);
+	__u32 w = h & (OXLB_VIPFILTER_WORDS - 1);
+	__u64 *word = bpf_map_lookup_elem(&oxlb_vipfilter, &w);
+	__u64 lanes;
+
+	if (!word)
+		return 0;
+	lanes = *word >> ((h >> 28) * 4 + (proto == IPPROTO_UDP));
+	return (lanes & 1) && (!nat_port || (lanes & 4));
+}
+
+#endif /* OXLB_VIPFILTER_H */

@@ -1,0 +1,241 @@
+//! The VIP filter `oxlb_vipfilter` (see `bpf/vipfilter.h`): one array read tells the
+//! datapath that a packet is not ours, before any conntrack, NAT or VIP hash lookup.
+//!
+//! An address hashes ([`hash`]) to one of [`WORDS`] 64-bit words and one of its 16
+//! nibbles; each nibble has four lanes (VIP TCP, VIP UDP, SNAT TCP, SNAT UDP). A set bit
+//! means "no address of this lane hashes here", so a never-written (all-zero) map lets
+//! every packet through to the full path. The words are derived from the `oxlb_vips`
+//! entries of a plan ([`VipFilter::of`]); [`ops_before`] and [`ops_after`] are the
+//! writes `diff` puts around the VIP writes.
+
+use std::collections::BTreeMap;
+
+use super::abi::{RawVip, RawVipKey, MODE_NAT};
+use super::diff::{Change, MapOp};
+use super::layout::MapId;
+
+/// Words of `oxlb_vipfilter` (`OXLB_VIPFILTER_WORDS`): a power of two.
+pub const WORDS: u32 = 4096;
+/// `OXLB_VIPFILTER_GOLDEN`: the multiplier folding IPv6 address words.
+const GOLDEN: u32 = 0x9e37_79b1;
+/// IP protocol number of UDP (the UDP lanes; anything else uses the TCP lanes).
+const UDP: u8 = 17;
+
+/// The datapath's `vipfilter_hash` of an address as `oxlb_vip_key` stores it (16 bytes,
+/// IPv4 in the first 4) and its family.
+pub fn hash(addr: &[u8; 16], family: u8) -> u32 {
+    let word = |i: usize| {
+        u32::from_ne_bytes([
+            addr[4 * i],
+            addr[4 * i + 1],
+            addr[4 * i + 2],
+            addr[4 * i + 3],
+        ])
+    };
+    let mut h = word(0);
+    if family == super::abi::AF_INET6 {
+        for i in 1..4 {
+            h = h.wrapping_mul(GOLDEN) ^ word(i);
+        }
+    }
+    h ^= u32::from(family) << 24;
+    h ^= h >> 16;
+    h = h.wrapping_mul(0x85eb_ca6b);
+    h ^= h >> 13;
+    h = h.wrapping_mul(0xc2b2_ae35);
+    h ^ (h >> 16)
+}
+
+/// Word index and bit of an address's lane: `snat` picks the SNAT lanes.
+pub fn slot(addr: &[u8; 16], family: u8, proto: u8, snat: bool) -> (u32, u32) {
+    let h = hash(addr, family);
+    let lane = u32::from(proto == UDP) + if snat { 2 } else { 0 };
+    (h & (WORDS - 1), (h >> 28) * 4 + lane)
+}
+
+/// The filter's words: a set bit is "certainly no address of this lane here".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VipFilter {
+    words: Vec<u64>,
+}
+
+impl VipFilter {
+    /// The filter of the `oxlb_vips` entries `vips`: every VIP address in its protocol's
+    /// VIP lane, every NAT VIP's SNAT address in its SNAT lane.
+    pub fn of(vips: &BTreeMap<RawVipKey, RawVip>) -> Self {
+        let mut f = VipFilter {
+            words: vec![u64::MAX; WORDS as usize],
+        };
+        for (k, v) in vips {
+            f.open(slot(&k.addr, k.family, k.proto, false));
+            if v.mode == MODE_NAT {
+                f.open(slot(&v.snat_addr, v.snat_family, k.proto, true));
+            }
+        }
+        f
+    }
+
+    fn open(&mut self, (word, bit): (u32, u32)) {
+        self.words[word as usize] &= !(1u64 << bit);
+    }
+
+    /// Every address either filter lets through.
+    pub fn union(&self, other: &VipFilter) -> VipFilter {
+        VipFilter {
+            words: self
+                .words
+                .iter()
+                .zip(&other.words)
+                .map(|(a, b)| a & b)
+                .collect(),
+        }
+    }
+
+    /// The word at `index` as the datapath reads it.
+    pub fn word(&self, index: u32) -> u64 {
+        self.words[index as usize]
+    }
+
+    /// The datapath's verdict (`vipfilter_not_ours`): true when a TCP/UDP packet to `addr`
+    /// (dport in the NAT port range: `nat_port`) is certainly not ours.
+    pub fn not_ours(&self, addr: &[u8; 16], family: u8, proto: u8, nat_port: bool) -> bool {
+        let (w, bit) = slot(addr, family, proto, false);
+        let lanes = self.words[w as usize] >> bit;
+        lanes & 1 == 1 && (!nat_port || lanes & 4 == 4)
+    }
+
+    /// Writes turning `self` (in the map) into `next`: one element per differing word.
+    fn ops_to(&self, next: &VipFilter, change: Change) -> Vec<MapOp> {
+        (0..WORDS)
+            .filter(|&i| self.word(i) != next.word(i))
+            .map(|i| MapOp::Update {
+                map: MapId::VipFilter,
+                change,
+                key: i.to_ne_bytes().to_vec(),
+                value: next.word(i).to_ne_bytes().to_vec(),
+            })
+            .collect()
+    }
+}
+
+/// Writes to make before any VIP is inserted: the filter lets through the addresses of
+/// both plans. From nothing (fresh or adopted maps), every word is written.
+pub(super) fn ops_before(
+    old: Option<&BTreeMap<RawVipKey, RawVip>>,
+    new: &BTreeMap<RawVipKey, RawVip>,
+) -> Vec<MapOp> {
+    let next = VipFilter::of(new);
+    match old {
+        None => vec![MapOp::UpdateRun {
+            map: MapId::VipFilter,
+            change: Change::New,
+            first_key: 0,
+            value_size: 8,
+            values: next.words.iter().flat_map(|w| w.to_ne_bytes()).collect(),
+        }],
+        Some(old) => {
+            let prev = VipFilter::of(old);
+            prev.ops_to(&prev.union(&next), Change::Changed)
+        }
+    }
+}
+
+/// Writes to make once the removed VIPs are gone: the filter drops their addresses.
+pub(super) fn ops_after(
+    old: Option<&BTreeMap<RawVipKey, RawVip>>,
+    new: &BTreeMap<RawVipKey, RawVip>,
+) -> Vec<MapOp> {
+    let Some(old) = old else {
+        return Vec::new();
+    };
+    let next = VipFilter::of(new);
+    VipFilter::of(old)
+        .union(&next)
+        .ops_to(&next, Change::Removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::datapath::abi::{RawVip, MODE_DSR};
+    use std::net::IpAddr;
+
+    fn vip(addr: &str, port: u16, proto: u8, snat: Option<&str>) -> (RawVipKey, RawVip) {
+        let (snat_addr, snat_family) = snat
+            .map(|s| super::super::abi::addr_bytes(s.parse::<IpAddr>().unwrap()))
+            .unwrap_or_default();
+        let key = RawVipKey::new(addr.parse().unwrap(), port, proto);
+        let value = RawVip {
+            id: 0,
+            mode: if snat.is_some() { MODE_NAT } else { MODE_DSR },
+            snat_family,
+            _pad: 0,
+            snat_addr,
+        };
+        (key, value)
+    }
+
+    fn bytes(addr: &str) -> ([u8; 16], u8) {
+        super::super::abi::addr_bytes(addr.parse().unwrap())
+    }
+
+    #[test]
+    fn header_constants_match() {
+        let h = include_str!("../../bpf/vipfilter.h");
+        assert!(h.contains(&format!("#define OXLB_VIPFILTER_WORDS {WORDS} ")));
+        assert!(h.contains(&format!("#define OXLB_VIPFILTER_GOLDEN {GOLDEN:#x}u")));
+        assert!(WORDS.is_power_of_two());
+    }
+
+    #[test]
+    fn filter_lets_through_vips_and_snat_addresses_only() {
+        let vips: BTreeMap<_, _> = [
+            vip("10.0.1.1", 80, 6, Some("10.0.0.1")),
+            vip("fd00:1::1", 0, 17, None),
+        ]
+        .into_iter()
+        .collect();
+        let f = VipFilter::of(&vips);
+        let (a, fam) = bytes("10.0.1.1");
+        assert!(!f.not_ours(&a, fam, 6, false), "VIP, any port");
+        let (a6, fam6) = bytes("fd00:1::1");
+        assert!(!f.not_ours(&a6, fam6, 17, true), "IPv6 VIP");
+        let (lb, lbf) = bytes("10.0.0.1");
+        assert!(!f.not_ours(&lb, lbf, 6, true), "SNAT address, NAT port");
+        // Not ours unless a collision: check the exact lanes.
+        let (w, bit) = slot(&lb, lbf, 6, false);
+        let vip_lane_shared = f.word(w) >> bit & 1 == 0;
+        assert_eq!(f.not_ours(&lb, lbf, 6, false), !vip_lane_shared);
+        // The same address, the other family's bytes, hashes elsewhere (family is mixed in).
+        assert_ne!(hash(&a, fam), hash(&a, super::super::abi::AF_INET6));
+        // Open bits: exactly one per lane in use.
+        let open: u32 = (0..WORDS).map(|i| f.word(i).count_zeros()).sum();
+        assert!((2..=3).contains(&open), "{open}");
+    }
+
+    #[test]
+    fn writes_open_before_and_close_after() {
+        let a: BTreeMap<_, _> = [vip("10.0.1.1", 80, 6, Some("10.0.0.1"))]
+            .into_iter()
+            .collect();
+        let b: BTreeMap<_, _> = [vip("10.0.2.1", 80, 6, None)].into_iter().collect();
+        assert!(ops_before(Some(&a), &a).is_empty() && ops_after(Some(&a), &a).is_empty());
+        let before = ops_before(Some(&a), &b);
+        let after = ops_after(Some(&a), &b);
+        assert_eq!(before.len(), 1, "the new VIP's word: {before:?}");
+        assert!(!after.is_empty() && after.len() <= 2, "{after:?}");
+        // Applying both to a's filter gives b's.
+        let mut words = VipFilter::of(&a).words;
+        for op in before.iter().chain(&after) {
+            for (_, k, v) in op.elements() {
+                let i = u32::from_ne_bytes(k[..4].try_into().unwrap()) as usize;
+                words[i] = u64::from_ne_bytes(v.unwrap()[..8].try_into().unwrap());
+            }
+        }
+        assert_eq!(VipFilter { words }, VipFilter::of(&b));
+        // From nothing: every word, once.
+        let all = ops_before(None, &b);
+        assert_eq!(all.iter().map(MapOp::len).sum::<usize>(), WORDS as usize);
+        assert!(ops_after(None, &b).is_empty());
+    }
+}
