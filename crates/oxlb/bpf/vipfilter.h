@@ -6,8 +6,8 @@
  * the writes that keep it in step with oxlb_vips) is crates/oxlb/src/datapath/vipfilter.rs.
  *
  * oxlb_vipfilter: ARRAY of OXLB_VIPFILTER_WORDS u64 words, written only by the control
- * plane. An address hashes (vipfilter_hash) to one word (low bits) and one of its 16
- * nibbles (top 4 bits); the nibble's bits are "lanes":
+ * plane. An address hashes (vipfilter_hash) to one word and one of its 16 nibbles;
+ * the nibble's bits are "lanes":
  *   bit 0: a VIP of this address, TCP        bit 2: an SNAT address of a NAT VIP, TCP
  *   bit 1: a VIP of this address, UDP        bit 3: an SNAT address of a NAT VIP, UDP
  * A set bit means "certainly none here" (no address of that lane hashes to this
@@ -30,8 +30,10 @@
 #ifndef OXLB_VIPFILTER_H
 #define OXLB_VIPFILTER_H
 
-#define OXLB_VIPFILTER_WORDS 4096 /* power of two: 32 KiB, 65,536 nibbles */
+#define OXLB_VIPFILTER_BITS 12
+#define OXLB_VIPFILTER_WORDS (1 << OXLB_VIPFILTER_BITS) /* 32 KiB, 65,536 nibbles */
 #define OXLB_VIPFILTER_GOLDEN 0x9e3779b1u
+#define OXLB_VIPFILTER_V6 0x5bd1e995u
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -40,40 +42,34 @@ struct {
 	__type(value, __u64);
 } oxlb_vipfilter SEC(".maps");
 
-/* Hash of a destination address (the words as they lie in the packet) and its family:
- * word = h % OXLB_VIPFILTER_WORDS, nibble = h >> 28. */
-static __always_inline __u32 vipfilter_hash(const __u32 *addr, __u32 family, const int v6)
+/* Hash of a destination address (the words as they lie in the packet; IPv6 folded by
+ * XOR with a constant that keeps it apart from the IPv4 address of its last word):
+ * word = h >> 20, nibble = (h >> 16) & 15. Short on purpose: it is the dependency chain
+ * in front of the one array read every packet pays (a collision only costs the full
+ * path, so spreading beats mixing). */
+static __always_inline __u32 vipfilter_hash(const __u32 *addr, const int v6)
 {
-	__u32 h = addr[0];
+	__u32 x = addr[0];
 
-	if (v6) {
-		h = h * OXLB_VIPFILTER_GOLDEN ^ addr[1];
-		h = h * OXLB_VIPFILTER_GOLDEN ^ addr[2];
-		h = h * OXLB_VIPFILTER_GOLDEN ^ addr[3];
-	}
-	h ^= family << 24;
-	h ^= h >> 16;
-	h *= 0x85ebca6b;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35;
-	h ^= h >> 16;
-	return h;
+	if (v6)
+		x ^= addr[1] ^ addr[2] ^ addr[3] ^ OXLB_VIPFILTER_V6;
+	return (x ^ (x >> 16)) * OXLB_VIPFILTER_GOLDEN;
 }
 
 /* 1 when a TCP/UDP packet to dst (proto, family) is certainly not ours: no VIP at dst
  * for proto, and either dport is outside the NAT port range (nat_port = 0) or dst is
  * no SNAT address for proto. */
-static __always_inline int vipfilter_not_ours(const __u32 *dst, __u8 family, __u8 proto,
-					      int nat_port, const int v6)
+static __always_inline int vipfilter_not_ours(const __u32 *dst, __u8 proto, int nat_port,
+					      const int v6)
 {
-	__u32 h = vipfilter_hash(dst, family, v6);
-	__u32 w = h & (OXLB_VIPFILTER_WORDS - 1);
+	__u32 h = vipfilter_hash(dst, v6);
+	__u32 w = h >> (32 - OXLB_VIPFILTER_BITS);
 	__u64 *word = bpf_map_lookup_elem(&oxlb_vipfilter, &w);
 	__u64 lanes;
 
 	if (!word)
 		return 0;
-	lanes = *word >> ((h >> 28) * 4 + (proto == IPPROTO_UDP));
+	lanes = *word >> (((h >> 16) & 15) * 4 + (proto == IPPROTO_UDP));
 	return (lanes & 1) && (!nat_port || (lanes & 4));
 }
 

@@ -14,10 +14,14 @@ use super::abi::{RawVip, RawVipKey, MODE_NAT};
 use super::diff::{Change, MapOp};
 use super::layout::MapId;
 
-/// Words of `oxlb_vipfilter` (`OXLB_VIPFILTER_WORDS`): a power of two.
-pub const WORDS: u32 = 4096;
-/// `OXLB_VIPFILTER_GOLDEN`: the multiplier folding IPv6 address words.
+/// Index bits of `oxlb_vipfilter` (`OXLB_VIPFILTER_BITS`).
+pub const BITS: u32 = 12;
+/// Words of `oxlb_vipfilter` (`OXLB_VIPFILTER_WORDS`).
+pub const WORDS: u32 = 1 << BITS;
+/// `OXLB_VIPFILTER_GOLDEN`: the multiplier of the hash.
 const GOLDEN: u32 = 0x9e37_79b1;
+/// `OXLB_VIPFILTER_V6`: folded into IPv6 addresses.
+const V6: u32 = 0x5bd1_e995;
 /// IP protocol number of UDP (the UDP lanes; anything else uses the TCP lanes).
 const UDP: u8 = 17;
 
@@ -32,25 +36,18 @@ pub fn hash(addr: &[u8; 16], family: u8) -> u32 {
             addr[4 * i + 3],
         ])
     };
-    let mut h = word(0);
+    let mut x = word(0);
     if family == super::abi::AF_INET6 {
-        for i in 1..4 {
-            h = h.wrapping_mul(GOLDEN) ^ word(i);
-        }
+        x ^= word(1) ^ word(2) ^ word(3) ^ V6;
     }
-    h ^= u32::from(family) << 24;
-    h ^= h >> 16;
-    h = h.wrapping_mul(0x85eb_ca6b);
-    h ^= h >> 13;
-    h = h.wrapping_mul(0xc2b2_ae35);
-    h ^ (h >> 16)
+    (x ^ (x >> 16)).wrapping_mul(GOLDEN)
 }
 
 /// Word index and bit of an address's lane: `snat` picks the SNAT lanes.
 pub fn slot(addr: &[u8; 16], family: u8, proto: u8, snat: bool) -> (u32, u32) {
     let h = hash(addr, family);
     let lane = u32::from(proto == UDP) + if snat { 2 } else { 0 };
-    (h & (WORDS - 1), (h >> 28) * 4 + lane)
+    (h >> (32 - BITS), ((h >> 16) & 15) * 4 + lane)
 }
 
 /// The filter's words: a set bit is "certainly no address of this lane here".
@@ -182,9 +179,10 @@ mod tests {
     #[test]
     fn header_constants_match() {
         let h = include_str!("../../bpf/vipfilter.h");
-        assert!(h.contains(&format!("#define OXLB_VIPFILTER_WORDS {WORDS} ")));
+        assert!(h.contains(&format!("#define OXLB_VIPFILTER_BITS {BITS}\n")));
+        assert!(h.contains("#define OXLB_VIPFILTER_WORDS (1 << OXLB_VIPFILTER_BITS)"));
         assert!(h.contains(&format!("#define OXLB_VIPFILTER_GOLDEN {GOLDEN:#x}u")));
-        assert!(WORDS.is_power_of_two());
+        assert!(h.contains(&format!("#define OXLB_VIPFILTER_V6 {V6:#x}u")));
     }
 
     #[test]
@@ -206,11 +204,31 @@ mod tests {
         let (w, bit) = slot(&lb, lbf, 6, false);
         let vip_lane_shared = f.word(w) >> bit & 1 == 0;
         assert_eq!(f.not_ours(&lb, lbf, 6, false), !vip_lane_shared);
-        // The same address, the other family's bytes, hashes elsewhere (family is mixed in).
+        // An IPv6 address whose last word equals an IPv4 address hashes elsewhere.
         assert_ne!(hash(&a, fam), hash(&a, super::super::abi::AF_INET6));
         // Open bits: exactly one per lane in use.
         let open: u32 = (0..WORDS).map(|i| f.word(i).count_zeros()).sum();
         assert!((2..=3).contains(&open), "{open}");
+    }
+
+    #[test]
+    fn hash_spreads_address_blocks() {
+        use std::collections::BTreeSet;
+        let spread = |addrs: &mut dyn Iterator<Item = IpAddr>| {
+            let slots: BTreeSet<_> = addrs
+                .map(|a| {
+                    let (b, f) = super::super::abi::addr_bytes(a);
+                    slot(&b, f, 6, false)
+                })
+                .collect();
+            slots.len()
+        };
+        // A /20 of IPv4 VIPs, and 4096 IPv6 VIPs in the last two bytes: mostly own slots.
+        let v4 = spread(&mut (0..4096u32).map(|i| IpAddr::from((0x0a01_0000 + i).to_be_bytes())));
+        let v6 = spread(
+            &mut (0..4096u128).map(|i| IpAddr::from(((0xfd00u128 << 112) + i).to_be_bytes())),
+        );
+        assert!(v4 > 3500 && v6 > 3500, "{v4} {v6} of 4096");
     }
 
     #[test]
