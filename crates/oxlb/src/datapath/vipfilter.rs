@@ -72,6 +72,11 @@ impl VipFilter {
         f
     }
 
+    /// A filter from its [`WORDS`] words as read from the map (None: another count).
+    pub fn from_words(words: Vec<u64>) -> Option<Self> {
+        (words.len() == WORDS as usize).then_some(VipFilter { words })
+    }
+
     fn open(&mut self, (word, bit): (u32, u32)) {
         self.words[word as usize] &= !(1u64 << bit);
     }
