@@ -160,6 +160,8 @@ fn not_ours(f: &VipFilter, addr: IpAddr, proto: u8, nat_port: bool) -> bool {
     f.not_ours(&a, fam, proto, nat_port)
 }
 
+/// One datapath (two VIPs) for two checks: traffic not ours passes on the filter alone,
+/// then the datapath and the Rust mirror agree on random filter words.
 #[test]
 fn traffic_not_ours_passes_on_the_filter_alone() {
     if !require_kernel("traffic_not_ours_passes_on_the_filter_alone") {
@@ -169,65 +171,72 @@ fn traffic_not_ours_passes_on_the_filter_alone() {
     ns.run(|name| {
         let p = plan(base());
         let dp = Dp::load(name, &p);
-        let f = dp.filter();
-        assert_eq!(f, VipFilter::of(&entries(&p).vips), "map = plan's filter");
-
-        // ssh to the LB: passed untouched, counted as pass_not_vip only.
-        assert!(not_ours(&f, ip(LB4), TCP, false));
-        let (rv, out, d) = dp.send(ip(LB4), TCP, 22);
-        assert_eq!(rv, XDP_PASS);
-        assert_eq!(ip_of(&out).dport(), 22, "untouched");
-        assert_eq!(d, BTreeMap::from([("pass_not_vip".to_string(), 1)]));
-        // A NAT-range port of an address that is neither VIP nor SNAT address: no NAT
-        // lookup (no nat_reply_miss); of the SNAT address: the NAT lookups run as before.
-        let other = ip("10.0.0.200");
-        assert!(not_ours(&f, other, TCP, true));
-        assert!(dp.passed_not_ours(other, TCP, NAT_PORT));
-        assert!(!not_ours(&f, ip(LB4), TCP, true));
-        let (rv, _, d) = dp.send(ip(LB4), TCP, NAT_PORT);
-        assert_eq!(rv, XDP_PASS);
-        assert_eq!(
-            (d.get("nat_reply_miss"), d.get("pass_not_vip")),
-            (Some(&1), Some(&1)),
-            "{d:?}"
-        );
-
-        // The VIPs work: NAT (a SYN) and DSR on any port.
-        let src = ip(CLIENT4);
-        let syn = ip_tcp(src, ip("10.0.1.1"), 40001, 80, 0x02, (1000, 0), b"");
-        let frame = eth(dp.lb0.1, mac(PEER_MAC), ETH_IP, &syn);
-        assert_eq!(xdp::run(&dp.prog, &frame, dp.lb0.0).0, XDP_TX, "NAT VIP");
-        let (rv, out, _) = dp.send(ip("10.0.2.1"), TCP, 12345);
-        assert_eq!(
-            (rv, &out[..6]),
-            (XDP_TX, &mac(BACKENDS[1].3)[..]),
-            "DSR VIP"
-        );
-
-        // The filter decides before any VIP lookup: a VIP written into oxlb_vips behind
-        // the filter's back is not seen until its lane is opened.
-        let hidden = ip("10.0.9.9");
-        let b = RawVipKey::new(ip("10.0.2.1"), 0, TCP).to_bytes();
-        let b_value = dp.maps[&MapId::Vips].lookup(&b).unwrap().unwrap();
-        let key = RawVipKey::new(hidden, 0, TCP).to_bytes();
-        dp.maps[&MapId::Vips]
-            .update(&key, &b_value, BPF_ANY)
-            .unwrap();
-        assert!(dp.passed_not_ours(hidden, TCP, 80), "hidden by the filter");
-        let (a, fam) = addr_bytes(hidden);
-        let (w, bit) = vipfilter::slot(&a, fam, TCP, false);
-        let old = dp.word(w);
-        assert_eq!(old >> bit & 1, 1, "lane closed");
-        dp.set_word(w, old & !(1 << bit));
-        let (rv, out, _) = dp.send(hidden, TCP, 80);
-        assert_eq!(
-            (rv, &out[..6]),
-            (XDP_TX, &mac(BACKENDS[1].3)[..]),
-            "lane open"
-        );
-        dp.set_word(w, old);
-        assert!(dp.passed_not_ours(hidden, TCP, 80), "closed again");
+        filter_first(&dp, &p);
+        mirror_agrees(&dp);
     });
+}
+
+/// Non-VIP traffic passes as pass_not_vip only; VIP traffic works; a VIP written into
+/// `oxlb_vips` behind the filter's back is not seen until its lane opens.
+fn filter_first(dp: &Dp, p: &Plan) {
+    let f = dp.filter();
+    assert_eq!(f, VipFilter::of(&entries(p).vips), "map = plan's filter");
+
+    // ssh to the LB: passed untouched, counted as pass_not_vip only.
+    assert!(not_ours(&f, ip(LB4), TCP, false));
+    let (rv, out, d) = dp.send(ip(LB4), TCP, 22);
+    assert_eq!(rv, XDP_PASS);
+    assert_eq!(ip_of(&out).dport(), 22, "untouched");
+    assert_eq!(d, BTreeMap::from([("pass_not_vip".to_string(), 1)]));
+    // A NAT-range port of an address that is neither VIP nor SNAT address: no NAT
+    // lookup (no nat_reply_miss); of the SNAT address: the NAT lookups run as before.
+    let other = ip("10.0.0.200");
+    assert!(not_ours(&f, other, TCP, true));
+    assert!(dp.passed_not_ours(other, TCP, NAT_PORT));
+    assert!(!not_ours(&f, ip(LB4), TCP, true));
+    let (rv, _, d) = dp.send(ip(LB4), TCP, NAT_PORT);
+    assert_eq!(rv, XDP_PASS);
+    assert_eq!(
+        (d.get("nat_reply_miss"), d.get("pass_not_vip")),
+        (Some(&1), Some(&1)),
+        "{d:?}"
+    );
+
+    // The VIPs work: NAT (a SYN) and DSR on any port.
+    let src = ip(CLIENT4);
+    let syn = ip_tcp(src, ip("10.0.1.1"), 40001, 80, 0x02, (1000, 0), b"");
+    let frame = eth(dp.lb0.1, mac(PEER_MAC), ETH_IP, &syn);
+    assert_eq!(xdp::run(&dp.prog, &frame, dp.lb0.0).0, XDP_TX, "NAT VIP");
+    let (rv, out, _) = dp.send(ip("10.0.2.1"), TCP, 12345);
+    assert_eq!(
+        (rv, &out[..6]),
+        (XDP_TX, &mac(BACKENDS[1].3)[..]),
+        "DSR VIP"
+    );
+
+    // The filter decides before any VIP lookup: a VIP written into oxlb_vips behind
+    // the filter's back is not seen until its lane is opened.
+    let hidden = ip("10.0.9.9");
+    let b = RawVipKey::new(ip("10.0.2.1"), 0, TCP).to_bytes();
+    let b_value = dp.maps[&MapId::Vips].lookup(&b).unwrap().unwrap();
+    let key = RawVipKey::new(hidden, 0, TCP).to_bytes();
+    dp.maps[&MapId::Vips]
+        .update(&key, &b_value, BPF_ANY)
+        .unwrap();
+    assert!(dp.passed_not_ours(hidden, TCP, 80), "hidden by the filter");
+    let (a, fam) = addr_bytes(hidden);
+    let (w, bit) = vipfilter::slot(&a, fam, TCP, false);
+    let old = dp.word(w);
+    assert_eq!(old >> bit & 1, 1, "lane closed");
+    dp.set_word(w, old & !(1 << bit));
+    let (rv, out, _) = dp.send(hidden, TCP, 80);
+    assert_eq!(
+        (rv, &out[..6]),
+        (XDP_TX, &mac(BACKENDS[1].3)[..]),
+        "lane open"
+    );
+    dp.set_word(w, old);
+    assert!(dp.passed_not_ours(hidden, TCP, 80), "closed again");
 }
 
 /// SplitMix64: the filter words and addresses of the differential test.
@@ -242,62 +251,53 @@ fn splitmix(x: &mut u64) -> u64 {
 /// The datapath and the Rust mirror agree on every (address, protocol, NAT-range port):
 /// random filter words, and a VIP (port 0) at every address written behind the filter's
 /// back, so a packet passes as pass_not_vip exactly when the mirror says "not ours".
-#[test]
-fn datapath_and_mirror_agree_on_every_address() {
-    if !require_kernel("datapath_and_mirror_agree_on_every_address") {
-        return;
+fn mirror_agrees(dp: &Dp) {
+    let mut seed = 0x6f78_6c62;
+    let words: Vec<u64> = (0..WORDS).map(|_| splitmix(&mut seed)).collect();
+    for (i, w) in words.iter().enumerate() {
+        dp.set_word(i as u32, *w);
     }
-    let ns = topology();
-    ns.run(|name| {
-        let p = plan(base());
-        let dp = Dp::load(name, &p);
-        let mut seed = 0x6f78_6c62;
-        let words: Vec<u64> = (0..WORDS).map(|_| splitmix(&mut seed)).collect();
-        for (i, w) in words.iter().enumerate() {
-            dp.set_word(i as u32, *w);
-        }
-        let f = VipFilter::from_words(words).unwrap();
-        let b = RawVipKey::new(ip("10.0.2.1"), 0, TCP).to_bytes();
-        let b_value = dp.maps[&MapId::Vips].lookup(&b).unwrap().unwrap();
-        let mut addrs = Vec::new();
-        for i in 0..120u64 {
-            let r = splitmix(&mut seed);
-            addrs.push(if i % 2 == 0 {
-                IpAddr::from(Ipv4Addr::from(0x0ac8_0000 | (r as u32 & 0xffff)))
-            } else {
-                IpAddr::from(((0xfd00_0077u128 << 96) | u128::from(r)).to_be_bytes())
-            });
-        }
-        let (mut passed, mut full) = (0, 0);
-        for addr in &addrs {
-            for proto in [TCP, UDP] {
-                let key = RawVipKey::new(*addr, 0, proto).to_bytes();
-                dp.maps[&MapId::Vips]
-                    .update(&key, &b_value, BPF_ANY)
-                    .unwrap();
-                for (dport, nat) in [(80, false), (NAT_PORT, true)] {
-                    let expect = not_ours(&f, *addr, proto, nat);
-                    let (rv, _, d) = dp.send(*addr, proto, dport);
-                    let got = d.get("pass_not_vip") == Some(&1);
-                    assert_eq!(
-                        got, expect,
-                        "{addr} proto {proto} port {dport}: verdict {rv}, counters {d:?}"
-                    );
-                    if got {
-                        assert_eq!(d.len(), 1, "{addr}: {d:?}");
-                        passed += 1;
-                    } else {
-                        full += 1;
-                    }
+    let f = VipFilter::from_words(words).unwrap();
+    let b = RawVipKey::new(ip("10.0.2.1"), 0, TCP).to_bytes();
+    let b_value = dp.maps[&MapId::Vips].lookup(&b).unwrap().unwrap();
+    let mut addrs = Vec::new();
+    for i in 0..120u64 {
+        let r = splitmix(&mut seed);
+        addrs.push(if i % 2 == 0 {
+            IpAddr::from(Ipv4Addr::from(0x0ac8_0000 | (r as u32 & 0xffff)))
+        } else {
+            IpAddr::from(((0xfd00_0077u128 << 96) | u128::from(r)).to_be_bytes())
+        });
+    }
+    let (mut passed, mut full) = (0, 0);
+    for addr in &addrs {
+        for proto in [TCP, UDP] {
+            let key = RawVipKey::new(*addr, 0, proto).to_bytes();
+            dp.maps[&MapId::Vips]
+                .update(&key, &b_value, BPF_ANY)
+                .unwrap();
+            for (dport, nat) in [(80, false), (NAT_PORT, true)] {
+                let expect = not_ours(&f, *addr, proto, nat);
+                let (rv, _, d) = dp.send(*addr, proto, dport);
+                let got = d.get("pass_not_vip") == Some(&1);
+                assert_eq!(
+                    got, expect,
+                    "{addr} proto {proto} port {dport}: verdict {rv}, counters {d:?}"
+                );
+                if got {
+                    assert_eq!(d.len(), 1, "{addr}: {d:?}");
+                    passed += 1;
+                } else {
+                    full += 1;
                 }
             }
         }
-        // Random words: both outcomes occur many times.
-        assert!(
-            passed > 50 && full > 50,
-            "passed {passed}, full path {full}"
-        );
-    });
+    }
+    // Random words: both outcomes occur many times.
+    assert!(
+        passed > 50 && full > 50,
+        "passed {passed}, full path {full}"
+    );
 }
 
 /// An IPv4 address (not `a`) whose TCP VIP lane is `a`'s.
