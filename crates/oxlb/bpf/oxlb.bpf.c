@@ -1397,7 +1397,7 @@ static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int
 	struct oxlb_ct *ct = NULL;
 	struct oxlb_vip *vip;
 
-	if (vipfilter_not_ours(p->key.dst, p->key.proto, nat_port_in_range(p), v6))
+	if (vipfilter_not_ours(p, v6))
 		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 	if (nat_port_in_range(p)) {
 		struct oxlb_nat *n = bpf_map_lookup_elem(&oxlb_nat, &p->key);

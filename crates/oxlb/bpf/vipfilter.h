@@ -2,7 +2,8 @@
 /*
  * oxlb VIP filter: decides that a TCP/UDP packet is not ours (no VIP at its
  * destination address, not a NAT reply) from one array read, before any conntrack,
- * NAT or VIP hash lookup. Included by oxlb.bpf.c; the Rust mirror (hash, layout,
+ * NAT or VIP hash lookup. Included by oxlb.bpf.c right before dispatch() (it uses
+ * struct pkt and nat_port_in_range); the Rust mirror (hash, layout,
  * the writes that keep it in step with oxlb_vips) is crates/oxlb/src/datapath/vipfilter.rs.
  *
  * oxlb_vipfilter: ARRAY of OXLB_VIPFILTER_WORDS u64 words, written only by the control
@@ -56,21 +57,23 @@ static __always_inline __u32 vipfilter_hash(const __u32 *addr, const int v6)
 	return (x ^ (x >> 16)) * OXLB_VIPFILTER_GOLDEN;
 }
 
-/* 1 when a TCP/UDP packet to dst (proto, family) is certainly not ours: no VIP at dst
- * for proto, and either dport is outside the NAT port range (nat_port = 0) or dst is
- * no SNAT address for proto. */
-static __always_inline int vipfilter_not_ours(const __u32 *dst, __u8 proto, int nat_port,
-					      const int v6)
+/* 1 when a parsed TCP/UDP packet is certainly not ours: no VIP at its destination for
+ * its protocol, and either its destination port is outside the NAT port range or the
+ * address is no SNAT address for the protocol. The NAT range is only looked at for
+ * packets the VIP lane already rules out, so VIP traffic pays the read and one test. */
+static __always_inline int vipfilter_not_ours(const struct pkt *p, const int v6)
 {
-	__u32 h = vipfilter_hash(dst, v6);
+	__u32 h = vipfilter_hash(p->key.dst, v6);
 	__u32 w = h >> (32 - OXLB_VIPFILTER_BITS);
 	__u64 *word = bpf_map_lookup_elem(&oxlb_vipfilter, &w);
 	__u64 lanes;
 
 	if (!word)
 		return 0;
-	lanes = *word >> (((h >> 16) & 15) * 4 + (proto == IPPROTO_UDP));
-	return (lanes & 1) && (!nat_port || (lanes & 4));
+	lanes = *word >> (((h >> 16) & 15) * 4 + (p->key.proto == IPPROTO_UDP));
+	if (!(lanes & 1))
+		return 0;
+	return (lanes & 4) || !nat_port_in_range(p);
 }
 
 #endif /* OXLB_VIPFILTER_H */
