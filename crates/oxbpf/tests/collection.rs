@@ -2,6 +2,7 @@
 //! checking what each program computes (BPF_PROG_RUN + map reads) against its header comment;
 //! plus global variables, pin-by-name reuse, leak checks and verifier errors.
 
+mod caps_util;
 mod coll_support;
 
 use coll_support::*;
@@ -828,6 +829,10 @@ fn dropping_a_collection_frees_every_program_and_map() {
     if !require_kernel() {
         return;
     }
+    let ids = oxbpf::sys::all_ids(oxbpf::sys::ObjKind::Prog);
+    if caps_util::needs_sys_admin("BPF_PROG_GET_NEXT_ID", ids).is_none() {
+        return;
+    }
     let prefix = format!("lk{}_", std::process::id() % 100_000);
     for fixture in [
         "maps.bpf.o",
@@ -912,4 +917,14 @@ fn unknown_program_in_options_is_an_error() {
         Err(LoadError::NoSuchProgram(n)) => assert_eq!(n, "nope"),
         other => panic!("expected NoSuchProgram, got {other:?}"),
     }
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

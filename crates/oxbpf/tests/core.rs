@@ -13,6 +13,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+mod caps_util;
 mod coll_support;
 
 use coll_support::require_kernel;
@@ -338,4 +339,14 @@ fn vmlinux_poison_error_names_relocation_and_source() {
         "{msg}"
     );
     assert!(msg.contains("kernel.bpf.c:"), "source line: {msg}");
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

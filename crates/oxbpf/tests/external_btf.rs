@@ -10,6 +10,7 @@ use oxbpf::spec::CollectionSpec;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+mod caps_util;
 mod coll_support;
 
 /// Kernel tests need privileges (shared check) and a sysfs vmlinux BTF to copy.

@@ -8,6 +8,9 @@ use oxbpf::spec::{MapType, ProgramType};
 use std::time::Instant;
 
 fn require_kernel() -> bool {
+    if caps_util::probes_refused() {
+        return false;
+    }
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
@@ -432,4 +435,14 @@ fn probes_without_cap_sys_resource() {
             "program_and_map_types_agree_with_libbpf",
         ],
     );
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_in(caps_util::MINIMAL, &["probes_without_cap_sys_resource"]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &["probes_without_cap_sys_resource"]);
 }

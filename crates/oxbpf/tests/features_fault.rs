@@ -24,6 +24,9 @@ impl Drop for Fresh {
 }
 
 fn fresh() -> Option<Fresh> {
+    if caps_util::probes_refused() {
+        return None;
+    }
     if unsafe { libc::geteuid() } != 0 {
         if std::env::var("OXBPF_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
             panic!("OXBPF_REQUIRE_KERNEL=1 but not root");
@@ -363,4 +366,14 @@ fn cache_without_cap_sys_resource() {
             "inconclusive_errors_are_not_cached",
         ],
     );
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_in(caps_util::MINIMAL, &["cache_without_cap_sys_resource"]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &["cache_without_cap_sys_resource"]);
 }

@@ -4,6 +4,7 @@
 //! for the helpers the table lists. The verifier checks the licence right after finding the
 //! helper's prototype, before any argument, so `call N; exit` is enough.
 
+mod caps_util;
 mod coll_support;
 
 use coll_support::require_kernel;
@@ -102,4 +103,14 @@ fn gpl_only_helpers_match_the_running_kernel() {
         checked.len()
     );
     assert!(checked.iter().filter(|&&id| is_gpl_only_helper(id)).count() >= 20);
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

@@ -15,6 +15,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+mod caps_util;
 mod coll_support;
 use coll_support::require_kernel;
 
@@ -148,7 +149,9 @@ fn create_retries_without_btf_when_kernel_rejects_it() {
     let info = m.info().unwrap();
     assert_eq!((info.btf_id, info.btf_value_type_id), (0, 0));
     assert_eq!(m.name(), "withbtf");
-    assert_eq!(Map::from_id(m.id()).unwrap().key_size(), 4);
+    if let Some(m) = caps_util::needs_sys_admin("BPF_MAP_GET_FD_BY_ID", Map::from_id(m.id())) {
+        assert_eq!(m.key_size(), 4);
+    }
 }
 
 #[test]
@@ -381,8 +384,10 @@ fn map_in_map_with_template_inner() {
     let inner = Map::create(&inner_spec, None, None).unwrap();
     outer.set(0, inner.fd(), BPF_ANY).unwrap();
     assert_eq!(outer.get(0).unwrap(), Some(inner.id()));
-    let reopened = Map::from_id(outer.get(0).unwrap().unwrap()).unwrap();
-    assert_eq!(reopened.map_type(), MapType::ARRAY);
+    let inner_id = outer.get(0).unwrap().unwrap();
+    if let Some(m) = caps_util::needs_sys_admin("BPF_MAP_GET_FD_BY_ID", Map::from_id(inner_id)) {
+        assert_eq!(m.map_type(), MapType::ARRAY);
+    }
     assert!(outer.clear(0).unwrap());
     // An incompatible inner map is refused.
     let wrong = create("wrong", MapType::ARRAY, 4, 8, 1);
@@ -460,15 +465,18 @@ fn devmap_cpumap_xskmap() {
     if !require_kernel() {
         return;
     }
-    let ns = Netns::new().expect("create netns with veth (iproute2)");
+    // Making a namespace needs CAP_SYS_ADMIN (test setup, not oxbpf): without it the entries
+    // point at this namespace's loopback.
+    let ns = (!caps_util::lacks(caps_util::SYS_ADMIN))
+        .then(|| Netns::new().expect("create netns with veth (iproute2)"));
     let dm = DevMap::new(create("dev", MapType::DEVMAP, 4, 8, 4)).unwrap();
     let dmh = DevMap::new(create("devh", MapType::DEVMAP_HASH, 4, 4, 4)).unwrap();
     let insns = [mov64_imm(0, 2), exit()];
     let mut req = LoadRequest::new("devprog", ProgramType::XDP, &insns, "GPL");
     req.expected_attach_type = Some(oxbpf::spec::AttachType::XDP_DEVMAP);
     let devprog = prog::load(&req).unwrap();
-    let (va, vb) = ns.run(|| {
-        let (va, vb) = (ifindex("va"), ifindex("vb"));
+    let fill = |(a, b): (&str, &str)| {
+        let (va, vb) = (ifindex(a), ifindex(b));
         assert!(va > 0 && vb > 0);
         dm.set(0, va, None, BPF_ANY).unwrap();
         dm.set(1, vb, Some(devprog.fd()), BPF_ANY).unwrap();
@@ -476,7 +484,11 @@ fn devmap_cpumap_xskmap() {
         let e = dmh.set(1001, vb, Some(devprog.fd()), BPF_ANY).unwrap_err();
         assert!(e.to_string().contains("8-byte value"), "{e}");
         (va, vb)
-    });
+    };
+    let (va, vb) = match &ns {
+        Some(ns) => ns.run(|| fill(("va", "vb"))),
+        None => fill(("lo", "lo")),
+    };
     assert_eq!(dm.get(0).unwrap().unwrap().value, va);
     assert_eq!(dm.get(0).unwrap().unwrap().prog_id, None);
     let e1 = dm.get(1).unwrap().unwrap();
@@ -717,6 +729,9 @@ fn created_and_dropped_objects_leave_no_ids() {
     if !require_kernel() {
         return;
     }
+    if caps_util::needs_sys_admin("BPF_MAP_GET_NEXT_ID", sys::all_ids(ObjKind::Map)).is_none() {
+        return;
+    }
     // Names unique to this process, so concurrent tests elsewhere do not disturb the count.
     let tag = format!("lk{}", std::process::id() % 10_000_000);
     let live = |kind: ObjKind| -> Vec<u32> {
@@ -777,4 +792,14 @@ fn created_and_dropped_objects_leave_no_ids() {
         live(ObjKind::Map),
         live(ObjKind::Prog)
     );
+}
+
+#[test]
+fn passes_with_bpf_net_admin_perfmon_only() {
+    caps_util::rerun_in(caps_util::MINIMAL, &[]);
+}
+
+#[test]
+fn passes_with_no_capabilities() {
+    caps_util::rerun_in("none", &[]);
 }

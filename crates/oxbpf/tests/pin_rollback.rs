@@ -1,6 +1,7 @@
 //! A load that fails leaves no `LIBBPF_PIN_BY_NAME` pin it created (pins it reused stay), so a
 //! rerun does not trip over a half-done first attempt (issue 16 finding 4, library half).
 
+mod caps_util;
 mod coll_support;
 
 use coll_support::{require_kernel, spec, BpffsDir};

@@ -4,6 +4,7 @@
 //! oxbpf too. bpftool runs in a private mount namespace with its own bpffs, so neither its
 //! program pins nor the pin-by-name maps it creates touch the shared /sys/fs/bpf.
 
+mod caps_util;
 mod coll_support;
 
 use coll_support::*;

@@ -4,7 +4,10 @@
 //! (only it may), creates and mounts it detached (`fsmount`) and hands the mount back. In the
 //! child, without a token every load is refused with an error that says a token is missing;
 //! with a token from that bpffs it loads an object (BTF, maps, XDP programs), runs the programs
-//! (`BPF_PROG_TEST_RUN`) and loads a tracepoint program, and the feature probes answer.
+//! (`BPF_PROG_TEST_RUN`), and the feature probes answer. It loads trace.bpf.o's tracepoint and
+//! raw tracepoint programs, attaches the raw tracepoint (`BPF_RAW_TRACEPOINT_OPEN`), calls
+//! getpid() and reads the count from a map; the perf-event tracepoint attach is refused in the
+//! user namespace (no token covers `perf_event_open`) and the error must say so.
 //!
 //! A plain `main` (no libtest threads): `unshare(CLONE_NEWUSER)` needs a single-threaded
 //! process.
@@ -13,7 +16,8 @@ mod token_util;
 
 use oxbpf::collection::{Collection, CollectionOptions};
 use oxbpf::features::{have_program_type, FeatureError};
-use oxbpf::prog::{self, LoadRequest, TestRunOpts};
+use oxbpf::link::{attach_raw_tracepoint, attach_tracepoint, PerfOptions};
+use oxbpf::prog::TestRunOpts;
 use oxbpf::spec::ProgramType;
 use oxbpf::token::{self, Status, Token};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -84,20 +88,83 @@ fn child(mnt: OwnedFd) {
             .expect("test run");
         assert_eq!(out.retval, want, "{name}");
     }
-    let insns = [oxbpf::asm::Insn::mov64_imm(0, 0), oxbpf::asm::Insn::exit()];
-    prog::load(&LoadRequest::new(
-        "tp",
-        ProgramType::TRACEPOINT,
-        &insns,
-        "GPL",
-    ))
-    .expect("tracepoint program with a token");
+    let xdp_runs = token::status();
+    trace_programs_run();
     match token::status() {
         Status::Used { calls, .. } => assert!(calls > 3, "{calls} calls passed the token"),
         other => panic!("token status {other}"),
     }
     eprintln!(
-        "with a token: loaded, ran xdp_pass/xdp_drop, loaded a tracepoint program; {}",
+        "with a token: loaded and ran xdp_pass/xdp_drop ({xdp_runs}), ran the tracepoint \
+         programs; {}",
         token::status()
     );
+}
+
+/// Loads trace.bpf.o's tracepoint and raw tracepoint programs through the token, attaches
+/// them, calls getpid() and reads the counters. A tracepoint attaches through
+/// `perf_event_open`, which no BPF token covers: in the user namespace the kernel refuses it
+/// and the error must say so; the raw tracepoint attaches with `BPF_RAW_TRACEPOINT_OPEN`.
+fn trace_programs_run() {
+    let spec = oxbpf::elf::load_collection_spec_from_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/links/trace.bpf.o"
+    ))
+    .expect("parse trace.bpf.o");
+    let opts = CollectionOptions {
+        programs: Some(["tp_getpid", "raw_sys_enter"].map(String::from).into()),
+        ..Default::default()
+    };
+    let coll = Collection::load(&spec, &opts).expect("load tracing programs with a token");
+    let pid = std::process::id().to_ne_bytes();
+    coll.map("cfg")
+        .unwrap()
+        .update(&0u32.to_ne_bytes(), &pid, 0)
+        .expect("set cfg");
+    let counts = coll.map("counts").unwrap();
+    let count = |slot: u32| {
+        let v = counts
+            .lookup(&slot.to_ne_bytes())
+            .expect("lookup")
+            .expect("slot");
+        u64::from_ne_bytes(v[..8].try_into().unwrap())
+    };
+    let getpids = || {
+        for _ in 0..5 {
+            // SAFETY: getpid has no preconditions.
+            unsafe { libc::getpid() };
+        }
+    };
+
+    let tp = coll.program("tp_getpid").unwrap();
+    match attach_tracepoint(
+        tp.fd(),
+        "syscalls",
+        "sys_enter_getpid",
+        PerfOptions::default(),
+    ) {
+        Ok(link) => {
+            getpids();
+            assert!(count(0) >= 5, "tracepoint ran {} times", count(0));
+            drop(link);
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            eprintln!("tracepoint attach in the user namespace: {msg}");
+            assert!(
+                msg.contains("sys_enter_getpid")
+                    && msg.contains("runs in a user namespace: perf events need CAP_PERFMON")
+                    && msg.contains("a BPF token does not cover perf_event_open"),
+                "{msg}"
+            );
+        }
+    }
+    let raw = coll.program("raw_sys_enter").unwrap();
+    let link = attach_raw_tracepoint(raw.fd(), "sys_enter").expect("attach raw tracepoint");
+    getpids();
+    assert!(count(1) >= 5, "raw tracepoint ran {} times", count(1));
+    drop(link);
+    let after = count(1);
+    getpids();
+    assert_eq!(count(1), after, "raw tracepoint still runs after detach");
 }

@@ -219,6 +219,7 @@ fn main() {
             mode: "nat".into(),
             xdp_mode: xdp_mode.into(),
             exe: exe.clone(),
+            caps: None,
         };
         Lab::start(&opts, &[Some(1), Some(1), Some(1)])
             .unwrap_or_else(|e| panic!("start the {xdp_mode} lab: {e}"))

@@ -341,10 +341,39 @@ impl KernelSymbols for RunningKernel<'_> {
 }
 
 /// `/proc/kallsyms` as name → address (zero addresses, shown to unprivileged readers, dropped).
+/// An error when every address is hidden: then no symbol's address can be known.
 pub fn read_kallsyms() -> Result<HashMap<String, u64>, String> {
     let text = std::fs::read_to_string("/proc/kallsyms")
         .map_err(|e| format!("reading /proc/kallsyms: {e}"))?;
-    Ok(parse_kallsyms(&text))
+    let table = parse_kallsyms(&text);
+    if table.is_empty() && text.lines().next().is_some() {
+        return Err(hidden_addresses());
+    }
+    Ok(table)
+}
+
+/// Why `/proc/kallsyms` shows only zero addresses (`kallsyms_show_value`: CAP_SYSLOG, or
+/// `kptr_restrict=0` with `perf_event_paranoid <= 1`).
+fn hidden_addresses() -> String {
+    const CAP_SYSLOG: u32 = 34;
+    let sysctl = |k: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{k}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into())
+    };
+    let lacks = crate::sys::caps::CapSet::effective().is_some_and(|c| c.0 & (1 << CAP_SYSLOG) == 0);
+    format!(
+        "/proc/kallsyms shows every address as 0 to this process: kernel addresses need \
+         CAP_SYSLOG{} (kernel.kptr_restrict={}, kernel.perf_event_paranoid={}; with \
+         kptr_restrict=0 a paranoid level <= 1 also shows them)",
+        if lacks {
+            ", which this process lacks"
+        } else {
+            ""
+        },
+        sysctl("kptr_restrict"),
+        sysctl("perf_event_paranoid")
+    )
 }
 
 /// Parses the text of `/proc/kallsyms` (first address wins for duplicate names).

@@ -6,6 +6,7 @@ pub mod cgroup;
 mod legacy;
 pub mod netkit;
 pub mod perf;
+mod perf_perm;
 pub mod probe;
 pub mod sock;
 pub mod support;
@@ -115,6 +116,16 @@ pub enum LinkError {
     /// The link was already detached.
     #[error("link already detached")]
     Detached,
+    /// `perf_event_open` (or reading tracefs for it) was refused (`EACCES`/`EPERM`).
+    #[error("{what}: {source}; hint: {hint}")]
+    PerfRefused {
+        /// What was being done.
+        what: String,
+        /// The refusal.
+        source: std::io::Error,
+        /// Which capability or setting refused it.
+        hint: String,
+    },
     /// A file operation (unpin) or fd duplication failed.
     #[error("{what}: {source}")]
     Io {
@@ -131,7 +142,9 @@ impl LinkError {
         match self {
             LinkError::Sys { source, .. } => Some(source.errno),
             LinkError::Netlink(e) => e.errno(),
-            LinkError::Io { source, .. } => source.raw_os_error(),
+            LinkError::Io { source, .. } | LinkError::PerfRefused { source, .. } => {
+                source.raw_os_error()
+            }
             LinkError::Fallback { legacy, .. } => legacy.errno(),
             _ => None,
         }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// `PERF_TYPE_TRACEPOINT`.
-const PERF_TYPE_TRACEPOINT: u32 = 2;
+pub(crate) const PERF_TYPE_TRACEPOINT: u32 = 2;
 /// `PERF_FLAG_FD_CLOEXEC`.
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
 /// `PERF_EVENT_IOC_ENABLE` = `_IO('$', 0)`.
@@ -66,10 +66,11 @@ pub(crate) fn perf_event_open(
         )
     };
     if fd < 0 {
-        return Err(LinkError::Io {
-            what: format!("perf_event_open for {what}"),
-            source: std::io::Error::last_os_error(),
-        });
+        return Err(super::perf_perm::refused(
+            format!("perf_event_open for {what}"),
+            std::io::Error::last_os_error(),
+            attr.type_,
+        ));
     }
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
@@ -240,10 +241,7 @@ pub fn tracepoint_id(category: &str, name: &str) -> Result<u64, LinkError> {
                     .unwrap_or_default()
             ),
         },
-        _ => LinkError::Io {
-            what: format!("read {}", path.display()),
-            source: e,
-        },
+        _ => super::perf_perm::refused(format!("read {}", path.display()), e, PERF_TYPE_TRACEPOINT),
     })?;
     text.trim().parse().map_err(|_| LinkError::Invalid {
         what,

@@ -183,6 +183,23 @@ pub fn load(req: &LoadRequest) -> Result<Program, ProgramError> {
     }
 }
 
+/// Without `CAP_PERFMON` the verifier runs in its unprivileged mode (`bpf_allow_ptr_leaks`,
+/// `bpf_bypass_spec_v1`: both `perfmon_capable`) and prohibits pointer arithmetic and
+/// comparisons and address leaks that it allows otherwise; it answers `EACCES`.
+fn unprivileged_verifier_hint(req: &LoadRequest, error: &SysError, log: &str) -> Option<String> {
+    use crate::sys::caps::{Cap, CapSet};
+    let strict = log.contains(" prohibited") || log.contains("leaks addr");
+    let lacks = CapSet::effective().is_some_and(|c| !c.satisfies(Cap::Perfmon));
+    (error.errno == libc::EACCES && strict && lacks).then(|| {
+        format!(
+            "BPF_PROG_LOAD (program type {}) needs CAP_PERFMON, which this process lacks: \
+             without it the verifier prohibits pointer arithmetic, pointer comparisons and \
+             address leaks (its unprivileged mode)",
+            req.prog_type
+        )
+    })
+}
+
 /// A hint for failures whose errno alone misleads.
 fn load_hint(req: &LoadRequest, error: &SysError, log: &str) -> Option<String> {
     let tracing = matches!(
@@ -205,6 +222,9 @@ fn load_hint(req: &LoadRequest, error: &SysError, log: &str) -> Option<String> {
             "refused although running as root: kernel lockdown or a security module forbids {} programs here{mode}",
             req.prog_type
         ));
+    }
+    if let Some(h) = unprivileged_verifier_hint(req, error, log) {
+        return Some(h);
     }
     if req.prog_ifindex != 0 && error.errno == libc::EOPNOTSUPP && log.trim().is_empty() {
         return Some(format!(

@@ -163,7 +163,7 @@ pub fn kernel_has_tokens() -> bool {
     match unsafe { oxbpf::sys::bpf(oxbpf::sys::Cmd::TokenCreate, &mut probe) } {
         Err(e) if e.errno == libc::EBADF => true,
         other => {
-            eprintln!("this kernel has no BPF tokens (BPF_TOKEN_CREATE answered {other:?}); nothing to test");
+            eprintln!("SKIPPED: this kernel has no BPF tokens (they need Linux >= 6.9; BPF_TOKEN_CREATE answered {other:?})");
             false
         }
     }

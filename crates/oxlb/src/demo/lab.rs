@@ -24,6 +24,11 @@ pub struct LabOptions {
     pub xdp_mode: String,
     /// The `oxlb` executable to run as the daemon.
     pub exe: PathBuf,
+    /// Run the daemon as root with only these capabilities, in setpriv's syntax
+    /// ("-all,+bpf,+net_admin,+perfmon"), as the systemd unit does (ambient set, root
+    /// granting nothing), in the LB namespace joined with `nsenter --net` (`oxlb --netns`
+    /// needs CAP_SYS_ADMIN to switch namespaces). `None`: all of root's.
+    pub caps: Option<String>,
 }
 
 /// Topology, backends and daemon.
@@ -132,20 +137,52 @@ impl Lab {
             .append(true)
             .open(self.dir.join("oxlb.log"))
             .map_err(|e| e.to_string())?;
-        let child = Command::new(&self.opts.exe)
-            .args(["--netns", &self.t.lb.ns, "run", "-c"])
+        let mut cmd = match &self.opts.caps {
+            None => {
+                let mut c = Command::new(&self.opts.exe);
+                c.args(["--netns", &self.t.lb.ns]);
+                c
+            }
+            Some(caps) => {
+                let mut c = Command::new("nsenter");
+                // As systemd's CapabilityBoundingSet= + AmbientCapabilities= +
+                // SecureBits=noroot-locked + NoNewPrivileges= (dist/oxlb.service): root's uid
+                // grants nothing on exec, the ambient set is all the daemon has.
+                c.arg(format!("--net=/run/netns/{}", self.t.lb.ns))
+                    .arg("setpriv");
+                for set in ["--inh-caps", "--ambient-caps", "--bounding-set"] {
+                    c.args([set, caps]);
+                }
+                c.args([
+                    "--securebits=+noroot,+noroot_locked",
+                    "--no-new-privs",
+                    "--",
+                ])
+                .arg(&self.opts.exe);
+                c
+            }
+        };
+        let child = cmd
+            .args(["run", "-c"])
             .arg(&self.cfg)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .map_err(|e| format!("start {}: {e}", self.opts.exe.display()))?;
+        let mut child = child;
         let pid = child.id() as i32;
-        self.daemon = Some(child);
+        let mut exited = None;
         // Loading and verifying the datapath takes ~20 s in the 6.1 VM under TCG.
-        wait_for_up_to("oxlb to attach", Duration::from_secs(90), || {
-            crate::daemon::state::running_pid(&self.pin_dir) == Some(pid)
-        })
-        .map_err(|e| format!("{e}; oxlb log:\n{}", self.log()))
+        let waited = wait_for_up_to("oxlb to attach", Duration::from_secs(90), || {
+            exited = child.try_wait().ok().flatten();
+            exited.is_some() || crate::daemon::state::running_pid(&self.pin_dir) == Some(pid)
+        });
+        self.daemon = Some(child);
+        match (waited, exited) {
+            (_, Some(status)) => Err(format!("oxlb exited ({status}); oxlb log:\n{}", self.log())),
+            (Err(e), None) => Err(format!("{e}; oxlb log:\n{}", self.log())),
+            (Ok(()), None) => Ok(()),
+        }
     }
 
     /// Starts backend `i`'s HTTP server (ports 80 and 8080).

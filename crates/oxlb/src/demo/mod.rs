@@ -59,6 +59,7 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
         mode: opts.mode.clone(),
         xdp_mode: opts.xdp_mode.clone(),
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
+        caps: None,
     };
     let mut lab = Lab::start(&lab_opts, &weights(3))?;
     if let Some(line) = lab.log().lines().find(|l| l.contains("serving")) {
