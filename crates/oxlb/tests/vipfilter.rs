@@ -125,23 +125,31 @@ impl Dp {
         rv == XDP_PASS && d == BTreeMap::from([("pass_not_vip".to_string(), 1)])
     }
 
-    fn word(&self, i: u32) -> u64 {
+    /// The filter as the datapath reads it (the one element of `.bss.vipfilter`).
+    fn filter(&self) -> VipFilter {
         let v = self.maps[&MapId::VipFilter]
-            .lookup(&i.to_ne_bytes())
+            .lookup(&0u32.to_ne_bytes())
             .unwrap()
             .unwrap();
-        u64::from_ne_bytes(v[..8].try_into().unwrap())
+        VipFilter::from_bytes(&v).unwrap()
     }
 
-    fn set_word(&self, i: u32, w: u64) {
+    /// Writes the whole filter.
+    fn set_filter(&self, f: &VipFilter) {
         self.maps[&MapId::VipFilter]
-            .update(&i.to_ne_bytes(), &w.to_ne_bytes(), BPF_ANY)
+            .update(&0u32.to_ne_bytes(), &f.to_bytes(), BPF_ANY)
             .unwrap();
     }
 
-    /// The filter as the datapath reads it.
-    fn filter(&self) -> VipFilter {
-        VipFilter::from_words((0..WORDS).map(|i| self.word(i)).collect()).unwrap()
+    fn word(&self, i: u32) -> u64 {
+        self.filter().word(i)
+    }
+
+    /// Rewrites word `i` of the filter.
+    fn set_word(&self, i: u32, w: u64) {
+        let f = self.filter();
+        let words = (0..WORDS).map(|j| if j == i { w } else { f.word(j) });
+        self.set_filter(&VipFilter::from_words(words.collect()).unwrap());
     }
 
     /// Applies the map writes from `prev` to `next`, as the daemon does.
@@ -254,10 +262,8 @@ fn splitmix(x: &mut u64) -> u64 {
 fn mirror_agrees(dp: &Dp) {
     let mut seed = 0x6f78_6c62;
     let words: Vec<u64> = (0..WORDS).map(|_| splitmix(&mut seed)).collect();
-    for (i, w) in words.iter().enumerate() {
-        dp.set_word(i as u32, *w);
-    }
     let f = VipFilter::from_words(words).unwrap();
+    dp.set_filter(&f);
     let b = RawVipKey::new(ip("10.0.2.1"), 0, TCP).to_bytes();
     let b_value = dp.maps[&MapId::Vips].lookup(&b).unwrap().unwrap();
     let mut addrs = Vec::new();

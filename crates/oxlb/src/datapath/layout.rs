@@ -32,7 +32,8 @@ pub enum MapId {
     BackendStats,
     /// `oxlb_reasons`: PERCPU_ARRAY [`Reason`](super::abi::Reason) → u64.
     Reasons,
-    /// `oxlb_vipfilter`: ARRAY of u64 words, see [`vipfilter`](super::vipfilter).
+    /// `.bss.vipfilter`: the VIP filter's words (global array `oxlb_vipfilter`, one ARRAY
+    /// element, key 0), see [`vipfilter`](super::vipfilter).
     VipFilter,
 }
 
@@ -67,8 +68,15 @@ impl MapId {
             MapId::VipStats => "oxlb_vip_stats",
             MapId::BackendStats => "oxlb_be_stats",
             MapId::Reasons => "oxlb_reasons",
-            MapId::VipFilter => "oxlb_vipfilter",
+            MapId::VipFilter => ".bss.vipfilter",
         }
+    }
+
+    /// True for maps pinned under the pin directory (and adopted by the next daemon). The
+    /// VIP filter is not: bpffs refuses names with a dot, and it is derived from the VIPs,
+    /// so each loaded program has its own, written whole before the program is attached.
+    pub fn pinned(self) -> bool {
+        self != MapId::VipFilter
     }
 
     /// True for array maps: entries cannot be deleted, only overwritten.
@@ -208,7 +216,7 @@ impl Layout {
             MapId::Backends | MapId::BackendStats => self.max_backends,
             MapId::Ct | MapId::Nat => self.ct_entries,
             MapId::Reasons => super::abi::Reason::COUNT,
-            MapId::VipFilter => super::vipfilter::WORDS,
+            MapId::VipFilter => 1,
         }
     }
 

@@ -1,5 +1,8 @@
 //! The VIP filter `oxlb_vipfilter` (see `bpf/vipfilter.h`): one array read tells the
-//! datapath that a packet is not ours, before any conntrack, NAT or VIP hash lookup.
+//! datapath that a packet is not ours, before any conntrack, NAT or VIP hash lookup. The
+//! words are a global array of the program (map `.bss.vipfilter`: one element, key 0), so
+//! every write replaces all of them. It is not pinned ([`MapId::pinned`]): each loaded
+//! program has its own, written from the plan before the program is attached.
 //!
 //! An address hashes ([`hash`]) to one of [`WORDS`] 64-bit words and one of its 16
 //! nibbles; each nibble has four lanes (VIP TCP, VIP UDP, SNAT TCP, SNAT UDP). A set bit
@@ -16,7 +19,7 @@ use super::layout::MapId;
 
 /// Index bits of `oxlb_vipfilter` (`OXLB_VIPFILTER_BITS`).
 pub const BITS: u32 = 12;
-/// Words of `oxlb_vipfilter` (`OXLB_VIPFILTER_WORDS`).
+/// Words of `oxlb_vipfilter` (`OXLB_VIPFILTER_WORDS`): the map value is `WORDS * 8` bytes.
 pub const WORDS: u32 = 1 << BITS;
 /// `OXLB_VIPFILTER_GOLDEN`: the multiplier of the hash.
 const GOLDEN: u32 = 0x9e37_79b1;
@@ -72,9 +75,23 @@ impl VipFilter {
         f
     }
 
-    /// A filter from its [`WORDS`] words as read from the map (None: another count).
+    /// A filter from its [`WORDS`] words (None: another count).
     pub fn from_words(words: Vec<u64>) -> Option<Self> {
         (words.len() == WORDS as usize).then_some(VipFilter { words })
+    }
+
+    /// A filter from the map value as read from the kernel (None: not `WORDS * 8` bytes).
+    pub fn from_bytes(value: &[u8]) -> Option<Self> {
+        let words = value
+            .chunks_exact(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().expect("8 bytes")))
+            .collect();
+        (value.len() == WORDS as usize * 8).then_some(VipFilter { words })
+    }
+
+    /// The map value the datapath reads.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.words.iter().flat_map(|w| w.to_ne_bytes()).collect()
     }
 
     fn open(&mut self, (word, bit): (u32, u32)) {
@@ -106,35 +123,34 @@ impl VipFilter {
         lanes & 1 == 1 && (!nat_port || lanes & 4 == 4)
     }
 
-    /// Writes turning `self` (in the map) into `next`: one element per differing word.
+    /// The write that puts `self` into the map.
+    fn write(&self, change: Change) -> MapOp {
+        MapOp::Update {
+            map: MapId::VipFilter,
+            change,
+            key: 0u32.to_ne_bytes().to_vec(),
+            value: self.to_bytes(),
+        }
+    }
+
+    /// The write turning `self` (in the map) into `next`, if they differ.
     fn ops_to(&self, next: &VipFilter, change: Change) -> Vec<MapOp> {
-        (0..WORDS)
-            .filter(|&i| self.word(i) != next.word(i))
-            .map(|i| MapOp::Update {
-                map: MapId::VipFilter,
-                change,
-                key: i.to_ne_bytes().to_vec(),
-                value: next.word(i).to_ne_bytes().to_vec(),
-            })
-            .collect()
+        if self == next {
+            return Vec::new();
+        }
+        vec![next.write(change)]
     }
 }
 
 /// Writes to make before any VIP is inserted: the filter lets through the addresses of
-/// both plans. From nothing (fresh or adopted maps), every word is written.
+/// both plans. From nothing (fresh or adopted maps), the new plan's filter is written.
 pub(super) fn ops_before(
     old: Option<&BTreeMap<RawVipKey, RawVip>>,
     new: &BTreeMap<RawVipKey, RawVip>,
 ) -> Vec<MapOp> {
     let next = VipFilter::of(new);
     match old {
-        None => vec![MapOp::UpdateRun {
-            map: MapId::VipFilter,
-            change: Change::New,
-            first_key: 0,
-            value_size: 8,
-            values: next.words.iter().flat_map(|w| w.to_ne_bytes()).collect(),
-        }],
+        None => vec![next.write(Change::New)],
         Some(old) => {
             let prev = VipFilter::of(old);
             prev.ops_to(&prev.union(&next), Change::Changed)
@@ -245,20 +261,24 @@ mod tests {
         assert!(ops_before(Some(&a), &a).is_empty() && ops_after(Some(&a), &a).is_empty());
         let before = ops_before(Some(&a), &b);
         let after = ops_after(Some(&a), &b);
-        assert_eq!(before.len(), 1, "the new VIP's word: {before:?}");
-        assert!(!after.is_empty() && after.len() <= 2, "{after:?}");
-        // Applying both to a's filter gives b's.
-        let mut words = VipFilter::of(&a).words;
-        for op in before.iter().chain(&after) {
-            for (_, k, v) in op.elements() {
-                let i = u32::from_ne_bytes(k[..4].try_into().unwrap()) as usize;
-                words[i] = u64::from_ne_bytes(v.unwrap()[..8].try_into().unwrap());
+        let value = |ops: &[MapOp]| match ops {
+            [MapOp::Update { key, value, .. }] if key == &0u32.to_ne_bytes() => {
+                VipFilter::from_bytes(value).unwrap()
             }
+            other => panic!("one write of the whole filter: {other:?}"),
+        };
+        // Before: both plans' addresses; after: b's only.
+        let (fa, fb) = (VipFilter::of(&a), VipFilter::of(&b));
+        let mid = value(&before);
+        assert_eq!(mid, fa.union(&fb));
+        assert_eq!(value(&after), fb);
+        // The first write only opens lanes, the second only closes them.
+        for i in 0..WORDS {
+            assert_eq!(mid.word(i) & !fa.word(i), 0, "word {i} opened only");
+            assert_eq!(mid.word(i) & !fb.word(i), 0, "word {i} closed only");
         }
-        assert_eq!(VipFilter { words }, VipFilter::of(&b));
-        // From nothing: every word, once.
-        let all = ops_before(None, &b);
-        assert_eq!(all.iter().map(MapOp::len).sum::<usize>(), WORDS as usize);
+        // From nothing: the whole filter, once.
+        assert_eq!(value(&ops_before(None, &b)), fb);
         assert!(ops_after(None, &b).is_empty());
     }
 }
