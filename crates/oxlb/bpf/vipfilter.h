@@ -12,12 +12,14 @@
  * call (a map lookup here made established flows ~10 ns slower: the registers live
  * across a call are spilled). It is not pinned (bpffs refuses names with a dot): each
  * loaded program has its own, which the daemon writes whole before attaching the
- * program; it is derived from oxlb_vips, so nothing is lost. An address hashes (vipfilter_hash) to one word and one of its 16 nibbles;
- * the nibble's bits are "lanes":
+ * program; it is derived from oxlb_vips, so nothing is lost.
+ *
+ * An address hashes (vipfilter_hash) to one word and one of its 16 nibbles; the
+ * nibble's bits are "lanes":
  *   bit 0: a VIP of this address, TCP        bit 2: an SNAT address of a NAT VIP, TCP
  *   bit 1: a VIP of this address, UDP        bit 3: an SNAT address of a NAT VIP, UDP
  * A set bit means "certainly none here" (no address of that lane hashes to this
- * nibble); a clear bit means "maybe": the packet takes the full path. The map starts
+ * nibble); a clear bit means "maybe": the packet takes the full path. The array starts
  * all zero, so a datapath whose filter was never written behaves exactly as without it.
  * Hash collisions only cost speed (a clear bit shared with another address), never a
  * wrong verdict. VIP ports are not in the filter: a port-0 VIP (any port) and port
