@@ -2,11 +2,12 @@
 //! stable in-process harness (`cargo xtask fuzz`). Each takes arbitrary bytes and must never
 //! panic, loop forever or allocate without bound: bad input is a typed error.
 
-use oxbpf::btf::{dump, Btf, BtfExt};
+use oxbpf::btf::{dump, value, Btf, BtfExt};
 use oxbpf::collection::check::{check, CheckTarget};
 use std::sync::Arc;
 
-/// Parses `data` as BTF and exercises every query on every type, and both dumpers.
+/// Parses `data` as BTF and exercises every query on every type, both dumpers, and the
+/// value formatter on whole and truncated patterned values of the first types.
 pub fn btf_parse(data: &[u8]) {
     let Ok(btf) = Btf::parse(data) else {
         return;
@@ -21,6 +22,9 @@ fn exercise_btf(btf: &Btf) {
         let _ = btf.resolve_align(id);
         let _ = btf.skip_mods_and_typedefs(id);
         let _ = dump::type_name(btf, id);
+        if id < 64 {
+            exercise_value(btf, id);
+        }
         if names.len() < 8 && !t.name().is_empty() {
             names.push(t.name().to_string());
         }
@@ -31,6 +35,17 @@ fn exercise_btf(btf: &Btf) {
     let _ = dump::to_c(btf);
     let _ = dump::to_json_lines(btf, &mut std::io::sink());
     let _ = btf.to_bytes();
+}
+
+/// Decodes a patterned value of type `id` (at most 4 KiB), whole and cut short, and prints it.
+fn exercise_value(btf: &Btf, id: u32) {
+    let size = btf.resolve_size(id).map_or(16, |s| s.min(4096)) as usize;
+    let bytes: Vec<u8> = (0..size).map(|i| (i * 37 + 11) as u8).collect();
+    for data in [&bytes[..], &bytes[..size / 2]] {
+        if let Ok(v) = value::decode(btf, id, data) {
+            let _ = (v.to_c(), v.to_c_pretty(40), v.to_json());
+        }
+    }
 }
 
 /// `[u16 LE n][n bytes of BTF][.BTF.ext bytes]`: parses the BTF, then the `.BTF.ext` on it.

@@ -36,6 +36,11 @@ enum Command {
         #[command(subcommand)]
         cmd: cmd::btf::BtfCmd,
     },
+    /// Show maps and dump their entries, typed by their BTF.
+    Map {
+        #[command(subcommand)]
+        cmd: cmd::map::MapCmd,
+    },
     /// Attach a program.
     Attach {
         #[command(subcommand)]
@@ -53,6 +58,11 @@ enum Command {
     },
     /// Probe the running kernel: program/map types, helpers, links, BTF kinds, misc.
     Probe(cmd::probe::Args),
+    /// Generate Rust from an object (`gen skeleton`).
+    Gen {
+        #[command(subcommand)]
+        cmd: cmd::gen::GenCmd,
+    },
 }
 
 fn main() -> ExitCode {
@@ -64,10 +74,12 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a, &out),
         Command::Check(a) => cmd::check::run(a, &out),
         Command::Btf { cmd } => cmd::btf::run(cmd, &out),
+        Command::Map { cmd } => cmd::map::run(cmd, &out),
         Command::Attach { kind } => cmd::attach::attach(kind, &out),
         Command::Detach { kind } => cmd::detach::detach(kind, &out),
         Command::Show { kind } => cmd::attach::show(kind, &out),
         Command::Probe(a) => cmd::probe::run(a, &out),
+        Command::Gen { cmd } => cmd::gen::run(cmd, &out),
     };
     match result {
         Ok(code) => code,

@@ -16,12 +16,11 @@ impl Output {
     /// Prints `value` as JSON, or `text()` as text.
     pub fn emit(&self, value: &Value, text: impl FnOnce() -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("JSON values serialise")
-            );
+            let mut s = serde_json::to_string_pretty(value).expect("JSON values serialise");
+            s.push('\n');
+            write_stdout(&s);
         } else {
-            print!("{}", text());
+            write_stdout(&text());
         }
     }
 
@@ -31,6 +30,18 @@ impl Output {
             println!("{}", serde_json::json!({ "error": message(e) }));
         } else {
             eprintln!("error: {}", message(e));
+        }
+    }
+}
+
+/// Writes `s` to stdout. A reader that went away (`oxbpf map dump ... | head`) is not an
+/// error (`print!` would panic); another write failure is said on stderr.
+fn write_stdout(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing the output: {e}");
         }
     }
 }

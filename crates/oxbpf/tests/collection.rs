@@ -89,6 +89,7 @@ fn expectations() -> BTreeMap<&'static str, Vec<(&'static str, Expect)>> {
         ),
         ("global_data.bpf.o", vec![("global_data", Loads)]),
         ("btf_kinds.bpf.o", vec![("btf_kinds", Loads)]),
+        ("typed_values.bpf.o", vec![("fill", Loads)]),
         ("isa_v4.bpf.o", vec![("isa_v4", NeedsIsaV4)]),
         // libbpf 1.x refuses legacy map definitions; we load them like cilium/ebpf and aya.
         ("legacy_maps.bpf.o", vec![("legacy_count", Loads)]),

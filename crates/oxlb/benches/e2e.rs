@@ -219,6 +219,7 @@ fn main() {
             mode: "nat".into(),
             xdp_mode: xdp_mode.into(),
             exe: exe.clone(),
+            syn_cookies: None,
             caps: None,
         };
         Lab::start(&opts, &[Some(1), Some(1), Some(1)])

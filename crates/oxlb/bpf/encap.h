@@ -519,7 +519,7 @@ static __always_inline int encap_forward(struct xdp_md *ctx, struct pkt *p,
 		if (!r)
 			hop_from_fib(&sc->hop, &sc->f, sc->now);
 		if (sc->store)
-			ct_store(&p->key, sc->vip_id, sc->mode, sc->bid, 0, r ? NULL : &sc->hop);
+			ct_store(&p->key, sc->vip_id, sc->mode, sc->bid, 0, r ? NULL : &sc->hop, 0);
 		else if (ct && !r)
 			ct->hop = sc->hop;
 		if (r == OXLB_R_FIB_FRAG_NEEDED)

@@ -198,6 +198,36 @@ struct {
 	__type(value, struct oxlb_stats);
 } oxlb_be_stats SEC(".maps");
 
+/* Where a new oxlb_nat value is built (one per CPU): 88 bytes the main program's
+ * stack, at its 512-byte limit, has no room for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct oxlb_nat);
+} oxlb_nat_scratch SEC(".maps");
+
+/* Where a new oxlb_syn value is built (one per CPU), like oxlb_nat_scratch. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct oxlb_syn);
+} oxlb_syn_scratch SEC(".maps");
+
+int oxlb_cookie(struct xdp_md *ctx);
+
+/* Tail calls: slot OXLB_PROG_COOKIE = oxlb_cookie (syncookie.h); left empty on kernels
+ * without the SYN cookie helpers (< 6.0), where the tail call falls through. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, int(void *));
+} oxlb_progs SEC(".maps") = {
+	.values = { [OXLB_PROG_COOKIE] = (void *)&oxlb_cookie },
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OXLB_R_MAX);
@@ -213,12 +243,14 @@ const volatile struct oxlb_config oxlb_cfg = {
 	.nat_port_min = OXLB_DEFAULT_NAT_PORT_MIN,
 	.nat_port_count = OXLB_DEFAULT_NAT_PORT_COUNT,
 	.ct_enabled = 1,
+	.syn_cookies = OXLB_COOKIES_GUARD,
 	.nat_tcp_idle_s = OXLB_DEFAULT_NAT_TCP_IDLE_S,
 	.nat_tcp_closed_s = OXLB_DEFAULT_NAT_TCP_CLOSED_S,
 	.nat_tcp_time_wait_s = OXLB_DEFAULT_NAT_TCP_TIME_WAIT_S,
 	.nat_udp_idle_s = OXLB_DEFAULT_NAT_UDP_IDLE_S,
 	.nat_tcp_syn_s = OXLB_DEFAULT_NAT_TCP_SYN_S,
 	.guard_new_flows = OXLB_DEFAULT_GUARD_NEW_FLOWS,
+	.syn_cookie_rate = OXLB_DEFAULT_SYN_COOKIE_RATE,
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -486,13 +518,15 @@ static __always_inline struct oxlb_vip *ct_vip(const struct oxlb_ct *ct, const s
 
 /* Record a new flow; hop: its resolved next hop, or NULL. */
 static __always_inline void ct_store(const struct oxlb_flow_key *key, __u32 vip_id, __u8 mode,
-				     __u32 bid, __be16 nat_port, const struct oxlb_hop *hop)
+				     __u32 bid, __be16 nat_port, const struct oxlb_hop *hop,
+				     __u32 seq_delta)
 {
 	struct oxlb_ct ct = {
 		.backend_id = bid,
 		.vip_id = vip_id,
 		.nat_port = nat_port,
 		.mode = mode,
+		.seq_delta = seq_delta,
 	};
 
 	if (hop)
@@ -557,6 +591,17 @@ static __always_inline void nat_seen(struct oxlb_nat *n, const struct pkt *p, __
 		n->closing = from_client ? OXLB_NAT_CLOSED : OXLB_NAT_TIME_WAIT;
 }
 
+/* A zeroed oxlb_nat value to build a new entry in (oxlb_nat_scratch), or NULL. */
+static __always_inline struct oxlb_nat *nat_value(void)
+{
+	__u32 zero = 0;
+	struct oxlb_nat *nv = bpf_map_lookup_elem(&oxlb_nat_scratch, &zero);
+
+	if (nv)
+		__builtin_memset(nv, 0, sizeof(*nv));
+	return nv;
+}
+
 /* Drop the conntrack entry of the flow that held a reclaimed NAT port, so that
  * flow (if it ever resumes) is scheduled afresh instead of sending on a port that
  * now belongs to another flow. */
@@ -609,18 +654,18 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 {
 	__u32 cnt = oxlb_cfg.nat_port_count;
 	struct oxlb_flow_key rk;
-	struct oxlb_nat nv, *cur;
+	struct oxlb_nat *nv, *cur;
 	__be16 victim = 0;
 	__u32 start;
 
-	if (cnt == 0)
+	nv = nat_value();
+	if (cnt == 0 || !nv)
 		return 0;
 	nat_rev_key(&rk, be, vip, bport, p->key.proto, v6);
-	__builtin_memset(&nv, 0, sizeof(nv));
-	nv.client = p->key;
-	nv.vip_id = vip->id;
-	nv.backend_id = bid;
-	nv.seen = now >> OXLB_NAT_TICK_SHIFT;
+	nv->client = p->key;
+	nv->vip_id = vip->id;
+	nv->backend_id = bid;
+	nv->seen = now >> OXLB_NAT_TICK_SHIFT;
 	start = (hash >> 7) % cnt;
 	for (int i = 0; i < NAT_PROBES; i++) {
 		__u32 port = nat_probe(start, i);
@@ -628,7 +673,7 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 		if (!port)
 			continue;
 		rk.dport = bpf_htons((__u16)port);
-		if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST) == 0)
+		if (bpf_map_update_elem(&oxlb_nat, &rk, nv, BPF_NOEXIST) == 0)
 			return rk.dport;
 		cur = bpf_map_lookup_elem(&oxlb_nat, &rk);
 		if (!cur)
@@ -637,7 +682,7 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 			/* A SYN reopens the tuple; otherwise the flow goes on (its conntrack
 			 * entry aged out, or conntrack is off). */
 			if (p->tcp & TCP_SYN)
-				*cur = nv;
+				*cur = *nv;
 			else
 				nat_seen(cur, p, now, 1);
 			return rk.dport;
@@ -647,7 +692,7 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
 	}
 	if (!victim || !nat_reclaim(&rk, victim, now))
 		return 0;
-	if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_ANY))
+	if (bpf_map_update_elem(&oxlb_nat, &rk, nv, BPF_ANY))
 		return 0;
 	return victim;
 }
@@ -656,10 +701,10 @@ static __always_inline __be16 nat_alloc(const struct pkt *p, const struct oxlb_v
  * time, TCP close) and recreate it if it was evicted from its LRU. */
 static __always_inline void nat_touch(const struct pkt *p, const struct oxlb_vip *vip,
 				      const struct oxlb_backend *be, __u32 bid, __be16 bport,
-				      __be16 nat_port, __u64 now, const int v6)
+				      __be16 nat_port, __u32 seq_delta, __u64 now, const int v6)
 {
 	struct oxlb_flow_key rk;
-	struct oxlb_nat nv, *cur;
+	struct oxlb_nat *nv, *cur;
 
 	nat_rev_key(&rk, be, vip, bport, p->key.proto, v6);
 	rk.dport = nat_port;
@@ -670,12 +715,15 @@ static __always_inline void nat_touch(const struct pkt *p, const struct oxlb_vip
 			nat_seen(cur, p, now, 1);
 		return;
 	}
-	__builtin_memset(&nv, 0, sizeof(nv));
-	nv.client = p->key;
-	nv.vip_id = vip->id;
-	nv.backend_id = bid;
-	nat_seen(&nv, p, now, 1);
-	bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST);
+	nv = nat_value();
+	if (!nv)
+		return;
+	nv->client = p->key;
+	nv->vip_id = vip->id;
+	nv->backend_id = bid;
+	nv->seq_delta = seq_delta;
+	nat_seen(nv, p, now, 1);
+	bpf_map_update_elem(&oxlb_nat, &rk, nv, BPF_NOEXIST);
 }
 
 /* ---- half-open NAT flows (SYN flood resistance) ----------------------------- */
@@ -700,18 +748,21 @@ static __always_inline int ack_ok(const struct pkt *p, __u32 server_isn)
 }
 
 /* Give a NAT port to a client's SYN (a half-open flow in oxlb_syn). Returns the port
- * (network order) or 0 when every probed port is held by an established flow. */
-static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vip *vip,
-				       const struct oxlb_backend *be, __u32 bid, __be16 bport,
-				       __u32 hash, __u64 now, const int v6)
+ * (network order) or 0 when every probed port is held by an established flow. When SYN
+ * cookies are on and every probed port is held by a live half-open flow (a flood), the
+ * SYN goes to the cookie program instead (main program only: may_cookie). */
+static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
+				       const struct oxlb_vip *vip, const struct oxlb_backend *be,
+				       __u32 bid, __be16 bport, __u32 hash, __u64 now, const int v6,
+				       const int may_cookie)
 {
 	__u32 cnt = oxlb_cfg.nat_port_count;
 	__u64 dead_ns = (__u64)oxlb_cfg.nat_tcp_syn_s * NS_PER_S, oldest_at = ~0ULL;
 	__be16 take = 0, stale = 0, oldest = 0;
 	struct oxlb_flow_key rk;
-	struct oxlb_syn sv, *s;
+	struct oxlb_syn *sv, *s;
 	struct oxlb_nat *cur;
-	__u32 start;
+	__u32 start, zero = 0;
 
 	if (cnt == 0)
 		return 0;
@@ -768,18 +819,23 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
 		bpf_map_delete_elem(&oxlb_nat, &rk);
 		take = stale;
 	} else if (!take && oldest) {
+		if (may_cookie && oxlb_cfg.syn_cookies)
+			bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
 		count(OXLB_R_SYN_REPLACED);
 		take = oldest;
 	}
 	if (!take)
 		return 0;
 	rk.dport = take;
-	__builtin_memset(&sv, 0, sizeof(sv));
-	sv.client = p->key;
-	sv.vip_id = vip->id;
-	sv.backend_id = bid;
-	sv.at_ns = now;
-	if (bpf_map_update_elem(&oxlb_syn, &rk, &sv, BPF_ANY))
+	sv = bpf_map_lookup_elem(&oxlb_syn_scratch, &zero);
+	if (!sv)
+		return 0;
+	__builtin_memset(sv, 0, sizeof(*sv));
+	sv->client = p->key;
+	sv->vip_id = vip->id;
+	sv->backend_id = bid;
+	sv->at_ns = now;
+	if (bpf_map_update_elem(&oxlb_syn, &rk, sv, BPF_ANY))
 		return 0;
 	count(OXLB_R_SYN_HALF_OPEN);
 	return take;
@@ -791,11 +847,12 @@ static __always_inline __be16 syn_open(const struct pkt *p, const struct oxlb_vi
  * (forwarded so the backend forgets it). 0: no such flow, the packet is dropped. */
 static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_vip *vip,
 					 const struct oxlb_backend *be, __u32 bid, __be16 bport,
-					 __u32 hash, __u64 now, const int v6, int *resumed)
+					 __u32 hash, __u64 now, const int v6, int *resumed,
+					 __u32 *seq_delta)
 {
 	__u32 cnt = oxlb_cfg.nat_port_count;
 	struct oxlb_flow_key rk;
-	struct oxlb_nat nv, *cur;
+	struct oxlb_nat *nv, *cur;
 	struct oxlb_syn *s;
 	__u32 start;
 
@@ -813,8 +870,14 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 		if (cur) {
 			if (!key_eq(&cur->client, &p->key))
 				continue;
+			/* With SYN cookies a reused tuple's new connection arrives as an ACK
+			 * (its cookie SYN dropped the tuple's conntrack entry): a closed flow is
+			 * not resumed, the ACK goes to the cookie check. */
+			if (oxlb_cfg.syn_cookies && cur->closing != OXLB_NAT_OPEN)
+				return 0;
 			nat_seen(cur, p, now, 1);
 			*resumed = 1;
+			*seq_delta = cur->seq_delta;
 			return rk.dport;
 		}
 		s = bpf_map_lookup_elem(&oxlb_syn, &rk);
@@ -826,12 +889,14 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 		}
 		if (!s->synack || !ack_ok(p, s->server_isn))
 			continue;
-		__builtin_memset(&nv, 0, sizeof(nv));
-		nv.client = p->key;
-		nv.vip_id = vip->id;
-		nv.backend_id = bid;
-		nat_seen(&nv, p, now, 1);
-		if (bpf_map_update_elem(&oxlb_nat, &rk, &nv, BPF_NOEXIST))
+		nv = nat_value();
+		if (!nv)
+			return 0;
+		nv->client = p->key;
+		nv->vip_id = vip->id;
+		nv->backend_id = bid;
+		nat_seen(nv, p, now, 1);
+		if (bpf_map_update_elem(&oxlb_nat, &rk, nv, BPF_NOEXIST))
 			continue;
 		bpf_map_delete_elem(&oxlb_syn, &rk);
 		count(OXLB_R_SYN_PROMOTED);
@@ -842,15 +907,27 @@ static __always_inline __be16 nat_resume(const struct pkt *p, const struct oxlb_
 
 /* ---- new-flow guard ------------------------------------------------------------ */
 
-/* Count a new flow of a VIP on this CPU; 1 when the VIP's new flows exceed
- * oxlb_cfg.guard_new_flows per second here (counted per 67 ms window): the flow is
- * then scheduled without a conntrack insert, so a flood cannot evict live flows. */
+/* guard_engaged's answer: bits of what a VIP's new-flow rate on this CPU exceeds. */
+#define RATE_GUARD 1   /* guard_new_flows: the flow gets no conntrack insert */
+#define RATE_COOKIES 2 /* syn_cookie_rate: a NAT SYN is answered with a SYN cookie */
+
+/* Whether a per-window count exceeds a rate per second (0: no limit). */
+static __always_inline int rate_above(__u64 count, __u64 per_s)
+{
+	return per_s && count * NS_PER_S > (per_s << OXLB_GUARD_WINDOW_SHIFT);
+}
+
+/* Count a new flow of a VIP on this CPU (per 67 ms window) and say which limits its rate
+ * exceeds (RATE_*): above oxlb_cfg.guard_new_flows the flow is scheduled without a
+ * conntrack insert, so a flood cannot evict live flows; above oxlb_cfg.syn_cookie_rate
+ * SYNs to NAT VIPs are answered with SYN cookies (syn_cookies = flood). */
 static __always_inline int guard_engaged(__u32 vip_id, __u64 now)
 {
-	__u64 lim = oxlb_cfg.guard_new_flows, w = now >> OXLB_GUARD_WINDOW_SHIFT;
+	__u64 w = now >> OXLB_GUARD_WINDOW_SHIFT;
 	struct oxlb_guard *g;
+	int r = 0;
 
-	if (!lim)
+	if (!oxlb_cfg.guard_new_flows && !oxlb_cfg.syn_cookie_rate)
 		return 0;
 	g = bpf_map_lookup_elem(&oxlb_vip_guard, &vip_id);
 	if (!g)
@@ -860,11 +937,13 @@ static __always_inline int guard_engaged(__u32 vip_id, __u64 now)
 		g->count = 0;
 	}
 	g->count += 1;
-	if (g->count * NS_PER_S <= (lim << OXLB_GUARD_WINDOW_SHIFT))
-		return 0;
+	if (rate_above(g->count, oxlb_cfg.syn_cookie_rate))
+		r = RATE_COOKIES;
+	if (!rate_above(g->count, oxlb_cfg.guard_new_flows))
+		return r;
 	g->guarded += 1;
 	count(OXLB_R_GUARDED);
-	return 1;
+	return r | RATE_GUARD;
 }
 
 /* ---- next hop ------------------------------------------------------------ */
@@ -970,6 +1049,39 @@ static __always_inline __u32 hop_resolve(struct oxlb_hop *h, struct xdp_md *ctx,
 
 #include "encap.h"
 
+/* ---- SYN-proxied flows (syncookie.h) --------------------------------------- */
+
+/* Whether a NAT SYN goes to the cookie program (rate: guard_engaged's answer). */
+static __always_inline int cookie_wanted(int rate)
+{
+	return oxlb_cfg.syn_cookies == OXLB_COOKIES_ALWAYS ||
+	       (rate && oxlb_cfg.syn_cookies == OXLB_COOKIES_GUARD);
+}
+
+/* Move the TCP acknowledgement number (client -> backend, when the ACK flag is set) or
+ * the sequence number (backend -> client) of a SYN-proxied flow into the other side's
+ * numbering: + delta forward, - delta back. */
+static __always_inline void seq_shift(struct xdp_md *ctx, struct pkt *p, __u32 delta, int fwd)
+{
+	struct tcphdr *t = (void *)p->sport;
+	__be32 old, new;
+
+	if (p->key.proto != IPPROTO_TCP || (void *)(t + 1) > (void *)(long)ctx->data_end)
+		return;
+	if (fwd) {
+		if (!t->ack)
+			return;
+		old = t->ack_seq;
+		new = bpf_htonl(bpf_ntohl(old) + delta);
+		t->ack_seq = new;
+	} else {
+		old = t->seq;
+		new = bpf_htonl(bpf_ntohl(old) - delta);
+		t->seq = new;
+	}
+	*p->l4_csum = csum_apply(*p->l4_csum, csum_delta32(old, new));
+}
+
 /* ---- forward path: client -> VIP ----------------------------------------- */
 
 /* A packet to a VIP; found: its conntrack entry when one was found (checked here). */
@@ -981,14 +1093,15 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	struct oxlb_hop hop;
 	struct oxlb_ct *ct;
 	__be16 nat_port = 0, bport;
-	__u32 bid = 0, hash = 0, r;
-	int new_flow = 0, cached, guarded = 0, store, resumed = 0;
+	__u32 bid = 0, hash = 0, r, seq_delta = 0;
+	int new_flow = 0, cached, guarded = 0, rate = 0, store, resumed = 0;
 	int tcp_open = p->key.proto == IPPROTO_TCP && !(p->tcp & TCP_SYN);
 	__u64 now = now_ns();
 
 	ct = ct_check(found, vipp->id, vipp->mode, &bid, &be, &nat_port);
 	if (ct) {
 		count(OXLB_R_CT_HIT);
+		seq_delta = ct->seq_delta;
 	} else {
 		hash = flow_hash(&p->key, v6);
 		r = pick_backend(vipp->id, hash, &bid, &be);
@@ -997,7 +1110,8 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 		new_flow = 1;
 		nat_port = 0;
 		count(OXLB_R_CT_MISS);
-		guarded = guard_engaged(vipp->id, now);
+		rate = guard_engaged(vipp->id, now);
+		guarded = rate & RATE_GUARD;
 	}
 	if (vipp->mode == OXLB_MODE_IPIP || vipp->mode == OXLB_MODE_GUE)
 		return encap_forward(ctx, p, vipp, &be, bid, hash, ct, new_flow, guarded, v6);
@@ -1018,7 +1132,7 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 			r = hop_resolve(&hop, ctx, now, be.family, any, be.addr, p->key.proto,
 					p->key.sport, p->key.dport, p->l3_len);
 			if (new_flow && !guarded)
-				ct_store(&p->key, vipp->id, vipp->mode, bid, 0, r ? NULL : &hop);
+				ct_store(&p->key, vipp->id, vipp->mode, bid, 0, r ? NULL : &hop, 0);
 			if (r)
 				return verdict(r, XDP_PASS);
 			if (ct)
@@ -1036,12 +1150,18 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	 * guard is not engaged); a SYN only opens a half-open flow. */
 	store = new_flow;
 	if (new_flow && p->key.proto == IPPROTO_TCP && (p->tcp & TCP_SYN)) {
-		nat_port = syn_open(p, vipp, &be, bid, bport, hash, now, v6);
+		if (cookie_wanted(rate))
+			bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
+		nat_port = syn_open(ctx, p, vipp, &be, bid, bport, hash, now, v6, 1);
 		if (!nat_port)
 			return verdict(OXLB_R_DROP_NAT_PORTS, XDP_DROP);
 		store = 0;
 	} else if (new_flow && tcp_open) {
-		nat_port = nat_resume(p, vipp, &be, bid, bport, hash, now, v6, &resumed);
+		nat_port = nat_resume(p, vipp, &be, bid, bport, hash, now, v6, &resumed,
+				      &seq_delta);
+		/* No flow: maybe the ACK of a SYN cookie. */
+		if (!nat_port && oxlb_cfg.syn_cookies && !(p->tcp & TCP_RST))
+			bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
 		if (!nat_port)
 			return verdict(OXLB_R_DROP_NO_FLOW, XDP_DROP);
 		/* Not a new flow: a handshake completed, or conntrack lost a live flow. */
@@ -1056,18 +1176,21 @@ static __always_inline int forward(struct xdp_md *ctx, struct pkt *p, const stru
 	} else if (!cached || (p->tcp & (TCP_FIN | TCP_RST))) {
 		/* Once per hop lifetime (so the flow's idle time has ~1 s resolution), and
 		 * on a FIN or RST: refresh the reverse entry, recreate it if evicted. */
-		nat_touch(p, vipp, &be, bid, bport, nat_port, now, v6);
+		nat_touch(p, vipp, &be, bid, bport, nat_port, seq_delta, now, v6);
 	}
 	if (!cached) {
 		r = hop_resolve(&hop, ctx, now, fam, vipp->snat_addr, be.addr, p->key.proto, nat_port,
 				bport, p->l3_len);
 		if (store)
-			ct_store(&p->key, vipp->id, vipp->mode, bid, nat_port, r ? NULL : &hop);
+			ct_store(&p->key, vipp->id, vipp->mode, bid, nat_port, r ? NULL : &hop,
+				 seq_delta);
 		if (r)
 			return verdict(r, XDP_PASS);
 		if (ct)
 			ct->hop = hop;
 	}
+	if (seq_delta)
+		seq_shift(ctx, p, seq_delta, 1);
 	rewrite(p, vipp->snat_addr, be.addr, nat_port, bport, v6);
 	stats_add(&oxlb_vip_stats, vipp->id, p->bytes, new_flow, 0);
 	stats_add(&oxlb_be_stats, bid, p->bytes, new_flow, 0);
@@ -1119,6 +1242,8 @@ static __always_inline int reply(struct xdp_md *ctx, struct pkt *p, struct oxlb_
 	__u64 now = now_ns();
 
 	nat_seen(n, p, now, 0);
+	if (n->seq_delta)
+		seq_shift(ctx, p, n->seq_delta, 0);
 	return to_client(ctx, p, &n->client, n->vip_id, n->backend_id, &n->hop, now, v6);
 }
 
@@ -1131,6 +1256,13 @@ static __always_inline int syn_reply(struct xdp_md *ctx, struct pkt *p, struct o
 	__u32 vip_id = s->vip_id, bid = s->backend_id;
 	int rv;
 
+	/* A proxied flow's SYN-ACK; or the backend's bare ACK to our SYN, which says it still
+	 * holds an older connection on this NAT port: the cookie program answers both. */
+	if (s->proxied || ((p->tcp & TCP_ACK) && !(p->tcp & (TCP_SYNACK | TCP_RST | TCP_FIN)) &&
+			   !s->synack))
+		bpf_tail_call(ctx, &oxlb_progs, OXLB_PROG_COOKIE);
+	if (s->proxied)
+		return verdict(OXLB_R_COOKIE_FAIL, XDP_DROP);
 	if (p->tcp & TCP_SYNACK) {
 		s->server_isn = p->tcp_seq;
 		s->synack = 1;
@@ -1335,6 +1467,8 @@ static __always_inline int icmp_v6(struct xdp_md *ctx, struct pkt *p, struct ipv
 	return emit(ctx, p->eth, &hop, p->vlan);
 }
 
+#include "syncookie.h"
+
 /* ---- L3/L4 parsing --------------------------------------------------------- */
 
 /* A 16-bit length field in host order, bounded for the verifier: before 6.6ish
@@ -1428,8 +1562,9 @@ static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int
 	return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 }
 
+/* stage 0: the main program (dispatch); 1: the cookie program (cookie_dispatch). */
 static __always_inline int handle_v4(struct xdp_md *ctx, struct pkt *p, void *l3, void *data_end,
-				     __u32 l2_len)
+				     __u32 l2_len, const int stage)
 {
 	struct iphdr *iph = l3;
 	__u32 hl, tot, r;
@@ -1458,11 +1593,11 @@ static __always_inline int handle_v4(struct xdp_md *ctx, struct pkt *p, void *l3
 	p->key.proto = iph->protocol;
 	p->key.family = OXLB_AF_INET;
 	if (iph->protocol == IPPROTO_ICMP)
-		return icmp_v4(ctx, p, iph, l4, data_end, hl);
+		return stage ? XDP_DROP : icmp_v4(ctx, p, iph, l4, data_end, hl);
 	r = parse_l4(p, l4, data_end, hl, tot);
 	if (r)
 		return verdict(r, XDP_PASS);
-	return dispatch(ctx, p, 0);
+	return stage ? cookie_dispatch(ctx, p, l3, l4, 0) : dispatch(ctx, p, 0);
 }
 
 static __always_inline int is_v6_ext(__u8 nh)
@@ -1483,7 +1618,7 @@ static __always_inline int is_v6_ext(__u8 nh)
 }
 
 static __always_inline int handle_v6(struct xdp_md *ctx, struct pkt *p, void *l3, void *data_end,
-				     __u32 l2_len)
+				     __u32 l2_len, const int stage)
 {
 	struct ipv6hdr *ip6 = l3;
 	__u32 tot, r;
@@ -1513,15 +1648,15 @@ static __always_inline int handle_v6(struct xdp_md *ctx, struct pkt *p, void *l3
 	p->key.proto = ip6->nexthdr;
 	p->key.family = OXLB_AF_INET6;
 	if (ip6->nexthdr == IPPROTO_ICMPV6)
-		return icmp_v6(ctx, p, ip6, l4, data_end);
+		return stage ? XDP_DROP : icmp_v6(ctx, p, ip6, l4, data_end);
 	r = parse_l4(p, l4, data_end, sizeof(*ip6), tot);
 	if (r)
 		return verdict(r, XDP_PASS);
-	return dispatch(ctx, p, 1);
+	return stage ? cookie_dispatch(ctx, p, l3, l4, 1) : dispatch(ctx, p, 1);
 }
 
-SEC("xdp")
-int oxlb_xdp(struct xdp_md *ctx)
+/* Parse the frame and hand it to the main datapath (stage 0) or the cookie program (1). */
+static __always_inline int parse_frame(struct xdp_md *ctx, const int stage)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -1549,10 +1684,23 @@ int oxlb_xdp(struct xdp_md *ctx)
 		count(OXLB_R_VLAN);
 	}
 	if (proto == bpf_htons(ETH_P_IP))
-		return handle_v4(ctx, &p, l3, data_end, l2_len);
+		return handle_v4(ctx, &p, l3, data_end, l2_len, stage);
 	if (proto == bpf_htons(ETH_P_IPV6))
-		return handle_v6(ctx, &p, l3, data_end, l2_len);
+		return handle_v6(ctx, &p, l3, data_end, l2_len, stage);
 	return verdict(OXLB_R_PASS_NOT_IP, XDP_PASS);
+}
+
+SEC("xdp")
+int oxlb_xdp(struct xdp_md *ctx)
+{
+	return parse_frame(ctx, 0);
+}
+
+/* SYN cookies and the SYN proxy (syncookie.h), entered from oxlb_xdp by a tail call. */
+SEC("xdp")
+int oxlb_cookie(struct xdp_md *ctx)
+{
+	return parse_frame(ctx, 1);
 }
 
 char _license[] SEC("license") = "Dual MIT/GPL";

@@ -51,6 +51,17 @@
 #define OXLB_MODE_IPIP 3 /* encapsulated DSR: IP in IP (4in4, 6in6, 4in6, 6in4), see encap.h */
 #define OXLB_MODE_GUE 4	 /* encapsulated DSR: IP in UDP (GUE variant 1), see encap.h */
 
+/* oxlb_config.syn_cookies: when a SYN to a NAT VIP is answered by the LB itself with a
+ * SYN cookie (syncookie.h) instead of opening a half-open flow. */
+#define OXLB_COOKIES_OFF 0
+#define OXLB_COOKIES_GUARD 1  /* a flood: the VIP's new flows exceed syn_cookie_rate or the
+			       * new-flow guard, or every NAT port the SYN probes is held by
+			       * a live half-open flow */
+#define OXLB_COOKIES_ALWAYS 2 /* every SYN */
+
+/* Slots of oxlb_progs (tail calls). */
+#define OXLB_PROG_COOKIE 0
+
 /* oxlb_backend.flags */
 #define OXLB_BACKEND_VALID 1
 
@@ -71,6 +82,7 @@
 #define OXLB_DEFAULT_NAT_TCP_SYN_S 3
 #define OXLB_DEFAULT_SYN_ENTRIES 65536
 #define OXLB_DEFAULT_GUARD_NEW_FLOWS 0
+#define OXLB_DEFAULT_SYN_COOKIE_RATE 0
 /* The new-flow guard counts new flows per VIP and CPU in windows of 2^26 ns (67 ms). */
 #define OXLB_GUARD_WINDOW_SHIFT 26
 
@@ -139,7 +151,9 @@ struct oxlb_ct {
 	__be16 nat_port; /* NAT: the LB source port of this flow; 0 for DSR */
 	__u8 mode;	 /* OXLB_MODE_* at flow creation */
 	__u8 _pad;
-	__u32 _pad2;
+	/* A flow opened by a SYN cookie (see syncookie.h): backend ISN - cookie, added to
+	 * the client's acknowledgement numbers; 0 for every other flow. */
+	__u32 seq_delta;
 	struct oxlb_hop hop; /* towards the backend */
 };
 _Static_assert(sizeof(struct oxlb_ct) == 40, "oxlb_ct size");
@@ -161,8 +175,10 @@ struct oxlb_nat {
 	__u32 seen;	     /* last packet of the flow: datapath clock in ns >> OXLB_NAT_TICK_SHIFT */
 	__u8 closing;	     /* OXLB_NAT_* */
 	__u8 _pad[3];
+	__u32 seq_delta;     /* as oxlb_ct.seq_delta: subtracted from the backend's sequence numbers */
+	__u32 _pad2;
 };
-_Static_assert(sizeof(struct oxlb_nat) == 80, "oxlb_nat size");
+_Static_assert(sizeof(struct oxlb_nat) == 88, "oxlb_nat size");
 
 /* Value of oxlb_syn (key: as oxlb_nat): a half-open NAT flow. It holds its source
  * port until the client's ACK acknowledges the backend's SYN-ACK (then it moves to
@@ -172,11 +188,15 @@ struct oxlb_syn {
 	__u32 vip_id;
 	__u32 backend_id;
 	__u64 at_ns;	    /* datapath clock at the client's (last) SYN */
-	__u32 server_isn;   /* the backend's SYN-ACK sequence number (host order) */
+	__u32 server_isn;   /* the backend's SYN-ACK sequence number (host order); while a
+			     * proxied flow waits for it: the cookie the client acknowledged */
 	__u8 synack;	    /* 1 once the backend's SYN-ACK went back to the client */
-	__u8 _pad[3];
+	__u8 proxied;	    /* 1: opened by a SYN cookie, the LB completes the backend's handshake */
+	__be16 window;	    /* proxied: the client's receive window (its ACK's, unscaled) */
+	__u32 client_isn;   /* proxied: the sequence number of the LB's SYN (host order) */
+	__u32 _pad;
 };
-_Static_assert(sizeof(struct oxlb_syn) == 64, "oxlb_syn size");
+_Static_assert(sizeof(struct oxlb_syn) == 72, "oxlb_syn size");
 
 /* Value of oxlb_vip_guard (per CPU): new flows of a VIP in the current window. */
 struct oxlb_guard {
@@ -229,7 +249,13 @@ enum oxlb_reason {
 	OXLB_R_NAT_REPLY_MISS = 28,  /* TCP/UDP to a NAT port with no NAT entry (evicted or stray): XDP_PASS */
 	OXLB_R_ENCAP_TOO_BIG = 29,   /* ipip/gue: too big once encapsulated, ICMP sent back: XDP_TX */
 	OXLB_R_ENCAP_TOO_BIG_DROP = 30, /* ipip/gue: too big, no ICMP possible (DF clear, short): XDP_DROP */
-	OXLB_R_MAX = 31,
+	OXLB_R_COOKIE_SENT = 31,     /* NAT SYN answered by the LB with a SYN cookie: XDP_TX */
+	OXLB_R_COOKIE_OK = 32,	     /* ACK with a valid cookie: the LB sent the SYN to a backend */
+	OXLB_R_COOKIE_PROXIED = 33,  /* backend's SYN-ACK of a cookie flow answered: established */
+	OXLB_R_COOKIE_FAIL = 34,     /* cookie frame could not be built (options, size): XDP_DROP */
+	OXLB_R_STALE_RESET = 35,     /* backend answered a half-open flow's SYN for an older use of
+				      * its NAT port: the LB resets that stale state (XDP_TX) */
+	OXLB_R_MAX = 36,
 };
 
 /* Read-only config (.rodata, set by the loader before load). */
@@ -240,7 +266,8 @@ struct oxlb_config {
 	__u16 nat_port_min;   /* first NAT source port (host order) */
 	__u16 nat_port_count; /* number of NAT source ports */
 	__u8 ct_enabled;      /* 1: pin flows to backends in oxlb_ct; 0: stateless Maglev */
-	__u8 _pad[3];
+	__u8 syn_cookies;     /* OXLB_COOKIES_*: when NAT SYNs are answered with SYN cookies */
+	__u8 _pad[2];
 	/* Seconds since its last packet after which a NAT port may go to a new flow
 	 * (it is reused only when the probed ports are all taken): */
 	__u32 nat_tcp_idle_s;	   /* open TCP flow */
@@ -258,8 +285,12 @@ struct oxlb_config {
 	/* New flows per VIP per CPU per second above which the guard engages: new flows
 	 * are then scheduled by Maglev without conntrack inserts (0: no guard). */
 	__u32 guard_new_flows;
+	/* New flows per VIP per CPU per second above which SYNs to NAT VIPs are answered
+	 * with SYN cookies when syn_cookies is OXLB_COOKIES_GUARD (0: only the other
+	 * triggers: the guard, NAT ports held by half-open flows). */
+	__u32 syn_cookie_rate;
 };
-_Static_assert(sizeof(struct oxlb_config) == 48, "oxlb_config size");
+_Static_assert(sizeof(struct oxlb_config) == 52, "oxlb_config size");
 
 /* Read-only encapsulation settings of the ipip/gue modes (.rodata variable
  * oxlb_encap, set by the loader before load; see encap.h). The outer source

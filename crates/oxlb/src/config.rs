@@ -23,6 +23,11 @@
 //!                                   # conntrack entry (Maglev only); 0 = off
 //! health_panic_threshold = 50       # % of a VIP's backends that must be healthy for health
 //!                                   # checks to count (below: all take traffic); 0 = off
+//! syn_cookies = "flood"             # NAT VIPs: the LB answers SYNs with SYN cookies and
+//!                                   # proxies the handshake: flood | always | off
+//! syn_cookie_rate = 10000           # flood: new flows/s per VIP and CPU above which cookies
+//!                                   # answer (also when the guard is engaged or the NAT
+//!                                   # ports a SYN probes are all half-open); 0 = only those
 //!
 //! [[interface]]
 //! name = "eth0"
@@ -70,6 +75,8 @@ pub const DEFAULT_CONNTRACK_SIZE: u32 = 262_144;
 pub const DEFAULT_SYN_TABLE_SIZE: u32 = 65_536;
 /// Default new-flow guard: new flows per second per VIP and CPU.
 pub const DEFAULT_NEW_FLOW_GUARD: u32 = 50_000;
+/// Default rate (new flows per second per VIP and CPU) above which SYN cookies answer.
+pub const DEFAULT_SYN_COOKIE_RATE: u32 = 10_000;
 /// Default health panic threshold (percent).
 pub const DEFAULT_HEALTH_PANIC_THRESHOLD: u32 = 50;
 /// Largest accepted conntrack size.
@@ -120,6 +127,10 @@ pub struct Global {
     pub new_flow_guard: u32,
     /// Percent of a VIP's weighted backends that must be healthy for health to count.
     pub health_panic_threshold: u32,
+    /// When SYNs to NAT VIPs are answered with SYN cookies.
+    pub syn_cookies: crate::datapath::SynCookies,
+    /// New flows per second per VIP and CPU above which `syn_cookies = "flood"` engages.
+    pub syn_cookie_rate: u32,
 }
 
 impl Default for Global {
@@ -133,6 +144,8 @@ impl Default for Global {
             syn_table_size: DEFAULT_SYN_TABLE_SIZE,
             new_flow_guard: DEFAULT_NEW_FLOW_GUARD,
             health_panic_threshold: DEFAULT_HEALTH_PANIC_THRESHOLD,
+            syn_cookies: crate::datapath::SynCookies::default(),
+            syn_cookie_rate: DEFAULT_SYN_COOKIE_RATE,
         }
     }
 }

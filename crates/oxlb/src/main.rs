@@ -91,6 +91,9 @@ enum Command {
         /// With --flood: SYNs per second (hping3 -i); 0 = as fast as hping3 can send.
         #[arg(long, value_name = "PPS", default_value_t = 0)]
         flood_rate: u32,
+        /// When the LB answers SYNs to NAT VIPs with SYN cookies (the daemon's `syn_cookies`).
+        #[arg(long, value_parser = ["flood", "always", "off"])]
+        syn_cookies: Option<String>,
     },
     /// Backend side of ipip/gue VIPs: strip IPIP and GUE addressed to this host with XDP and
     /// hand the inner packet to the local stack (bind the VIP on `lo`). Runs until SIGINT or
@@ -193,6 +196,7 @@ fn main() -> ExitCode {
             connections,
             flood,
             flood_rate,
+            syn_cookies,
             fleet: false,
         } => oxlb::demo::run(&oxlb::demo::DemoOptions {
             mode: mode.unwrap_or_else(|| "nat".into()),
@@ -200,6 +204,7 @@ fn main() -> ExitCode {
             connections: connections.unwrap_or(3000),
             flood,
             flood_rate,
+            syn_cookies,
         }),
     };
     match result {

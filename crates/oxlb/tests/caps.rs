@@ -21,6 +21,7 @@ fn opts(caps: &str) -> LabOptions {
         xdp_mode: "generic".into(),
         exe: env!("CARGO_BIN_EXE_oxlb").into(),
         caps: Some(caps.into()),
+        syn_cookies: None,
     }
 }
 

@@ -8,6 +8,8 @@
 //! datapath's incremental updates.
 
 mod common;
+#[path = "packets/cookies.rs"]
+mod cookies;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -1145,9 +1147,16 @@ const RST: u8 = 0x04;
 /// A datapath whose NAT range has 8 ports from `nat_port_min` (the probe count: every new
 /// flow sees every port), VIP 0 (10.0.1.1:80/tcp) sending everything to backend 0.
 fn tiny_nat(name: &str, nat_port_min: u16) -> Dp {
+    tiny_nat_with(name, nat_port_min, oxlb::datapath::SynCookies::Off)
+}
+
+/// As [`tiny_nat`], with SYN cookies set to `cookies` (the tests of the half-open table
+/// itself turn them off: a flood would otherwise move to cookies).
+fn tiny_nat_with(name: &str, nat_port_min: u16, cookies: oxlb::datapath::SynCookies) -> Dp {
     let layout = Layout {
         nat_port_min,
         nat_port_count: 8,
+        syn_cookies: cookies,
         ..layout()
     };
     let dp = Dp::load_with(name, layout);

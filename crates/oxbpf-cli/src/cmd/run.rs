@@ -1,6 +1,6 @@
 //! `oxbpf run OBJ PROGRAM`: BPF_PROG_RUN one program on given data and context.
 
-use super::run_plan;
+use super::{map_values, run_plan};
 use crate::output::Output;
 use anyhow::{bail, Context};
 use oxbpf::collection::Collection;
@@ -36,7 +36,9 @@ pub struct Args {
     /// for global data sections (`.data`, `.rodata`, `.bss`...) this happens before load.
     #[arg(long = "map-in", value_name = "NAME=HEXFILE")]
     pub map_in: Vec<String>,
-    /// Print map NAME's contents after the run (repeatable).
+    /// Print map NAME's contents after the run (repeatable): typed by its BTF as `oxbpf map
+    /// dump` prints them; JSON has the raw hex under `maps` and the typed entries under
+    /// `maps_typed`.
     #[arg(long = "map-out", value_name = "NAME")]
     pub map_out: Vec<String>,
     /// Kernel BTF for CO-RE: a BTF file or a BTFHub-style directory (see `oxbpf load --btf`).
@@ -116,6 +118,8 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         anyhow::Error::new(e).context(format!("run program {:?}{hint}", args.program))
     })?;
     let mut maps = JsonMap::new();
+    let mut typed = JsonMap::new();
+    let mut typed_text = String::new();
     for name in &args.map_out {
         let map = coll
             .map(name)
@@ -124,6 +128,9 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
             name.clone(),
             dump_map(map).with_context(|| format!("--map-out: read map {name:?}"))?,
         );
+        let d = map_values::dump(map).with_context(|| format!("--map-out: read map {name:?}"))?;
+        typed.insert(name.clone(), Value::Array(d.json));
+        typed_text += &format!("map {name}:\n{}", d.text);
     }
     let value = json!({
         "retval": res.retval,
@@ -131,6 +138,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         "data_out_hex": hex(&res.data_out),
         "ctx_out_hex": hex(&res.ctx_out),
         "maps": maps,
+        "maps_typed": typed,
     });
     out.emit(&value, || {
         let mut s = format!(
@@ -143,15 +151,7 @@ pub fn run(args: Args, out: &Output) -> anyhow::Result<ExitCode> {
         if !res.ctx_out.is_empty() {
             s += &format!("ctx out: {}\n", hex(&res.ctx_out));
         }
-        for (n, v) in &maps {
-            s += &format!(
-                "map {n}: {}\n",
-                v.as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| v.to_string())
-            );
-        }
-        s
+        s + &typed_text
     });
     Ok(ExitCode::SUCCESS)
 }

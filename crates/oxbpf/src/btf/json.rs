@@ -5,7 +5,7 @@ use super::{Type, VarLinkage};
 use std::fmt::Write;
 
 /// Appends `s` as a JSON string literal.
-fn push_str(out: &mut String, s: &str) {
+pub(crate) fn push_str(out: &mut String, s: &str) {
     out.push('"');
     let mut start = 0;
     for (i, b) in s.bytes().enumerate() {

@@ -12,6 +12,7 @@
 //! Written by hand: no maintained crate parses BTF zero-copy with split BTF, in-place edits
 //! and marshalling (aya's `aya-obj` decodes every type eagerly into owned structs).
 
+mod by_id;
 pub mod core;
 pub mod dump;
 mod edit;
@@ -27,6 +28,7 @@ mod raw;
 pub mod sanitize;
 mod storage;
 mod types;
+pub mod value;
 
 pub use ext::BtfExt;
 pub use load::load_btf_fd;
@@ -233,6 +235,16 @@ pub enum BtfError {
         release: String,
         /// Paths tried.
         tried: Vec<String>,
+    },
+    /// A BTF object in the kernel could not be opened or read.
+    #[error("{op} kernel BTF object id {id}: {source}")]
+    Kernel {
+        /// `"open"` or `"read"`.
+        op: &'static str,
+        /// The BTF object id.
+        id: u32,
+        /// The syscall error.
+        source: SysError,
     },
     /// `BPF_BTF_LOAD` failed.
     #[error("loading BTF into the kernel: {source}{}", log_text(log))]

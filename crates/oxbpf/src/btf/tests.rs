@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 /// Assembles BTF blobs: types as 32-bit words, strings deduplicated.
 #[derive(Default)]
-struct Builder {
+pub(crate) struct Builder {
     words: Vec<u32>,
     strs: Vec<u8>,
     base_str_len: u32,
 }
 
 impl Builder {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Builder {
             strs: vec![0],
             ..Default::default()
@@ -34,13 +34,21 @@ impl Builder {
         self.strs.push(0);
         off
     }
-    fn t(&mut self, name: &str, kind: Kind, vlen: u32, kflag: bool, st: u32, extra: &[u32]) {
+    pub(crate) fn t(
+        &mut self,
+        name: &str,
+        kind: Kind,
+        vlen: u32,
+        kflag: bool,
+        st: u32,
+        extra: &[u32],
+    ) {
         let n = self.s(name);
         self.words
             .extend_from_slice(&[n, make_info(kind, vlen, kflag), st]);
         self.words.extend_from_slice(extra);
     }
-    fn bytes(&self) -> Vec<u8> {
+    pub(crate) fn bytes(&self) -> Vec<u8> {
         let types: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
         let mut out = vec![0x9f, 0xeb, 1, 0];
         for w in [

@@ -299,7 +299,8 @@ impl Collection {
             }
             return Ok(map);
         }
-        let map = Map::create(m, btf, None).map_err(err)?;
+        let mmapable = mmapable_data(m);
+        let map = Map::create(mmapable.as_ref().unwrap_or(m), btf, None).map_err(err)?;
         init_map(&map, m).map_err(err)?;
         Ok(map)
     }
@@ -432,6 +433,23 @@ fn load_object_btf(spec: &CollectionSpec) -> (Option<OwnedFd>, bool) {
             tracing::warn!("kernel refused the object's BTF, loading without it: {e}");
             (None, false)
         }
+    }
+}
+
+/// A writable global-data section (`.data`, `.bss`) gets `BPF_F_MMAPABLE` when the kernel
+/// has it (v5.5+), as libbpf does, so skeletons can read and write its variables through a
+/// memory mapping ([`crate::skel::GlobalData`]). `.rodata` stays as it is: it is frozen.
+fn mmapable_data(m: &MapSpec) -> Option<MapSpec> {
+    use crate::features::map_flags::BPF_F_MMAPABLE;
+    if m.source != MapSource::Data || m.freeze || m.flags & BPF_F_MMAPABLE != 0 {
+        return None;
+    }
+    match crate::features::have_map_flag(Some(MapType::ARRAY), BPF_F_MMAPABLE) {
+        Ok(true) => Some(MapSpec {
+            flags: m.flags | BPF_F_MMAPABLE,
+            ..m.clone()
+        }),
+        _ => None,
     }
 }
 

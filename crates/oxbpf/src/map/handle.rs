@@ -168,8 +168,16 @@ impl Map {
         })
     }
 
-    /// Wraps an existing map fd, reading its shape with `BPF_OBJ_GET_INFO_BY_FD`.
+    /// Wraps an existing map fd, reading its shape with `BPF_OBJ_GET_INFO_BY_FD`. An fd of
+    /// another BPF object (a program or link, e.g. from a pin) is [`MapError::Invalid`].
     pub fn from_fd(fd: OwnedFd) -> Result<Map, MapError> {
+        if let Some(kind) = bpf_fd_kind(fd.as_fd()).filter(|k| k != "bpf-map") {
+            return Err(MapError::Invalid {
+                map: format!("fd {}", fd.as_raw_fd()),
+                op: "open",
+                reason: format!("the object is a {kind}, not a map (a pinned program or link?)"),
+            });
+        }
         let info = sys::map_info(fd.as_fd()).map_err(|source| MapError::Sys {
             map: format!("fd {}", fd.as_raw_fd()),
             op: "get info of",
@@ -193,7 +201,14 @@ impl Map {
         let path = path.as_ref();
         let fd = sys::pin::open_pinned(path)
             .map_err(|f| MapError::pin(path.display().to_string(), f))?;
-        Map::from_fd(fd)
+        Map::from_fd(fd).map_err(|e| match e {
+            MapError::Invalid { op, reason, .. } => MapError::Invalid {
+                map: path.display().to_string(),
+                op,
+                reason,
+            },
+            e => e,
+        })
     }
 
     /// Opens the map with kernel id `id`.
@@ -399,6 +414,14 @@ impl Map {
             done: false,
         }
     }
+}
+
+/// The anon inode name of a BPF object fd (`bpf-map`, `bpf-prog`, `bpf_link`...), read from
+/// `/proc/self/fd`; `None` when that is unreadable (no procfs).
+fn bpf_fd_kind(fd: BorrowedFd) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).ok()?;
+    let name = link.to_str()?.strip_prefix("anon_inode:")?;
+    Some(name.to_string())
 }
 
 /// Rounds up to a multiple of 8 (per-CPU value slot size).

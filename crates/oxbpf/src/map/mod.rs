@@ -10,7 +10,7 @@ mod error;
 mod handle;
 mod hash;
 mod lpm;
-mod mmap;
+pub(crate) mod mmap;
 mod of_maps;
 mod perf;
 mod pin;

@@ -11,7 +11,7 @@ pub unsafe trait Pod: Copy + 'static {}
 macro_rules! pod {
     ($($t:ty),*) => { $(unsafe impl Pod for $t {})* };
 }
-pod!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, usize, isize);
+pod!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, usize, isize, f32, f64);
 unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
 
 /// The bytes of `v`.

@@ -42,6 +42,8 @@ struct RawGlobal {
     syn_table_size: Option<Spanned<i64>>,
     new_flow_guard: Option<Spanned<i64>>,
     health_panic_threshold: Option<Spanned<i64>>,
+    syn_cookies: Option<Spanned<String>>,
+    syn_cookie_rate: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -302,6 +304,31 @@ impl<'a> Validator<'a> {
                     format!(
                         "health_panic_threshold {} must be a percentage in 0..=100 (0 = off)",
                         pct.get_ref()
+                    ),
+                ),
+            }
+        }
+        if let Some(rate) = raw.syn_cookie_rate {
+            match u32::try_from(*rate.get_ref()) {
+                Ok(n) => g.syn_cookie_rate = n,
+                _ => self.err(
+                    &rate.span(),
+                    format!(
+                        "syn_cookie_rate {} must be new flows per second per VIP and CPU in 0..={} (0 = only the guard and exhausted half-open ports)",
+                        rate.get_ref(),
+                        u32::MAX
+                    ),
+                ),
+            }
+        }
+        if let Some(mode) = raw.syn_cookies {
+            match crate::datapath::SynCookies::parse(mode.get_ref().trim()) {
+                Some(m) => g.syn_cookies = m,
+                None => self.err(
+                    &mode.span(),
+                    format!(
+                        "syn_cookies {:?} must be \"flood\" (while new_flow_guard is engaged), \"always\" or \"off\"",
+                        mode.get_ref()
                     ),
                 ),
             }

@@ -4,11 +4,11 @@
 use super::undo::Undo;
 use super::DaemonError;
 use crate::datapath::abi::{RawConfig, RawEncapConfig, RawVipSlot};
-use crate::datapath::{Layout, MapId, MapOp};
+use crate::datapath::{Layout, MapId, MapOp, SynCookies};
 use oxbpf::collection::{kconfig, Collection, CollectionOptions};
 use oxbpf::map::Map;
 use oxbpf::prog::Program;
-use oxbpf::spec::{CollectionSpec, Pinning, ProgramType};
+use oxbpf::spec::{CollectionSpec, MapInit, Pinning, ProgramType};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 pub const OBJECT: &[u8] = include_bytes!("../../bpf/oxlb.bpf.o");
 /// The XDP program's name in [`OBJECT`].
 pub const PROGRAM: &str = "oxlb_xdp";
+/// The SYN cookie program's name in [`OBJECT`] (tail-called from [`PROGRAM`]).
+pub const COOKIE_PROGRAM: &str = "oxlb_cookie";
 
 /// Loaded datapath: the program and its (pinned) maps.
 pub struct Datapath {
@@ -47,7 +49,60 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
     spec.set_variable(RawEncapConfig::VAR_NAME, &layout.encap.raw().to_bytes())
         .map_err(|e| DaemonError::Datapath(e.to_string()))?;
+    if let Err(why) = cookies_usable(layout.syn_cookies) {
+        if layout.syn_cookies != SynCookies::Off {
+            tracing::warn!("SYN cookies are off: {why}");
+        }
+        without_cookies(&mut spec);
+    }
     Ok(spec)
+}
+
+/// Leaves the SYN cookie program out: its tail-call slot stays empty, the tail calls fall
+/// through and SYNs to NAT VIPs open half-open flows.
+fn without_cookies(spec: &mut CollectionSpec) {
+    spec.programs.remove(COOKIE_PROGRAM);
+    if let Some(m) = spec.maps.get_mut(MapId::Progs.name()) {
+        m.init = MapInit::Empty;
+    }
+}
+
+/// Loads a datapath spec; when the kernel refuses only the SYN cookie program (an older
+/// verifier), loads it again without that program rather than not at all, and logs why
+/// SYN cookies are off.
+pub fn load_collection(
+    spec: &CollectionSpec,
+    opts: &CollectionOptions,
+) -> Result<Collection, oxbpf::collection::LoadError> {
+    match Collection::load(spec, opts) {
+        Err(oxbpf::collection::LoadError::Program(e))
+            if e.to_string().contains(&format!("\"{COOKIE_PROGRAM}\"")) =>
+        {
+            tracing::warn!("SYN cookies are off: the kernel refused their program: {e}");
+            let mut spec = spec.clone();
+            without_cookies(&mut spec);
+            Collection::load(&spec, opts)
+        }
+        r => r,
+    }
+}
+
+/// `BPF_FUNC_tcp_raw_gen_syncookie_ipv4` (kernel >= 6.0).
+const BPF_FUNC_TCP_RAW_GEN_SYNCOOKIE_IPV4: u32 = 204;
+
+/// Whether the cookie program can run here with `mode`: `Err` says why not.
+pub fn cookies_usable(mode: SynCookies) -> Result<(), String> {
+    if mode == SynCookies::Off {
+        return Err("syn_cookies = \"off\"".into());
+    }
+    match oxbpf::features::have_helper(ProgramType::XDP, BPF_FUNC_TCP_RAW_GEN_SYNCOOKIE_IPV4) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(
+            "the kernel has no bpf_tcp_raw_gen_syncookie_ipv4 helper for XDP (requires >= v6.0 with CONFIG_SYN_COOKIES)"
+                .into(),
+        ),
+        Err(e) => Err(format!("cannot tell whether the SYN cookie helpers exist: {e}")),
+    }
 }
 
 /// `BPF_FUNC_jiffies64` (kernel >= 5.5).
@@ -148,7 +203,7 @@ pub fn load(layout: &Layout, pin_dir: &Path, undo: &mut Undo) -> Result<Datapath
         pin_dir: Some(pin_dir.to_path_buf()),
         ..Default::default()
     };
-    let mut coll = Collection::load(&spec, &opts).map_err(|e| match adopted {
+    let mut coll = load_collection(&spec, &opts).map_err(|e| match adopted {
         true => DaemonError::Datapath(format!(
             "{e}; hint: the datapath pinned in {} was built with other sizes — `oxlb down` removes it",
             pin_dir.display()

@@ -106,6 +106,8 @@ pub fn layout_for(config: &Config) -> Layout {
         ct_entries: config.global.conntrack_size,
         syn_entries: config.global.syn_table_size,
         guard_new_flows: config.global.new_flow_guard,
+        syn_cookies: config.global.syn_cookies,
+        syn_cookie_rate: config.global.syn_cookie_rate,
         nat_timeouts: config.global.nat_timeouts,
         encap: config.encap,
         ..Layout::default()

@@ -19,12 +19,14 @@ pub struct Pressure {
 }
 
 /// The counters a warning is about.
-const WATCHED: [Reason; 5] = [
+const WATCHED: [Reason; 7] = [
     Reason::CtResumed,
     Reason::NatReplyMiss,
     Reason::DropNatPorts,
     Reason::SynReplaced,
     Reason::DropNoFlow,
+    Reason::CookieSent,
+    Reason::CookieFail,
 ];
 
 impl Pressure {
@@ -83,6 +85,15 @@ fn explain(r: Reason, d: u64, ct_size: u32) -> String {
         Reason::SynReplaced => format!(
             "SYN flood: {d} half-open NAT flows gave their port to newer SYNs (established \
              flows are not affected)"
+        ),
+        Reason::CookieSent => format!(
+            "SYN flood: {d} SYNs to NAT VIPs answered with SYN cookies (only clients that \
+             complete the handshake get a NAT port; their connections go without window \
+             scaling, SACK and timestamps)"
+        ),
+        Reason::CookieFail => format!(
+            "{d} SYN cookie frames could not be built and were dropped (IPv4 options, or the \
+             driver refused to resize the frame)"
         ),
         _ => format!(
             "{d} TCP packets of no known flow dropped at NAT VIPs: blind ACKs, flows whose \

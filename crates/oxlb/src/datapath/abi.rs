@@ -1,12 +1,17 @@
 //! Byte-exact Rust mirrors of the structs in `bpf/oxlb.h` (the datapath ABI).
 //!
-//! Every struct is `#[repr(C)]` with the same explicit padding as the C side and a
-//! compile-time size assertion; `tests` re-checks the sizes and the reason numbers
-//! against the header text so the two cannot drift apart silently. Serialisation is
-//! written out field by field (`to_bytes`/`from_bytes`) rather than transmuted, so
-//! padding is always zero and no `unsafe` is needed. Host-order fields use the native
+//! Structs whose C fields are plain integers are the types generated from the compiled
+//! object ([`super::skel`]: stats, guard, next hop, config), read and written through
+//! `oxbpf::skel::{read_pod, write_pod}` (every padding byte is an explicit field there).
+//! The others keep addresses and ports as byte arrays, so they stay mirrors here:
+//! `#[repr(C)]` with the same explicit padding as the C side and a compile-time size
+//! assertion; `tests` checks their sizes and every field offset against the generated
+//! types, and the reason numbers against the header text, so the two cannot drift apart
+//! silently. Their serialisation is written out field by field (`to_bytes`/`from_bytes`),
+//! so padding is always zero and no `unsafe` is needed. Host-order fields use the native
 //! byte order (the kernel runs on this host); ports are stored in network order.
 
+use oxbpf::skel::{read_pod, write_pod};
 use std::net::IpAddr;
 
 /// `OXLB_AF_INET`.
@@ -309,31 +314,10 @@ fn murmur3_32(data: &[u8], seed: u32) -> u32 {
     h ^ (h >> 16)
 }
 
-/// `struct oxlb_hop`: a next hop cached by the datapath in conntrack and NAT entries.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawHop {
-    /// Destination MAC.
-    pub dmac: [u8; 6],
-    /// Source MAC.
-    pub smac: [u8; 6],
-    /// Egress interface.
-    pub ifindex: u32,
-    /// `bpf_ktime_get_ns()` of the lookup; 0: none cached.
-    pub at_ns: u64,
-}
+/// `struct oxlb_hop`: a next hop cached by the datapath in conntrack and NAT entries
+/// (`dmac`, `smac`, egress `ifindex`, `at_ns` of the lookup, 0: none cached). Generated.
+pub use super::skel::oxlb::oxlb_hop as RawHop;
 const _: () = assert!(std::mem::size_of::<RawHop>() == 24);
-
-impl RawHop {
-    fn from_bytes(b: &[u8]) -> Self {
-        RawHop {
-            dmac: b[0..6].try_into().expect("6 bytes"),
-            smac: b[6..12].try_into().expect("6 bytes"),
-            ifindex: u32_at(b, 12),
-            at_ns: u64::from_ne_bytes(b[16..24].try_into().expect("8 bytes")),
-        }
-    }
-}
 
 /// `struct oxlb_ct`: value of `oxlb_ct`.
 #[repr(C)]
@@ -349,8 +333,8 @@ pub struct RawCt {
     pub mode: u8,
     /// Zero.
     pub _pad: u8,
-    /// Zero.
-    pub _pad2: u32,
+    /// SYN-proxied flow: backend ISN - cookie, added to the client's ACK numbers; else 0.
+    pub seq_delta: u32,
     /// Cached next hop towards the backend.
     pub hop: RawHop,
 }
@@ -368,8 +352,8 @@ impl RawCt {
             nat_port: [b[8], b[9]],
             mode: b[10],
             _pad: 0,
-            _pad2: 0,
-            hop: RawHop::from_bytes(&b[16..40]),
+            seq_delta: u32_at(b, 12),
+            hop: read_pod(b, 16),
         })
     }
 }
@@ -392,8 +376,19 @@ pub struct RawNat {
     pub closing: u8,
     /// Zero.
     pub _pad: [u8; 3],
+    /// As [`RawCt::seq_delta`]: subtracted from the backend's sequence numbers.
+    pub seq_delta: u32,
+    /// Zero.
+    pub _pad2: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawNat>() == 80);
+const _: () = assert!(std::mem::size_of::<RawNat>() == 88);
+
+/// `OXLB_COOKIES_OFF`: SYNs to NAT VIPs always open half-open flows.
+pub const COOKIES_OFF: u8 = 0;
+/// `OXLB_COOKIES_GUARD`: SYN cookies while the VIP's new-flow guard is engaged.
+pub const COOKIES_GUARD: u8 = 1;
+/// `OXLB_COOKIES_ALWAYS`: every SYN to a NAT VIP is answered with a SYN cookie.
+pub const COOKIES_ALWAYS: u8 = 2;
 
 /// `OXLB_NAT_TICK_SHIFT`: `RawNat::seen` counts ticks of 2^NAT_TICK_SHIFT ns.
 pub const NAT_TICK_SHIFT: u32 = 30;
@@ -406,7 +401,7 @@ pub const NAT_TIME_WAIT: u8 = 2;
 
 impl RawNat {
     /// Size in bytes.
-    pub const SIZE: usize = 80;
+    pub const SIZE: usize = 88;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -417,10 +412,12 @@ impl RawNat {
             client: RawFlowKey::from_bytes(&b[..40])?,
             vip_id: u32_at(b, 40),
             backend_id: u32_at(b, 44),
-            hop: RawHop::from_bytes(&b[48..72]),
+            hop: read_pod(b, 48),
             seen: u32_at(b, 72),
             closing: b[76],
             _pad: [0; 3],
+            seq_delta: u32_at(b, 80),
+            _pad2: 0,
         })
     }
 }
@@ -437,18 +434,25 @@ pub struct RawSyn {
     pub backend_id: u32,
     /// Datapath clock at the client's last SYN.
     pub at_ns: u64,
-    /// The backend's SYN-ACK sequence number (host order).
+    /// The backend's SYN-ACK sequence number (host order); a proxied flow waiting for it:
+    /// the cookie the client acknowledged.
     pub server_isn: u32,
     /// 1 once the backend's SYN-ACK went back to the client.
     pub synack: u8,
+    /// 1: opened by a SYN cookie (the LB completes the backend's handshake).
+    pub proxied: u8,
+    /// Proxied: the client's receive window (network order bytes).
+    pub window: [u8; 2],
+    /// Proxied: the sequence number of the LB's SYN to the backend (host order).
+    pub client_isn: u32,
     /// Zero.
-    pub _pad: [u8; 3],
+    pub _pad: u32,
 }
-const _: () = assert!(std::mem::size_of::<RawSyn>() == 64);
+const _: () = assert!(std::mem::size_of::<RawSyn>() == 72);
 
 impl RawSyn {
     /// Size in bytes.
-    pub const SIZE: usize = 64;
+    pub const SIZE: usize = 72;
 
     /// Parse map bytes; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
@@ -462,68 +466,43 @@ impl RawSyn {
             at_ns: u64_at(b, 48),
             server_isn: u32_at(b, 56),
             synack: b[60],
-            _pad: [0; 3],
+            proxied: b[61],
+            window: [b[62], b[63]],
+            client_isn: u32_at(b, 64),
+            _pad: 0,
         })
     }
 }
 
-/// `struct oxlb_guard`: one CPU's new-flow guard state of a VIP.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawGuard {
-    /// Current window (datapath clock >> `OXLB_GUARD_WINDOW_SHIFT`).
-    pub window: u64,
-    /// New flows in that window.
-    pub count: u64,
-    /// New flows scheduled while the guard was engaged (total).
-    pub guarded: u64,
-}
+/// `struct oxlb_guard`: one CPU's new-flow guard state of a VIP (`window`: the datapath
+/// clock shifted right by `OXLB_GUARD_WINDOW_SHIFT`, `count`: new flows in it, `guarded`:
+/// new flows scheduled while engaged). Generated.
+pub use super::skel::oxlb::oxlb_guard as RawGuard;
 const _: () = assert!(std::mem::size_of::<RawGuard>() == 24);
 
 impl RawGuard {
     /// Size in bytes.
-    pub const SIZE: usize = 24;
+    pub const SIZE: usize = std::mem::size_of::<Self>();
 
     /// Parse one CPU's value; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        (b.len() == Self::SIZE).then(|| RawGuard {
-            window: u64_at(b, 0),
-            count: u64_at(b, 8),
-            guarded: u64_at(b, 16),
-        })
+        (b.len() == Self::SIZE).then(|| read_pod(b, 0))
     }
 }
 
-/// `struct oxlb_stats`: one CPU's counters of a VIP or backend.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct RawStats {
-    /// Client → backend packets forwarded.
-    pub packets: u64,
-    /// Their frame bytes.
-    pub bytes: u64,
-    /// New flows scheduled.
-    pub new_flows: u64,
-    /// NAT replies translated back.
-    pub reply_packets: u64,
-    /// Their frame bytes.
-    pub reply_bytes: u64,
-}
+/// `struct oxlb_stats`: one CPU's counters of a VIP or backend (`packets`/`bytes` forwarded
+/// client → backend, `new_flows` scheduled, `reply_packets`/`reply_bytes` of NAT replies
+/// translated back). Generated.
+pub use super::skel::oxlb::oxlb_stats as RawStats;
 const _: () = assert!(std::mem::size_of::<RawStats>() == 40);
 
 impl RawStats {
     /// Size in bytes.
-    pub const SIZE: usize = 40;
+    pub const SIZE: usize = std::mem::size_of::<Self>();
 
     /// Parse one CPU's value; `None` when the length is wrong.
     pub fn from_bytes(b: &[u8]) -> Option<Self> {
-        (b.len() == Self::SIZE).then(|| RawStats {
-            packets: u64_at(b, 0),
-            bytes: u64_at(b, 8),
-            new_flows: u64_at(b, 16),
-            reply_packets: u64_at(b, 24),
-            reply_bytes: u64_at(b, 32),
-        })
+        (b.len() == Self::SIZE).then(|| read_pod(b, 0))
     }
 
     /// Sum of per-CPU values.
@@ -540,67 +519,21 @@ impl RawStats {
     }
 }
 
-/// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawConfig {
-    /// Maglev table size.
-    pub table_size: u32,
-    /// Number of VIP ids (rows of the ring).
-    pub max_vips: u32,
-    /// Flow hash seed.
-    pub hash_seed: u32,
-    /// First NAT source port.
-    pub nat_port_min: u16,
-    /// Number of NAT source ports.
-    pub nat_port_count: u16,
-    /// 1 = conntrack on.
-    pub ct_enabled: u8,
-    /// Zero.
-    pub _pad: [u8; 3],
-    /// Seconds after its last packet before an open TCP flow's NAT port may be reused.
-    pub nat_tcp_idle_s: u32,
-    /// Same, for a TCP flow the client closed first or that was reset.
-    pub nat_tcp_closed_s: u32,
-    /// Same, for a TCP flow the backend closed first (its TIME_WAIT).
-    pub nat_tcp_time_wait_s: u32,
-    /// Same, for a UDP flow.
-    pub nat_udp_idle_s: u32,
-    /// Datapath clock: `bpf_jiffies64() * ns_per_jiffy`, or `bpf_ktime_get_ns()` when 0.
-    pub ns_per_jiffy: u32,
-    /// Seconds after which a half-open NAT flow's port goes to a new SYN first.
-    pub nat_tcp_syn_s: u32,
-    /// New flows per VIP per CPU per second above which the guard engages (0: off).
-    pub guard_new_flows: u32,
-}
-const _: () = assert!(std::mem::size_of::<RawConfig>() == 48);
+/// `struct oxlb_config`: the `.rodata` variable `oxlb_cfg`, set before load (fields
+/// documented in `oxlb.h`). Generated.
+pub use super::skel::oxlb::oxlb_config as RawConfig;
+const _: () = assert!(std::mem::size_of::<RawConfig>() == 52);
 
 impl RawConfig {
     /// Size in bytes.
-    pub const SIZE: usize = 48;
+    pub const SIZE: usize = std::mem::size_of::<Self>();
     /// Name of the `.rodata` variable.
     pub const VAR_NAME: &'static str = "oxlb_cfg";
 
     /// The bytes of the variable.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(Self::SIZE);
-        v.extend_from_slice(&self.table_size.to_ne_bytes());
-        v.extend_from_slice(&self.max_vips.to_ne_bytes());
-        v.extend_from_slice(&self.hash_seed.to_ne_bytes());
-        v.extend_from_slice(&self.nat_port_min.to_ne_bytes());
-        v.extend_from_slice(&self.nat_port_count.to_ne_bytes());
-        v.extend_from_slice(&[self.ct_enabled, 0, 0, 0]);
-        for t in [
-            self.nat_tcp_idle_s,
-            self.nat_tcp_closed_s,
-            self.nat_tcp_time_wait_s,
-            self.nat_udp_idle_s,
-            self.ns_per_jiffy,
-            self.nat_tcp_syn_s,
-            self.guard_new_flows,
-        ] {
-            v.extend_from_slice(&t.to_ne_bytes());
-        }
+        let mut v = vec![0; Self::SIZE];
+        write_pod(&mut v, 0, self);
         v
     }
 }
@@ -709,13 +642,23 @@ pub enum Reason {
     EncapTooBig = 29,
     /// ipip/gue packets too big that could not be answered (XDP_DROP).
     EncapTooBigDrop = 30,
+    /// NAT SYNs answered by the LB with a SYN cookie (XDP_TX).
+    CookieSent = 31,
+    /// ACKs with a valid cookie: the LB sent the SYN to a backend.
+    CookieOk = 32,
+    /// Backends' SYN-ACKs of cookie flows answered by the LB: flows established.
+    CookieProxied = 33,
+    /// Cookie frames that could not be built (odd options or size) (XDP_DROP).
+    CookieFail = 34,
+    /// Backends' answers for an older use of a half-open flow's NAT port, reset by the LB.
+    StaleReset = 35,
 }
 
 impl Reason {
     /// Number of reasons (`OXLB_R_MAX`).
-    pub const COUNT: u32 = 31;
+    pub const COUNT: u32 = 36;
     /// Every reason in index order.
-    pub const ALL: [Reason; 31] = [
+    pub const ALL: [Reason; 36] = [
         Reason::PassNotIp,
         Reason::PassNotVip,
         Reason::Truncated,
@@ -747,6 +690,11 @@ impl Reason {
         Reason::NatReplyMiss,
         Reason::EncapTooBig,
         Reason::EncapTooBigDrop,
+        Reason::CookieSent,
+        Reason::CookieOk,
+        Reason::CookieProxied,
+        Reason::CookieFail,
+        Reason::StaleReset,
     ];
 
     /// Metric-style name, e.g. `pass_not_vip`.
@@ -783,6 +731,11 @@ impl Reason {
             Reason::NatReplyMiss => "nat_reply_miss",
             Reason::EncapTooBig => "encap_too_big",
             Reason::EncapTooBigDrop => "encap_too_big_drop",
+            Reason::CookieSent => "cookie_sent",
+            Reason::CookieOk => "cookie_ok",
+            Reason::CookieProxied => "cookie_proxied",
+            Reason::CookieFail => "cookie_fail",
+            Reason::StaleReset => "stale_reset",
         }
     }
 }

@@ -35,11 +35,14 @@ pub enum MapId {
     /// `.bss.vipfilter`: the VIP filter's words (global array `oxlb_vipfilter`, one ARRAY
     /// element, key 0), see [`vipfilter`](super::vipfilter).
     VipFilter,
+    /// `oxlb_progs`: PROG_ARRAY of the tail-called programs (slot 0: `oxlb_cookie`). Pinned
+    /// with the others: a program array whose last file descriptor closes is emptied.
+    Progs,
 }
 
 impl MapId {
     /// Every map.
-    pub const ALL: [MapId; 12] = [
+    pub const ALL: [MapId; 13] = [
         MapId::Vips,
         MapId::VipIds,
         MapId::Ring,
@@ -52,6 +55,7 @@ impl MapId {
         MapId::BackendStats,
         MapId::Reasons,
         MapId::VipFilter,
+        MapId::Progs,
     ];
 
     /// The map's name in the object file.
@@ -69,6 +73,7 @@ impl MapId {
             MapId::BackendStats => "oxlb_be_stats",
             MapId::Reasons => "oxlb_reasons",
             MapId::VipFilter => ".bss.vipfilter",
+            MapId::Progs => "oxlb_progs",
         }
     }
 
@@ -114,6 +119,47 @@ pub struct Layout {
     pub conntrack: bool,
     /// Outer headers of the `ipip`/`gue` modes (`.rodata` variable `oxlb_encap`).
     pub encap: super::Encap,
+    /// When SYNs to NAT VIPs are answered with SYN cookies.
+    pub syn_cookies: SynCookies,
+    /// New flows per VIP per CPU per second above which [`SynCookies::Flood`] answers SYNs
+    /// with cookies (0: only the guard and exhausted half-open ports trigger them).
+    pub syn_cookie_rate: u32,
+}
+
+/// When the datapath answers a SYN to a NAT VIP itself with a SYN cookie (and proxies the
+/// handshake to the backend once the client proves its address) instead of opening a
+/// half-open flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SynCookies {
+    /// Never.
+    Off,
+    /// During a flood: while the VIP's new flows exceed `syn_cookie_rate` or the new-flow
+    /// guard, and whenever every NAT port a SYN probes is held by a live half-open flow.
+    #[default]
+    Flood,
+    /// Every SYN.
+    Always,
+}
+
+impl SynCookies {
+    /// The `oxlb_config.syn_cookies` value (`OXLB_COOKIES_*`).
+    pub fn raw(self) -> u8 {
+        match self {
+            SynCookies::Off => super::abi::COOKIES_OFF,
+            SynCookies::Flood => super::abi::COOKIES_GUARD,
+            SynCookies::Always => super::abi::COOKIES_ALWAYS,
+        }
+    }
+
+    /// The config spelling: `off`, `flood` or `always`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "off" => Some(SynCookies::Off),
+            "flood" => Some(SynCookies::Flood),
+            "always" => Some(SynCookies::Always),
+            _ => None,
+        }
+    }
 }
 
 impl Default for Layout {
@@ -132,6 +178,8 @@ impl Default for Layout {
             nat_timeouts: NatTimeouts::default(),
             conntrack: true,
             encap: super::Encap::default(),
+            syn_cookies: SynCookies::default(),
+            syn_cookie_rate: 0,
         }
     }
 }
@@ -217,6 +265,7 @@ impl Layout {
             MapId::Ct | MapId::Nat => self.ct_entries,
             MapId::Reasons => super::abi::Reason::COUNT,
             MapId::VipFilter => 1,
+            MapId::Progs => 1,
         }
     }
 
@@ -229,7 +278,8 @@ impl Layout {
             nat_port_min: self.nat_port_min,
             nat_port_count: self.nat_port_count,
             ct_enabled: u8::from(self.conntrack),
-            _pad: [0; 3],
+            syn_cookies: self.syn_cookies.raw(),
+            _pad: [0; 2],
             nat_tcp_idle_s: self.nat_timeouts.tcp_idle,
             nat_tcp_closed_s: self.nat_timeouts.tcp_closed,
             nat_tcp_time_wait_s: self.nat_timeouts.tcp_time_wait,
@@ -237,6 +287,7 @@ impl Layout {
             ns_per_jiffy: 0,
             nat_tcp_syn_s: self.nat_timeouts.tcp_syn,
             guard_new_flows: self.guard_new_flows,
+            syn_cookie_rate: self.syn_cookie_rate,
         }
     }
 

@@ -5,7 +5,8 @@
 //! row `vip_id`, `table_size` slots each) and `oxlb_backends` (ARRAY) — and keeps its
 //! own state in `oxlb_ct` / `oxlb_nat` (LRU hashes) and per-CPU counters.
 //!
-//! - [`abi`]: byte-exact mirrors of `bpf/oxlb.h`.
+//! - [`abi`]: byte-exact mirrors of `bpf/oxlb.h`, partly the generated [`skel`] types.
+//! - [`skel`]: the skeleton generated from `bpf/oxlb.bpf.o` at build time.
 //! - [`Layout`]: load-time sizes (`max_entries` per map, the `oxlb_cfg` constant).
 //! - [`entries`]: plan → validated entries ([`PlanEntries::map_entries`] gives bytes).
 //! - [`vipfilter`]: the per-address filter that passes traffic not ours before any lookup.
@@ -34,13 +35,14 @@ mod encap;
 mod entries;
 mod layout;
 pub mod vipfilter;
+pub mod skel;
 
 use std::net::IpAddr;
 
 pub use diff::{diff, Change, MapOp};
 pub use encap::{Encap, Prefix, DEFAULT_GUE_PORT};
 pub use entries::{entries, PlanEntries, Ring};
-pub use layout::{Layout, MapId, NatTimeouts, MAX_RING_ENTRIES};
+pub use layout::{Layout, MapId, NatTimeouts, SynCookies, MAX_RING_ENTRIES};
 
 /// Why a plan or layout cannot be written into the datapath.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

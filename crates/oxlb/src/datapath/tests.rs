@@ -8,21 +8,6 @@ use crate::plan::{BackendPlan, Mode, Plan, Proto, VipPlan};
 
 const HEADER: &str = include_str!("../../bpf/oxlb.h");
 
-/// `_Static_assert(sizeof(struct NAME) == N` → N.
-fn c_size(name: &str) -> usize {
-    let pat = format!("sizeof(struct {name}) == ");
-    let at = HEADER
-        .find(&pat)
-        .unwrap_or_else(|| panic!("no size assert for {name}"))
-        + pat.len();
-    HEADER[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// `#define NAME value` / `NAME = value,` → value.
 fn c_const(name: &str) -> u64 {
     for line in HEADER.lines() {
@@ -45,19 +30,69 @@ fn c_const(name: &str) -> u64 {
     panic!("{name} not in oxlb.h")
 }
 
+/// The hand-kept mirror `$raw` has the size of the generated (compiled object's BTF) type
+/// `$gen`, and each named field sits at the generated field's offset.
+macro_rules! same_layout {
+    ($raw:ty, $gen:ty, [$($f:ident),+ $(,)?]) => {{
+        use std::mem::{offset_of, size_of};
+        assert_eq!(size_of::<$raw>(), size_of::<$gen>(), "size of {}", stringify!($raw));
+        $(assert_eq!(
+            offset_of!($raw, $f),
+            offset_of!($gen, $f),
+            "{}.{}",
+            stringify!($raw),
+            stringify!($f)
+        );)+
+    }};
+}
+
 #[test]
-fn struct_sizes_match_header() {
-    use std::mem::size_of;
-    assert_eq!(size_of::<RawVipKey>(), c_size("oxlb_vip_key"));
-    assert_eq!(size_of::<RawVip>(), c_size("oxlb_vip"));
-    assert_eq!(size_of::<RawBackend>(), c_size("oxlb_backend"));
-    assert_eq!(size_of::<RawFlowKey>(), c_size("oxlb_flow_key"));
-    assert_eq!(size_of::<RawCt>(), c_size("oxlb_ct"));
-    assert_eq!(size_of::<RawNat>(), c_size("oxlb_nat"));
-    assert_eq!(size_of::<RawHop>(), c_size("oxlb_hop"));
-    assert_eq!(size_of::<RawStats>(), c_size("oxlb_stats"));
-    assert_eq!(size_of::<RawConfig>(), c_size("oxlb_config"));
-    // to_bytes agrees with the declared sizes.
+fn mirrors_match_the_compiled_object() {
+    use super::skel::oxlb as gen;
+    same_layout!(RawVipKey, gen::oxlb_vip_key, [addr, port, proto, family]);
+    same_layout!(
+        RawVip,
+        gen::oxlb_vip,
+        [id, mode, snat_family, _pad, snat_addr]
+    );
+    same_layout!(RawVipSlot, gen::oxlb_vip_slot, [key, vip]);
+    same_layout!(RawBackend, gen::oxlb_backend, [addr, port, family, flags]);
+    same_layout!(
+        RawFlowKey,
+        gen::oxlb_flow_key,
+        [src, dst, sport, dport, proto, family, _pad]
+    );
+    same_layout!(
+        RawCt,
+        gen::oxlb_ct,
+        [backend_id, vip_id, nat_port, mode, _pad, seq_delta, hop]
+    );
+    same_layout!(
+        RawNat,
+        gen::oxlb_nat,
+        [client, vip_id, backend_id, hop, seen, closing, _pad, seq_delta, _pad2]
+    );
+    same_layout!(
+        RawSyn,
+        gen::oxlb_syn,
+        [
+            client, vip_id, backend_id, at_ns, server_isn, synack, proxied, window, client_isn,
+            _pad
+        ]
+    );
+    same_layout!(
+        RawEncapConfig,
+        gen::oxlb_encap_config,
+        [src4, mask4, src6, mask6, gue_port, _pad]
+    );
+    // The defaults compiled into the object are Layout::default's.
+    let ro = *gen::open().expect("open the embedded object").rodata();
+    assert_eq!(
+        { ro.oxlb_cfg },
+        Layout::default().config(),
+        "object defaults"
+    );
+    // to_bytes agrees with the sizes.
     let ip: IpAddr = "10.0.0.1".parse().unwrap();
     assert_eq!(RawVipKey::new(ip, 1, 6).to_bytes().len(), RawVipKey::SIZE);
     assert_eq!(RawBackend::new(ip, 1).to_bytes().len(), RawBackend::SIZE);
@@ -156,16 +191,27 @@ fn encodings_are_byte_exact() {
     nat.extend(&hop);
     nat.extend(0x0102_0304u32.to_ne_bytes());
     nat.extend([NAT_TIME_WAIT, 0, 0, 0]);
+    nat.extend(0xdead_beefu32.to_ne_bytes());
+    nat.extend([0; 4]);
     let n = RawNat::from_bytes(&nat).unwrap();
     assert_eq!(
-        (n.client, n.vip_id, n.backend_id, n.hop, n.seen, n.closing),
-        (fk, 3, 9, want_hop, 0x0102_0304, NAT_TIME_WAIT)
+        (
+            n.client,
+            n.vip_id,
+            n.backend_id,
+            n.hop,
+            n.seen,
+            n.closing,
+            n.seq_delta
+        ),
+        (fk, 3, 9, want_hop, 0x0102_0304, NAT_TIME_WAIT, 0xdead_beef)
     );
     assert_eq!(RawNat::from_bytes(&nat[..48]), None);
 
     let mut ct = 5u32.to_ne_bytes().to_vec();
     ct.extend(2u32.to_ne_bytes());
-    ct.extend([0x40, 0x01, MODE_NAT, 0, 0, 0, 0, 0]);
+    ct.extend([0x40, 0x01, MODE_NAT, 0]);
+    ct.extend(77u32.to_ne_bytes());
     ct.extend(&hop);
     let c = RawCt::from_bytes(&ct).unwrap();
     assert_eq!(
@@ -174,9 +220,10 @@ fn encodings_are_byte_exact() {
             c.vip_id,
             u16::from_be_bytes(c.nat_port),
             c.mode,
+            c.seq_delta,
             c.hop
         ),
-        (5, 2, 0x4001, MODE_NAT, want_hop)
+        (5, 2, 0x4001, MODE_NAT, 77, want_hop)
     );
     assert_eq!(RawCt::from_bytes(&ct[..12]), None);
 

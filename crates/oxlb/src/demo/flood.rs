@@ -162,6 +162,9 @@ pub fn judge(r: &FloodReport, secs: u64) -> Result<(), String> {
         at(0.99),
         r.during_ms.last().copied().unwrap_or(0)
     );
+    if let (true, Some(e)) = (r.during.0 < r.during.1, &r.first_error) {
+        println!("   first failure: {e}");
+    }
     println!(
         "   new connections in the {} s after it: {}/{}",
         AFTER.as_secs(),
@@ -177,6 +180,9 @@ pub fn judge(r: &FloodReport, secs: u64) -> Result<(), String> {
         "drop_no_flow",
         "guarded",
         "ct_resumed",
+        "cookie_sent",
+        "cookie_ok",
+        "cookie_proxied",
     ];
     let line: Vec<String> = shown
         .iter()
@@ -321,7 +327,7 @@ fn hping3_sent(stderr: &str) -> u64 {
 }
 
 /// The datapath's reason counters.
-fn counters(lab: &Lab) -> Result<BTreeMap<String, u64>, String> {
+pub(super) fn counters(lab: &Lab) -> Result<BTreeMap<String, u64>, String> {
     let maps = crate::daemon::kernel::open_pinned(&lab.pin_dir).map_err(|e| e.to_string())?;
     Ok(crate::stats::reason_counts(&maps)
         .map_err(|e| e.to_string())?

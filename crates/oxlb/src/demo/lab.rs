@@ -24,6 +24,8 @@ pub struct LabOptions {
     pub xdp_mode: String,
     /// The `oxlb` executable to run as the daemon.
     pub exe: PathBuf,
+    /// `[global] syn_cookies` of the daemon's config (`None`: the default, `flood`).
+    pub syn_cookies: Option<String>,
     /// Run the daemon as root with only these capabilities, in setpriv's syntax
     /// ("-all,+bpf,+net_admin,+perfmon"), as the systemd unit does (ambient set, root
     /// granting nothing), in the LB namespace joined with `nsenter --net` (`oxlb --netns`
@@ -109,6 +111,13 @@ impl Lab {
             t.lb.dev,
             self.opts.xdp_mode
         );
+        if let Some(c) = &self.opts.syn_cookies {
+            s = s.replacen(
+                "[global]\n",
+                &format!("[global]\nsyn_cookies = \"{c}\"\n"),
+                1,
+            );
+        }
         for vip in [IpAddr::from(t.vip), IpAddr::from(t.vip6)] {
             s += &format!(
                 "\n[[vip]]\naddress = \"{vip}\"\nport = 80\nprotocol = \"tcp\"\nmode = \"{}\"\n",

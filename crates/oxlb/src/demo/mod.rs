@@ -36,6 +36,8 @@ pub struct DemoOptions {
     pub flood: Option<u64>,
     /// SYNs per second of the flood; 0 = hping3's full rate.
     pub flood_rate: u32,
+    /// The daemon's `syn_cookies` setting (`None`: the default, `flood`).
+    pub syn_cookies: Option<String>,
 }
 
 const WEIGHTS: [u32; 3] = [1, 2, 1];
@@ -59,6 +61,7 @@ pub fn run(opts: &DemoOptions) -> Result<(), String> {
         mode: opts.mode.clone(),
         xdp_mode: opts.xdp_mode.clone(),
         exe: std::env::current_exe().map_err(|e| e.to_string())?,
+        syn_cookies: opts.syn_cookies.clone(),
         caps: None,
     };
     let mut lab = Lab::start(&lab_opts, &weights(3))?;
@@ -83,6 +86,25 @@ fn verdict(result: Result<(), String>, what: &str, start: Instant) -> Result<(),
         Err(e) => println!("\nFAIL: {e}"),
     }
     result
+}
+
+/// With `syn_cookies = "always"`: every new connection of the distribution round went through
+/// the SYN proxy (a cookie, the client's ACK, the backend's SYN-ACK answered by the LB).
+fn syn_proxied(lab: &Lab, before: &BTreeMap<String, u64>, conns: usize) -> Result<(), String> {
+    let now = flood::counters(lab)?;
+    let moved = |k: &str| now.get(k).copied().unwrap_or(0) - before.get(k).copied().unwrap_or(0);
+    let (sent, ok, proxied) = (
+        moved("cookie_sent"),
+        moved("cookie_ok"),
+        moved("cookie_proxied"),
+    );
+    println!("   SYN proxy: {sent} cookies sent, {ok} valid ACKs, {proxied} backend handshakes completed by the LB");
+    if proxied < conns as u64 {
+        return Err(format!(
+            "syn_cookies = \"always\" but only {proxied} of {conns} connections went through the SYN proxy"
+        ));
+    }
+    Ok(())
 }
 
 fn flood_check(lab: &Lab, secs: u64, rate: u32) -> Result<(), String> {
@@ -115,7 +137,11 @@ fn exercise(lab: &mut Lab, opts: &DemoOptions) -> Result<(), String> {
     let own4 = owners(&ka4, "IPv4")?;
     let own6 = owners(&ka6, "IPv6")?;
 
+    let before = flood::counters(lab)?;
     distribution(lab, opts.connections)?;
+    if opts.syn_cookies.as_deref() == Some("always") {
+        syn_proxied(lab, &before, opts.connections)?;
+    }
 
     println!("\n2. IPv6 VIP {vip6}: 300 new connections:");
     let per = tally(&lab.round(vip6, 300, None))?;

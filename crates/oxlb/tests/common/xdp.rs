@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use oxbpf::collection::{Collection, CollectionOptions};
+use oxbpf::collection::CollectionOptions;
 use oxbpf::map::Map;
 use oxbpf::prog::{Program, TestRunOpts};
 use oxbpf::spec::Pinning;
@@ -30,7 +30,7 @@ pub const PEER_MAC: &str = "02:00:00:00:00:fe";
 /// map operations that were applied.
 pub fn load(layout: &Layout, plan: &Plan) -> (Program, BTreeMap<MapId, Map>, Vec<MapOp>) {
     let spec = kernel::spec(layout, Pinning::None).unwrap();
-    let mut coll = Collection::load(&spec, &CollectionOptions::default()).unwrap();
+    let mut coll = kernel::load_collection(&spec, &CollectionOptions::default()).unwrap();
     let (prog, maps) = kernel::take(&mut coll).unwrap();
     let entries = datapath::entries(plan, layout).unwrap();
     let ops = datapath::diff(None, &entries).unwrap();
