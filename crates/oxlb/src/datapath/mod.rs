@@ -34,8 +34,8 @@ mod diff;
 mod encap;
 mod entries;
 mod layout;
-pub mod vipfilter;
 pub mod skel;
+pub mod vipfilter;
 
 use std::net::IpAddr;
 
