@@ -1517,15 +1517,22 @@ static __always_inline __u32 parse_l4(struct pkt *p, void *l4, void *data_end, _
 	return 0;
 }
 
-/* A reply of a NAT flow is recognised first: its destination (SNAT address, NAT
+#include "vipfilter.h"
+
+/* Traffic that is not ours (no VIP at its address, no NAT reply) is told apart first,
+ * by one read of the VIP filter (vipfilter.h), and passed without any other lookup.
+ * A reply of a NAT flow is recognised next: its destination (SNAT address, NAT
  * port) is not a VIP, so it would otherwise pay two VIP lookups (port, port 0).
  * Then conntrack: a tracked flow finds its VIP by id (an array slot) instead of the
- * VIP hash; other traffic pays that conntrack miss before the VIP lookup. */
+ * VIP hash; other traffic that the filter let through pays that conntrack miss
+ * before the VIP lookup. */
 static __always_inline int dispatch(struct xdp_md *ctx, struct pkt *p, const int v6)
 {
 	struct oxlb_ct *ct = NULL;
 	struct oxlb_vip *vip;
 
+	if (vipfilter_not_ours(p, v6))
+		return verdict(OXLB_R_PASS_NOT_VIP, XDP_PASS);
 	if (nat_port_in_range(p)) {
 		struct oxlb_nat *n = bpf_map_lookup_elem(&oxlb_nat, &p->key);
 		struct oxlb_syn *s;

@@ -39,7 +39,7 @@ pub fn spec(layout: &Layout, pinning: Pinning) -> Result<CollectionSpec, DaemonE
             .get_mut(id.name())
             .ok_or_else(|| DaemonError::Datapath(format!("object has no map {}", id.name())))?;
         m.max_entries = layout.max_entries(id);
-        m.pinning = pinning;
+        m.pinning = if id.pinned() { pinning } else { Pinning::None };
     }
     let config = RawConfig {
         ns_per_jiffy: clock().ns_per_jiffy,
@@ -175,6 +175,7 @@ pub fn load(layout: &Layout, pin_dir: &Path, undo: &mut Undo) -> Result<Datapath
     let created_dir = !pin_dir.exists();
     let new_pins: Vec<PathBuf> = MapId::ALL
         .iter()
+        .filter(|id| id.pinned())
         .map(|id| pin_dir.join(id.name()))
         .filter(|p| !p.exists())
         .collect();
@@ -217,10 +218,11 @@ pub fn load(layout: &Layout, pin_dir: &Path, undo: &mut Undo) -> Result<Datapath
     })
 }
 
-/// Opens the maps pinned in `pin_dir` (for `oxlb stats` and metrics: no program needed).
+/// Opens the maps pinned in `pin_dir` (for `oxlb stats` and metrics: no program needed);
+/// every map but the unpinned VIP filter ([`MapId::pinned`]).
 pub fn open_pinned(pin_dir: &Path) -> Result<BTreeMap<MapId, Map>, DaemonError> {
     let mut maps = BTreeMap::new();
-    for id in MapId::ALL {
+    for id in MapId::ALL.into_iter().filter(|id| id.pinned()) {
         let path = pin_dir.join(id.name());
         let map = Map::from_pin(&path).map_err(|e| {
             DaemonError::Datapath(format!(
@@ -281,7 +283,11 @@ pub fn saved_values(maps: &BTreeMap<MapId, Map>, ops: &[MapOp]) -> Result<Vec<Sa
 pub fn restore(pin_dir: &Path, saved: &[Saved]) -> Result<(), String> {
     let maps = open_pinned(pin_dir).map_err(|e| e.to_string())?;
     for (map, key, old) in saved.iter().rev() {
-        let m = &maps[map];
+        // An unpinned map (the VIP filter) belongs to the program being rolled back: the
+        // attached program keeps its own.
+        let Some(m) = maps.get(map) else {
+            continue;
+        };
         match old {
             Some(v) => m.update(key, v, 0),
             None => m.delete(key).map(drop),

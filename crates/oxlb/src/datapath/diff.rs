@@ -1,6 +1,7 @@
 //! The map writes that take the datapath from one plan to the next, in a safe order.
 //!
-//! Order (each step only touches what changed):
+//! Order (each step only touches what changed; step 0 first):
+//! 0. let the addresses of new VIPs through the VIP filter `oxlb_vipfilter`;
 //! 1. delete VIPs that are gone and empty the `oxlb_vip_ids` slots of ids no longer used
 //!    (no new packet reaches their ring row, no tracked flow finds them any more);
 //! 2. write new/changed backends (before any ring slot can point at them);
@@ -9,7 +10,9 @@
 //! 4. insert/replace VIPs and their id slots (their ring row and backends are in place);
 //! 5. reset rows of VIP ids no longer used to [`NO_BACKEND`];
 //! 6. clear backends no longer used (all-zero entry: established flows to them are
-//!    rescheduled by the datapath).
+//!    rescheduled by the datapath);
+//! 7. drop the addresses of removed VIPs from the VIP filter, which step 0 opened for
+//!    the addresses of new VIPs ([`vipfilter`](super::vipfilter)).
 //!
 //! Per-CPU statistics of ids that are new to the plan are reset so a reused id does
 //! not inherit old counters.
@@ -135,8 +138,14 @@ pub fn diff(old: Option<&PlanEntries>, new: &PlanEntries) -> Result<Vec<MapOp>, 
         backends: Default::default(),
         rings: Default::default(),
     };
+    let fresh = old.is_none();
     let old = old.unwrap_or(&empty);
 
+    // 0. The VIP filter lets through the addresses of both plans.
+    ops.extend(super::vipfilter::ops_before(
+        Some(&old.vips).filter(|_| !fresh),
+        &new.vips,
+    ));
     // 1. VIPs that are gone.
     for k in old.vips.keys().filter(|k| !new.vips.contains_key(k)) {
         ops.push(MapOp::Delete {
@@ -240,6 +249,11 @@ pub fn diff(old: Option<&PlanEntries>, new: &PlanEntries) -> Result<Vec<MapOp>, 
             value: RawBackend::default().to_bytes(),
         });
     }
+    // 7. The VIP filter drops the addresses of VIPs that are gone.
+    ops.extend(super::vipfilter::ops_after(
+        Some(&old.vips).filter(|_| !fresh),
+        &new.vips,
+    ));
     debug_assert_eq!(Ring::Empty.slot(0), NO_BACKEND);
     Ok(ops)
 }

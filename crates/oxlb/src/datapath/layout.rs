@@ -32,6 +32,9 @@ pub enum MapId {
     BackendStats,
     /// `oxlb_reasons`: PERCPU_ARRAY [`Reason`](super::abi::Reason) → u64.
     Reasons,
+    /// `.bss.vipfilter`: the VIP filter's words (global array `oxlb_vipfilter`, one ARRAY
+    /// element, key 0), see [`vipfilter`](super::vipfilter).
+    VipFilter,
     /// `oxlb_progs`: PROG_ARRAY of the tail-called programs (slot 0: `oxlb_cookie`). Pinned
     /// with the others: a program array whose last file descriptor closes is emptied.
     Progs,
@@ -39,7 +42,7 @@ pub enum MapId {
 
 impl MapId {
     /// Every map.
-    pub const ALL: [MapId; 12] = [
+    pub const ALL: [MapId; 13] = [
         MapId::Vips,
         MapId::VipIds,
         MapId::Ring,
@@ -51,6 +54,7 @@ impl MapId {
         MapId::VipStats,
         MapId::BackendStats,
         MapId::Reasons,
+        MapId::VipFilter,
         MapId::Progs,
     ];
 
@@ -68,8 +72,16 @@ impl MapId {
             MapId::VipStats => "oxlb_vip_stats",
             MapId::BackendStats => "oxlb_be_stats",
             MapId::Reasons => "oxlb_reasons",
+            MapId::VipFilter => ".bss.vipfilter",
             MapId::Progs => "oxlb_progs",
         }
+    }
+
+    /// True for maps pinned under the pin directory (and adopted by the next daemon). The
+    /// VIP filter is not: bpffs refuses names with a dot, and it is derived from the VIPs,
+    /// so each loaded program has its own, written whole before the program is attached.
+    pub fn pinned(self) -> bool {
+        self != MapId::VipFilter
     }
 
     /// True for array maps: entries cannot be deleted, only overwritten.
@@ -252,6 +264,7 @@ impl Layout {
             MapId::Backends | MapId::BackendStats => self.max_backends,
             MapId::Ct | MapId::Nat => self.ct_entries,
             MapId::Reasons => super::abi::Reason::COUNT,
+            MapId::VipFilter => 1,
             MapId::Progs => 1,
         }
     }

@@ -9,6 +9,7 @@
 //! - [`skel`]: the skeleton generated from `bpf/oxlb.bpf.o` at build time.
 //! - [`Layout`]: load-time sizes (`max_entries` per map, the `oxlb_cfg` constant).
 //! - [`entries`]: plan → validated entries ([`PlanEntries::map_entries`] gives bytes).
+//! - [`vipfilter`]: the per-address filter that passes traffic not ours before any lookup.
 //! - [`diff()`]: entries of the previous plan → entries of the next = [`MapOp`]s in a
 //!   safe order; applying them is the loader's job:
 //!
@@ -34,6 +35,7 @@ mod encap;
 mod entries;
 mod layout;
 pub mod skel;
+pub mod vipfilter;
 
 use std::net::IpAddr;
 

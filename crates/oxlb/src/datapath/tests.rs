@@ -519,8 +519,10 @@ fn diff_from_nothing_writes_everything_in_order() {
         .filter(|o| !matches!(o, MapOp::ResetPerCpu { .. }))
         .map(MapOp::len)
         .sum();
-    // 3 backends, 2 VIPs and their 2 id slots, 2 ring rows.
-    assert_eq!(written, 3 + 2 + 2 + 2 * TS as usize);
+    // 3 backends, 2 VIPs and their 2 id slots, 2 ring rows, the VIP filter.
+    assert_eq!(written, 3 + 2 + 2 + 2 * TS as usize + 1);
+    assert_eq!(pos(MapId::VipFilter), 0, "VIP filter first: {s:?}");
+    assert_eq!(last(MapId::VipFilter), 0, "written once: {s:?}");
     assert!(
         last(MapId::Ring) < pos(MapId::VipIds),
         "ring before id slots: {s:?}"
@@ -543,7 +545,15 @@ fn diff_from_nothing_writes_everything_in_order() {
     // Expanded ring elements equal the full listing.
     let mut ring: Vec<_> = ops
         .iter()
-        .filter(|o| matches!(o, MapOp::UpdateRun { .. }))
+        .filter(|o| {
+            matches!(
+                o,
+                MapOp::UpdateRun {
+                    map: MapId::Ring,
+                    ..
+                }
+            )
+        })
         .flat_map(|o| o.elements())
         .map(|(_, k, v)| (k, v.unwrap()))
         .collect();
@@ -613,6 +623,7 @@ fn diff_removes_vips_first_and_clears_unused_rows_and_backends() {
     assert_eq!(
         s,
         vec![
+            (MapId::VipFilter, "changed"),
             (MapId::Vips, "delete"),
             (MapId::VipIds, "removed"),
             (MapId::BackendStats, "reset"),
@@ -623,16 +634,17 @@ fn diff_removes_vips_first_and_clears_unused_rows_and_backends() {
             (MapId::Vips, "new"),
             (MapId::Ring, "removed"),
             (MapId::Backends, "removed"),
+            (MapId::VipFilter, "removed"),
         ]
     );
-    match &ops[1] {
+    match &ops[2] {
         MapOp::Update { key, value, .. } => {
             assert_eq!(key, &1u32.to_ne_bytes(), "slot of the removed VIP 1");
             assert_eq!(value, &RawVipSlot::empty_bytes());
         }
         other => panic!("{other:?}"),
     }
-    match &ops[8] {
+    match &ops[9] {
         MapOp::UpdateRun {
             first_key, values, ..
         } => {
@@ -641,7 +653,7 @@ fn diff_removes_vips_first_and_clears_unused_rows_and_backends() {
         }
         other => panic!("{other:?}"),
     }
-    match &ops[9] {
+    match &ops[10] {
         MapOp::Update { key, value, .. } => {
             assert_eq!(key, &2u32.to_ne_bytes());
             assert_eq!(value, &vec![0u8; RawBackend::SIZE]);
@@ -675,10 +687,15 @@ fn layout_sizes_every_map() {
     assert_eq!(l.ring_index(2, 5), 2 * 4099 + 5);
     let names: std::collections::BTreeSet<_> = MapId::ALL.iter().map(|m| m.name()).collect();
     assert_eq!(names.len(), MapId::ALL.len());
-    let src = include_str!("../../bpf/oxlb.bpf.c");
+    let src = [
+        include_str!("../../bpf/oxlb.bpf.c"),
+        include_str!("../../bpf/vipfilter.h"),
+    ]
+    .concat();
     for m in MapId::ALL {
         assert!(
-            src.contains(&format!("}} {} SEC(\".maps\")", m.name())),
+            src.contains(&format!("}} {} SEC(\".maps\")", m.name()))
+                || src.contains(&format!("SEC(\"{}\")", m.name())),
             "{} not in oxlb.bpf.c",
             m.name()
         );
