@@ -26,6 +26,9 @@ mod perfbuf;
 mod pin_counter;
 #[path = "../examples/ringbuf.rs"]
 mod ringbuf;
+#[cfg(feature = "tokio")]
+#[path = "../examples/ringbuf_async.rs"]
+mod ringbuf_async;
 #[path = "../examples/task_comm.rs"]
 mod task_comm;
 #[path = "../examples/tc_counter.rs"]
@@ -52,6 +55,11 @@ fn main() -> ExitCode {
             xdp_prog_run_gives_the_verdict,
         ),
         ("ringbuf_prints_our_exec", ringbuf_prints_our_exec),
+        #[cfg(feature = "tokio")]
+        (
+            "ringbuf_async_prints_our_exec",
+            ringbuf_async_prints_our_exec,
+        ),
         ("perfbuf_prints_our_exit_code", perfbuf_prints_our_exit_code),
         (
             "task_comm_counts_forks_and_execs",
@@ -79,6 +87,8 @@ fn run_example(name: &str) -> ExitCode {
         "perfbuf" => perfbuf::main(),
         "pin_counter" => pin_counter::main(),
         "ringbuf" => ringbuf::main(),
+        #[cfg(feature = "tokio")]
+        "ringbuf_async" => ringbuf_async::main(),
         "task_comm" => task_comm::main(),
         "tc_counter" => tc_counter::main(),
         "xdp_firewall" => xdp_firewall::main(),
@@ -194,10 +204,21 @@ fn xdp_prog_run_gives_the_verdict() {
 }
 
 fn ringbuf_prints_our_exec() {
+    ringbuf_example_prints_our_exec("ringbuf");
+}
+
+/// Built with `--features tokio` only (CI runs it so).
+#[cfg(feature = "tokio")]
+fn ringbuf_async_prints_our_exec() {
+    ringbuf_example_prints_our_exec("ringbuf_async");
+}
+
+/// `name` (the blocking or the async reader) prints the exec of a child this test starts.
+fn ringbuf_example_prints_our_exec(name: &str) {
     if !require_root() {
         return;
     }
-    let mut ex = start("ringbuf", example("ringbuf", &[SECONDS, "1000"]));
+    let mut ex = start(name, example(name, &[SECONDS, "1000"]));
     ex.wait_for("watching exec()");
     let child = example("exit:0", &[])
         .spawn()
