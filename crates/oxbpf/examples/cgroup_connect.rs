@@ -7,10 +7,7 @@
 //! ```
 
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::link::{attach_cgroup, open_cgroup, CgroupOptions};
 use oxbpf::map::Array;
-use oxbpf::spec::AttachType;
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -36,14 +33,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // A `const volatile` global: set before load, a constant for the verifier afterwards.
     spec.set_variable("blocked_port", &port.to_ne_bytes())?;
     let coll = Collection::load(&spec, &CollectionOptions::default())?;
-    let prog = coll.program("block_port").unwrap();
-    let cg = open_cgroup(cgroup)?;
-    let link = attach_cgroup(
-        prog.fd(),
-        cg.as_fd(),
-        AttachType::CGROUP_INET4_CONNECT,
-        CgroupOptions::default(),
-    )?;
+    // SEC("cgroup/connect4") names the attach type; the cgroup is given here.
+    let link = coll.program("block_port")?.attach_cgroup(cgroup)?;
     println!(
         "refusing connect() to port {port} in {cgroup} ({:?}) for {seconds} s",
         link.path()

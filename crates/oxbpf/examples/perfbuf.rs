@@ -7,7 +7,6 @@
 //! ```
 
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::link::{attach_tracepoint, PerfOptions};
 use oxbpf::map::{poll_buffers, PerfEventArray, PerfRecord};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -46,13 +45,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let coll = Collection::load(&spec, &CollectionOptions::default())?;
     // One buffer of 8 pages per online CPU.
     let mut buffers = PerfEventArray::new(coll.map("events").unwrap())?.open_all(8)?;
-    let prog = coll.program("on_exit").unwrap();
-    let _link = attach_tracepoint(
-        prog.fd(),
-        "sched",
-        "sched_process_exit",
-        PerfOptions::default(),
-    )?;
+    // SEC("tracepoint/sched/sched_process_exit") names the target.
+    let _link = coll.program("on_exit")?.attach()?;
     println!("watching exit() for {seconds} s");
 
     let deadline = Instant::now() + Duration::from_secs(seconds);

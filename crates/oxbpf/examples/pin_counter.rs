@@ -37,8 +37,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     let mut coll = Collection::load(&spec, &opts)?;
-    coll.program("count_run")
-        .unwrap()
+    coll.program("count_run")?
         .test_run(&TestRunOpts::default())?;
 
     let runs = Array::<_, u64>::new(coll.map("runs").unwrap())?;

@@ -8,7 +8,6 @@
 //! Stops after SECONDS (default 10) or MAX_EVENTS events, whichever comes first.
 
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::link::{attach_tracepoint, PerfOptions};
 use oxbpf::map::RingBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -43,13 +42,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let spec = oxbpf::elf::load_collection_spec(include_bytes!("bpf/execsnoop.bpf.o"))?;
     let coll = Collection::load(&spec, &CollectionOptions::default())?;
     let mut ring = RingBuf::new(coll.map("events").unwrap())?;
-    let prog = coll.program("on_exec").unwrap();
-    let _link = attach_tracepoint(
-        prog.fd(),
-        "sched",
-        "sched_process_exec",
-        PerfOptions::default(),
-    )?;
+    // SEC("tracepoint/sched/sched_process_exec") names the target.
+    let _link = coll.program("on_exec")?.attach()?;
     println!("watching exec() for {seconds} s");
 
     let deadline = Instant::now() + Duration::from_secs(seconds);

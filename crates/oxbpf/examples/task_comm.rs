@@ -10,9 +10,7 @@
 //! After SECONDS (default 10), prints the counts of the given command names (all if none).
 
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::link::{attach_btf_tracing, attach_tracepoint, Mechanism, PerfOptions};
 use oxbpf::map::HashMap;
-use oxbpf::spec::AttachType;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,16 +32,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let spec = oxbpf::elf::load_collection_spec(include_bytes!("bpf/task_comm.bpf.o"))?;
     // CO-RE relocations and the tp_btf target are resolved against the kernel's BTF here.
     let coll = Collection::load(&spec, &CollectionOptions::default())?;
-    let forks = coll.program("count_forks").unwrap();
-    let execs = coll.program("count_execs").unwrap();
-    let _fork_link = attach_tracepoint(
-        forks.fd(),
-        "sched",
-        "sched_process_fork",
-        PerfOptions::default(),
-    )?;
-    // The target (sched_process_exec) was fixed at load, from the section name.
-    let _exec_link = attach_btf_tracing(execs.fd(), AttachType::TRACE_RAW_TP, 0, Mechanism::Auto)?;
+    // Each section names its hook: SEC("tracepoint/sched/sched_process_fork") and
+    // SEC("tp_btf/sched_process_exec") (that target was fixed at load, from the section).
+    let _fork_link = coll.program("count_forks")?.attach()?;
+    let _exec_link = coll.program("count_execs")?.attach()?;
     println!("counting fork() and exec() for {seconds} s");
     std::thread::sleep(Duration::from_secs(seconds));
 

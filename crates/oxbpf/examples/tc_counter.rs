@@ -7,20 +7,18 @@
 //! ```
 
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::link::{attach_tc, TcDirection, TcOptions};
-use oxbpf::map::{PerCpuArray, Pod};
+use oxbpf::link::{TcDirection, TcOptions};
+use oxbpf::map::PerCpuArray;
 use std::process::ExitCode;
 use std::time::Duration;
 
 /// The value type of the `traffic` map: `struct counters` of the C source.
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 struct Counters {
     packets: u64,
     bytes: u64,
 }
-// SAFETY: repr(C), two u64 fields, no padding; any bit pattern is valid.
-unsafe impl Pod for Counters {}
 
 pub fn main() -> ExitCode {
     match run() {
@@ -41,15 +39,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let spec = oxbpf::elf::load_collection_spec(include_bytes!("bpf/tc_counter.bpf.o"))?;
     let coll = Collection::load(&spec, &CollectionOptions::default())?;
-    let ifindex = oxbpf::netlink::xdp::ifindex(iface)?;
     let mut links = Vec::new();
     for (prog, dir) in [
         ("count_ingress", TcDirection::Ingress),
         ("count_egress", TcDirection::Egress),
     ] {
-        let prog = coll.program(prog).unwrap();
-        // Mechanism::Auto (the default): tcx if the kernel has it, else netlink.
-        let link = attach_tc(prog.fd(), ifindex, dir, TcOptions::default())?;
+        // SEC("tc") names no direction, so it is given here (SEC("tc/ingress") would say it and
+        // attach_tc(iface) would do). Mechanism::Auto (the default): tcx if the kernel has it,
+        // else a netlink clsact filter.
+        let link = coll
+            .program(prog)?
+            .attach_tc_with(iface, dir, TcOptions::default())?;
         println!("{dir:?} attached to {iface} via {:?}", link.path());
         links.push(link);
     }

@@ -9,21 +9,20 @@
 //! Runs for SECONDS (default 10), then prints one line per source address seen.
 
 use oxbpf::collection::{Collection, CollectionOptions};
-use oxbpf::link::{attach_xdp, XdpMode, XdpOptions};
-use oxbpf::map::{LpmTrie, LruHashMap, Pod, BPF_ANY};
+use oxbpf::link::XdpMode;
+use oxbpf::map::{LpmTrie, LruHashMap, BPF_ANY};
 use std::net::Ipv4Addr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The value type of the `stats` map: the same layout as `struct counters` in the C source.
+/// The value type of the `stats` map: the same layout as `struct counters` in the C source;
+/// deriving `bytemuck::Pod` makes it a map value (no unsafe code).
 #[repr(C)]
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, bytemuck::Pod, bytemuck::Zeroable)]
 struct Counters {
     passed: u64,
     dropped: u64,
 }
-// SAFETY: repr(C), two u64 fields, no padding; any bit pattern is valid.
-unsafe impl Pod for Counters {}
 
 pub fn main() -> ExitCode {
     match run() {
@@ -54,9 +53,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         blocklist.insert(len.parse()?, &addr.octets(), &1, BPF_ANY)?;
     }
 
-    let prog = coll.program("xdp_firewall").unwrap();
-    let ifindex = oxbpf::netlink::xdp::ifindex(iface)?;
-    let link = attach_xdp(prog.fd(), ifindex, XdpMode::Auto, XdpOptions::default())?;
+    // By interface name; Auto: native (driver) mode where the driver has it, else generic.
+    let link = coll
+        .program("xdp_firewall")?
+        .attach_xdp(iface, XdpMode::Auto)?;
     println!("attached to {iface} ({:?}) for {seconds} s", link.path());
     std::thread::sleep(Duration::from_secs(seconds));
     drop(link); // detaches

@@ -61,7 +61,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         )?;
     }
 
-    let prog = coll.program("xdp_firewall").unwrap();
+    let prog = coll.program("xdp_firewall")?;
     let input = packet(src);
     let out = prog.test_run(&TestRunOpts {
         data_in: &input,
