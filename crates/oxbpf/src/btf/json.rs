@@ -1,36 +1,9 @@
 //! BTF types as JSON objects, written straight into a string (no intermediate
 //! `serde_json::Value` trees: a struct with 200 members cost 200 small maps per dump).
 
+use super::value::push_str;
 use super::{Type, VarLinkage};
 use std::fmt::Write;
-
-/// Appends `s` as a JSON string literal.
-pub(crate) fn push_str(out: &mut String, s: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (i, b) in s.bytes().enumerate() {
-        let esc = match b {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            0..=0x1f => "",
-            _ => continue,
-        };
-        out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{b:04x}");
-        } else {
-            out.push_str(esc);
-        }
-        start = i + 1;
-    }
-    out.push_str(&s[start..]);
-    out.push('"');
-}
 
 /// One JSON object under construction; keys are written in call order.
 struct Obj<'o> {

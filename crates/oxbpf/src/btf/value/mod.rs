@@ -41,6 +41,8 @@
 
 mod decode;
 mod json;
+#[cfg(feature = "json")]
+pub(crate) use json::push_str;
 #[cfg(test)]
 mod tests;
 mod text;
