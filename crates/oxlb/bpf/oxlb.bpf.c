@@ -766,8 +766,10 @@ static __always_inline __be16 syn_open(struct xdp_md *ctx, const struct pkt *p,
 
 	if (cnt == 0)
 		return 0;
-	/* The tuple's previous connection (if any) must not catch this one's ACK. */
-	if (oxlb_cfg.ct_enabled)
+	/* The tuple's previous connection (if any) must not catch this one's ACK. Looked up
+	 * first: a lookup takes no bucket lock, and the tuple is almost never there (a
+	 * delete of the absent key made a SYN ~45 ns slower, measured). */
+	if (oxlb_cfg.ct_enabled && bpf_map_lookup_elem(&oxlb_ct, &p->key))
 		bpf_map_delete_elem(&oxlb_ct, &p->key);
 	nat_rev_key(&rk, be, vip, bport, IPPROTO_TCP, v6);
 	start = (hash >> 7) % cnt;
