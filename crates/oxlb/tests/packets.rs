@@ -1144,6 +1144,62 @@ const ACK: u8 = 0x10;
 const FIN: u8 = 0x01;
 const RST: u8 = 0x04;
 
+/// Pins the calling thread to one CPU: the backend next-hop cache is per CPU.
+fn pin_to_one_cpu() {
+    // SAFETY: cpu_set_t is plain data; the calls get valid pointers and sizes.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let size = std::mem::size_of::<libc::cpu_set_t>();
+        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
+        let cpu = (0..libc::CPU_SETSIZE as usize)
+            .find(|&c| libc::CPU_ISSET(c, &set))
+            .expect("an allowed CPU");
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
+    }
+}
+
+/// New flows take the next hop towards their backend from the per-CPU backend cache
+/// (`oxlb_be_hop`) instead of a FIB lookup each: a neighbour whose MAC changes reaches new
+/// flows once the cached hop is older than its TTL (1 s).
+#[test]
+fn new_flows_share_the_backend_next_hop() {
+    if !require_kernel("new_flows_share_the_backend_next_hop") {
+        return;
+    }
+    let ns = topology();
+    ns.run(|name| {
+        pin_to_one_cpu();
+        let dp = tiny_nat(name, 20000);
+        let (vip, client) = (ip("10.0.1.1"), ip(CLIENT4));
+        let (baddr, _, bmac) = backend(0);
+        let syn = |cport: u16| {
+            let t = tcp(client, vip, cport, 80, SYN, b"");
+            let (rv, out) = dp.run(&dp.frame(&ipv4(v4(CLIENT4), v4("10.0.1.1"), TCP, &t)));
+            assert_eq!(rv, XDP_TX, "SYN from port {cport}");
+            assert_eq!(ip_of(&out).dst, baddr);
+            out[..6].to_vec()
+        };
+        let looked_up = std::time::Instant::now();
+        assert_eq!(syn(42000), bmac, "first new flow: looked up");
+        let moved = "02:00:00:00:0c:0c";
+        set_neigh(&dp, baddr, moved);
+        let next = syn(42001);
+        // (Under an emulated CPU, `ip neigh` may take the whole TTL: then either MAC is right.)
+        if looked_up.elapsed() < std::time::Duration::from_millis(900) {
+            assert_eq!(next, bmac, "next new flow: the backend's cached hop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        assert_eq!(
+            syn(42002),
+            mac(moved),
+            "a new flow after the TTL looks the hop up again"
+        );
+        set_neigh(&dp, baddr, BACKENDS[0].3.unwrap());
+    });
+}
+
 /// A datapath whose NAT range has 8 ports from `nat_port_min` (the probe count: every new
 /// flow sees every port), VIP 0 (10.0.1.1:80/tcp) sending everything to backend 0.
 fn tiny_nat(name: &str, nat_port_min: u16) -> Dp {

@@ -180,6 +180,19 @@ pub fn load(t: &Targets) -> Blocks {
         Insn::mov64_imm(0, super::XDP_ABORTED as i32),
         Insn::exit(),
     ]);
+    // A lookup that misses on a fresh key (first word from bpf_get_prandom_u32) in the
+    // datapath's conntrack map: what each lookup of a new flow's tuple costs (a cold bucket).
+    let mut miss = vec![Insn::call_helper(helper("bpf_get_prandom_u32"))];
+    miss.extend([Insn::stx_mem(BPF_W, 10, 0, KEY)]);
+    miss.extend(Insn::ld_map_fd(1, ct.fd().as_raw_fd()));
+    miss.extend([
+        Insn::mov64_reg(2, 10),
+        Insn::alu64_imm(BPF_ADD, 2, KEY.into()),
+        Insn::call_helper(helper("bpf_map_lookup_elem")),
+        Insn::jmp_imm(BPF_JEQ, 0, 0, 2),
+        Insn::mov64_imm(0, super::XDP_ABORTED as i32),
+        Insn::exit(),
+    ]);
     // The same flow under a 16-byte IPv4 key (addresses, ports, proto) in an LRU of the same
     // size: what a compact key would save on every conntrack lookup.
     let lru16 = map(
@@ -237,6 +250,10 @@ pub fn load(t: &Targets) -> Blocks {
         (
             "LRU_HASH lookup: 16-byte IPv4 key, hit",
             program("blk_ct16", store(&key16, KEY), &lookup(&lru16)),
+        ),
+        (
+            "LRU_HASH lookup: oxlb_ct, fresh key, miss (+ prandom)",
+            program("blk_miss", store(flow_key, KEY), &miss),
         ),
         (
             "LRU_HASH insert: 40-byte key (+ prandom)",
