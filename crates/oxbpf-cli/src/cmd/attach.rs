@@ -9,8 +9,7 @@
 use super::xdp_pins::{is_detached_xdp, pinned_link, sweep_stale, Place};
 use crate::output::Output;
 use anyhow::{bail, Context};
-use oxbpf::link::{attach_xdp, query_xdp, AttachPath, XdpInfo, XdpMode, XdpOptions};
-use oxbpf::netlink;
+use oxbpf::link::{attach_xdp, query_xdp, AttachPath, Iface, XdpInfo, XdpMode, XdpOptions};
 use oxbpf::prog::Program;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -133,7 +132,7 @@ fn prepare_pin(pin: &Path, iface: &str) -> anyhow::Result<()> {
             eprintln!(
                 "removed stale pin {} (link {} was detached)",
                 pin.display(),
-                l.id
+                l.id.unwrap_or_default() // a pinned link always has an id
             );
             Ok(())
         }
@@ -141,7 +140,7 @@ fn prepare_pin(pin: &Path, iface: &str) -> anyhow::Result<()> {
             "{} already holds link {} (program {}); `oxbpf detach xdp --iface {iface}` removes \
              it if it is this interface's, or choose another --pin",
             pin.display(),
-            l.id,
+            l.id.unwrap_or_default(),
             l.prog_id
         ),
         None => bail!(
@@ -154,7 +153,7 @@ fn prepare_pin(pin: &Path, iface: &str) -> anyhow::Result<()> {
 /// Runs `oxbpf attach`.
 pub fn attach(kind: AttachKind, out: &Output) -> anyhow::Result<ExitCode> {
     let AttachKind::Xdp(a) = kind;
-    let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let ifindex = Iface::from(&a.iface).index()?;
     let place = Place::here(ifindex)?;
     let spec = super::read_spec(&a.object)?;
     check_xdp(&spec, &a.program, &a.object)?;
@@ -236,7 +235,7 @@ pub(super) fn mode_name(info: &XdpInfo) -> &'static str {
 /// Runs `oxbpf show`.
 pub fn show(kind: ShowKind, out: &Output) -> anyhow::Result<ExitCode> {
     let ShowKind::Xdp(a) = kind;
-    let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let ifindex = Iface::from(&a.iface).index()?;
     let info = query_xdp(ifindex)?;
     let ids = [
         info.generic_prog_id,

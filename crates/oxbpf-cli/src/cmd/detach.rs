@@ -7,17 +7,14 @@ use super::attach::{mode_name, DetachKind};
 use super::xdp_pins::{link_gone, Place};
 use crate::output::Output;
 use anyhow::{bail, Context};
-use oxbpf::link::query_xdp;
-use oxbpf::netlink;
-use oxbpf::sys::{self, ObjKind};
+use oxbpf::link::{query_xdp, Iface, Link};
 use serde_json::json;
-use std::os::fd::AsFd;
 use std::process::ExitCode;
 
 /// Runs `oxbpf detach`.
 pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
     let DetachKind::Xdp(a) = kind;
-    let ifindex = netlink::xdp::ifindex(&a.iface)?;
+    let ifindex = Iface::from(&a.iface).index()?;
     let info = query_xdp(ifindex)?;
     if mode_name(&info) == "none" {
         bail!("no XDP program is attached to {}", a.iface);
@@ -26,9 +23,8 @@ pub fn detach(kind: DetachKind, out: &Output) -> anyhow::Result<ExitCode> {
     let mut held = None;
     let path = match info.link_id {
         Some(id) => {
-            let fd = sys::get_fd_by_id(ObjKind::Link, id).context("open XDP link")?;
-            sys::link_detach(fd.as_fd()).context("detach XDP link")?;
-            drop(fd);
+            let link = Link::from_id(id).context("open XDP link")?;
+            link.detach().context("detach XDP link")?;
             let place = Place::here(ifindex)?;
             for p in place.pins_of(id) {
                 std::fs::remove_file(&p).with_context(|| format!("remove pin {}", p.display()))?;

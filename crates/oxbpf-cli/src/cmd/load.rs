@@ -39,7 +39,9 @@ fn parse_dev_bound(s: &str) -> Result<(String, u32), String> {
     let (prog, iface) = s
         .split_once('@')
         .ok_or_else(|| format!("{s:?}: expected PROG@IFACE, e.g. xdp_main@eth0"))?;
-    let idx = oxbpf::netlink::xdp::ifindex(iface).map_err(|e| format!("{iface:?}: {e}"))?;
+    let idx = oxbpf::link::Iface::from(iface)
+        .index()
+        .map_err(|e| format!("{iface:?}: {e}"))?;
     Ok((prog.to_string(), idx))
 }
 

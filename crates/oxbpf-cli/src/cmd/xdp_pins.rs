@@ -7,9 +7,8 @@
 //! `/run/oxbpf/xdp-ns<INODE>-if<IFINDEX>`. A pin counts as the link's only if it opens to that
 //! very link (same link id), so a stale record or a foreign file is never removed.
 
+use oxbpf::link::{Link, LinkInfo, LinkTarget};
 use oxbpf::spec::LinkType;
-use oxbpf::sys::{self, ObjKind};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -83,7 +82,7 @@ impl Place {
         candidates.dedup();
         candidates
             .into_iter()
-            .filter(|p| pinned_link(p).is_some_and(|l| l.id == link_id))
+            .filter(|p| pinned_link(p).is_some_and(|l| l.id == Some(link_id)))
             .collect()
     }
 }
@@ -104,8 +103,7 @@ pub fn sweep_stale() {
         let pin = std::fs::read(e.path())
             .map(|p| PathBuf::from(String::from_utf8_lossy(&p).into_owned()));
         let live = match (ifindex, pin) {
-            (Some(i), Ok(pin)) => pinned_link(&pin)
-                .is_some_and(|l| LinkType(l.link_type) == LinkType::XDP && l.extra[0] as u32 == i),
+            (Some(i), Ok(pin)) => pinned_link(&pin).is_some_and(|l| xdp_ifindex(&l) == Some(i)),
             _ => false,
         };
         if !live {
@@ -131,28 +129,29 @@ pub fn sweep_stale() {
     }
 }
 
+/// The interface index of an XDP link (0 once detached); `None` for other links.
+fn xdp_ifindex(l: &LinkInfo) -> Option<u32> {
+    match (l.link_type, &l.target) {
+        (Some(LinkType::XDP), LinkTarget::Ifindex(i)) => Some(*i),
+        _ => None,
+    }
+}
+
 /// A detached XDP link reports ifindex 0.
-pub fn is_detached_xdp(l: &sys::attr::LinkInfo) -> bool {
-    LinkType(l.link_type) == LinkType::XDP && l.extra[0] as u32 == 0
+pub fn is_detached_xdp(l: &LinkInfo) -> bool {
+    xdp_ifindex(l) == Some(0)
 }
 
-/// The link pinned at `path`, if a link is pinned there.
-pub fn pinned_link(path: &Path) -> Option<sys::attr::LinkInfo> {
-    let fd = sys::obj_get(path).ok()?;
-    is_link(&fd).then(|| sys::link_info(fd.as_fd()).ok())?
-}
-
-/// bpf objects share one `bpf_obj_get_info_by_fd`; the anon inode name tells a link apart.
-fn is_link(fd: &OwnedFd) -> bool {
-    std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-        .is_ok_and(|t| t.as_os_str() == "anon_inode:bpf-link")
+/// The link pinned at `path`, if a link is pinned there (anything else there: `None`).
+pub fn pinned_link(path: &Path) -> Option<LinkInfo> {
+    Link::from_pin(path).ok()?.info().ok()
 }
 
 /// Waits (up to 2 s) until link `id` is freed; false if something still holds it.
 pub fn link_gone(id: u32) -> bool {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(2) {
-        if sys::get_fd_by_id(ObjKind::Link, id).is_err() {
+        if Link::from_id(id).is_err() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));

@@ -56,7 +56,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// Runs `oxbpf xsk ...`.
 pub fn run(cmd: XskCmd, out: &Output) -> anyhow::Result<ExitCode> {
     let XskCmd::Fwd(a) = cmd;
-    let ifindex = oxbpf::netlink::xdp::ifindex(&a.iface)?;
+    let ifindex = oxbpf::link::Iface::from(&a.iface).index()?;
     let (umem, mut frames) = Umem::new(UmemConfig::default()).context("create the UMEM")?;
     let cfg = SocketConfig {
         mode: match (a.copy, a.zero_copy) {
