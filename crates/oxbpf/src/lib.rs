@@ -25,6 +25,7 @@ pub mod gen;
 pub mod link;
 pub mod map;
 pub mod netlink;
+pub mod pin;
 pub mod prog;
 pub mod skel;
 pub mod spec;

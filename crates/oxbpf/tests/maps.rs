@@ -837,3 +837,27 @@ fn passes_with_bpf_net_admin_perfmon_only() {
 fn passes_with_no_capabilities() {
     caps_util::rerun_in("none", &[]);
 }
+
+#[test]
+fn loaded_ids_list_a_new_map_until_it_is_dropped() {
+    if !require_kernel() {
+        return;
+    }
+    if caps_util::needs_sys_admin("BPF_MAP_GET_NEXT_ID", Map::loaded_ids()).is_none() {
+        return;
+    }
+    let map = create("ids_listed", MapType::ARRAY, 4, 8, 1);
+    let id = map.id();
+    assert!(Map::loaded_ids().unwrap().contains(&id), "map id {id}");
+    assert_eq!(Map::from_id(id).unwrap().name(), "ids_listed");
+    drop(map);
+    // The kernel frees a map after an RCU grace period: wait for it, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while Map::loaded_ids().unwrap().contains(&id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "map id {id} still listed after 5 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -119,7 +119,7 @@ fn check_xdp(spec: &oxbpf::spec::CollectionSpec, name: &str, object: &Path) -> a
 /// removes a stale pin of a link that is no longer attached; refuses to replace anything else.
 fn prepare_pin(pin: &Path, iface: &str) -> anyhow::Result<()> {
     if let Some(dir) = pin.parent() {
-        oxbpf::sys::pin::create_pin_dir(dir)?;
+        oxbpf::pin::create_dir(dir)?;
     }
     sweep_stale();
     if std::fs::symlink_metadata(pin).is_err() {

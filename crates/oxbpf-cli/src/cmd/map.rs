@@ -11,7 +11,6 @@ use crate::output::Output;
 use anyhow::{anyhow, bail, Context};
 use oxbpf::collection::Collection;
 use oxbpf::map::Map;
-use oxbpf::sys::{self, ObjKind};
 use serde_json::{json, Value as Json};
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -173,7 +172,7 @@ fn describe_with(map: &Map, types: Option<&MapTypes>) -> anyhow::Result<(Json, S
 }
 
 fn show_all(out: &Output) -> anyhow::Result<ExitCode> {
-    let ids = sys::all_ids(ObjKind::Map).context("list the kernel's maps")?;
+    let ids = Map::loaded_ids().context("list the kernel's maps")?;
     let mut list = Vec::new();
     let mut text = String::new();
     for id in ids {

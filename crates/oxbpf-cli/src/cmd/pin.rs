@@ -2,7 +2,7 @@
 //! nothing: any failure removes the pins (and directories) this command made.
 
 use oxbpf::collection::Collection;
-use oxbpf::sys::pin::{self, PinFailure};
+use oxbpf::pin::{self, PinFailure};
 use std::path::{Path, PathBuf};
 
 /// Pins made by one command, removed by [`Pins::undo`] unless kept.
@@ -15,7 +15,7 @@ impl Pins {
     /// Creates `dir` (checking it is on bpffs) before the load, which may pin by-name maps there.
     pub fn prepare(dir: &Path) -> Result<Pins, PinFailure> {
         Ok(Pins {
-            dirs: pin::create_pin_dir(dir)?,
+            dirs: pin::create_dir(dir)?,
             files: Vec::new(),
         })
     }

@@ -229,6 +229,16 @@ impl Map {
         })
     }
 
+    /// The ids of every map loaded in the kernel, for [`from_id`](Self::from_id) (a map can
+    /// be freed between the two). Walking ids needs CAP_SYS_ADMIN.
+    pub fn loaded_ids() -> Result<Vec<u32>, MapError> {
+        sys::all_ids(ObjKind::Map).map_err(|source| MapError::Sys {
+            map: "*".into(),
+            op: "list the ids of",
+            source,
+        })
+    }
+
     /// Opens the map with kernel id `id`.
     pub fn from_id(id: u32) -> Result<Map, MapError> {
         let fd = sys::get_fd_by_id(ObjKind::Map, id).map_err(|source| MapError::Sys {
