@@ -71,7 +71,7 @@ static __always_inline int verdict(__u32 reason, int action)
 	return action;
 }
 
-/* A 16-bit length in host order, bounded for the verifier (see oxlb.bpf.c). */
+/* A 16-bit length in host order, bounded for the verifier (see parse.h). */
 static __always_inline __u32 be16_len(__be16 v)
 {
 	__u32 n = bpf_ntohs(v);

@@ -69,7 +69,7 @@ struct encap_job {
 	__u32 mtu;
 };
 
-/* Per-CPU scratch space of the encap path: oxlb.bpf.c's inlined paths already
+/* Per-CPU scratch space of the encap path: oxlb_xdp's inlined paths already
  * fill the 512-byte BPF stack. */
 struct encap_scratch {
 	struct bpf_fib_lookup f;

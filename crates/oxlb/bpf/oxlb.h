@@ -135,7 +135,7 @@ struct oxlb_flow_key {
 _Static_assert(sizeof(struct oxlb_flow_key) == 40, "oxlb_flow_key size");
 
 /* A next hop from bpf_fib_lookup, cached in conntrack and NAT entries for
- * OXLB_HOP_TTL_NS (see oxlb.bpf.c). */
+ * OXLB_HOP_TTL_NS (see nexthop.h). */
 struct oxlb_hop {
 	__u8 dmac[6];
 	__u8 smac[6];
@@ -182,7 +182,7 @@ _Static_assert(sizeof(struct oxlb_nat) == 88, "oxlb_nat size");
 
 /* Value of oxlb_syn (key: as oxlb_nat): a half-open NAT flow. It holds its source
  * port until the client's ACK acknowledges the backend's SYN-ACK (then it moves to
- * oxlb_nat and oxlb_ct), or until a new SYN needs the port: see oxlb.bpf.c. */
+ * oxlb_nat and oxlb_ct), or until a new SYN needs the port: see halfopen.h. */
 struct oxlb_syn {
 	struct oxlb_flow_key client; /* the client -> VIP tuple */
 	__u32 vip_id;

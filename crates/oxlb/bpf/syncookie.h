@@ -18,7 +18,7 @@
  *   3. the backend's SYN-ACK ......... becomes the ACK the client would have sent, back
  *      to the backend (XDP_TX); the flow is established in oxlb_nat and oxlb_ct with
  *      seq_delta = backend ISN - cookie.
- *   4. later packets (oxlb.bpf.c) .... the client's acknowledgement numbers + seq_delta,
+ *   4. later packets (forward.h, reply.h): the client's acknowledgement numbers + seq_delta,
  *      the backend's sequence numbers - seq_delta.
  * A cookie carries no window scale, SACK or timestamp option, so proxied flows negotiate
  * none of them, with the client or the backend: their windows stay below 64 KiB. Data the

@@ -2,7 +2,7 @@
 /*
  * oxlb VIP filter: decides that a TCP/UDP packet is not ours (no VIP at its
  * destination address, not a NAT reply) from one array read, before any conntrack,
- * NAT or VIP hash lookup. Included by oxlb.bpf.c right before dispatch() (it uses
+ * NAT or VIP hash lookup. Included by oxlb.bpf.c right before dispatch.h (it uses
  * struct pkt and nat_port_in_range); the Rust mirror (hash, layout,
  * the writes that keep it in step with oxlb_vips) is crates/oxlb/src/datapath/vipfilter.rs.
  *
