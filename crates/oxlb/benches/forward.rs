@@ -224,34 +224,6 @@ fn have_nft() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// Pins the calling thread to `cpu`.
-fn pin(cpu: usize) {
-    // SAFETY: cpu_set_t is plain data; the calls get valid pointers and sizes.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        assert_eq!(
-            libc::sched_setaffinity(0, size, &set),
-            0,
-            "pin to CPU {cpu}"
-        );
-    }
-}
-
-/// The CPUs this process may run on.
-fn cpus() -> Vec<usize> {
-    // SAFETY: as in `pin`.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
-        (0..libc::CPU_SETSIZE as usize)
-            .filter(|&c| libc::CPU_ISSET(c, &set))
-            .collect()
-    }
-}
-
 /// Sends `frames` live frames from `gen0` on each of `cpus` at once; returns the wall time
 /// of the slowest sender.
 fn send(gen: &Program, gen0: u32, cpus: &[usize], frames: u32) -> Duration {
@@ -263,7 +235,7 @@ fn send(gen: &Program, gen0: u32, cpus: &[usize], frames: u32) -> Duration {
             .map(|&cpu| {
                 let (start, seed) = (start.clone(), &seed);
                 s.spawn(move || {
-                    pin(cpu);
+                    common::cpu::pin_to_cpu(cpu);
                     let md = support::xdp_md(FRAME, gen0);
                     start.wait();
                     let t = Instant::now();
@@ -366,7 +338,7 @@ fn main() {
     }
     let quick = std::env::args().any(|a| a == "--quick");
     let (rounds, frames) = if quick { (3, 300_000) } else { (7, 1_000_000) };
-    let all = cpus();
+    let all = common::cpu::allowed_cpus();
     let cores: Vec<usize> = if all.len() >= 2 { vec![1, 2] } else { vec![1] };
     let (ns, lb0, mac) = bench_netns("gen0", cores.len() as u32);
     let (gen0, _) = ns.link("gen0");

@@ -1146,18 +1146,8 @@ const RST: u8 = 0x04;
 
 /// Pins the calling thread to one CPU: the backend next-hop cache is per CPU.
 fn pin_to_one_cpu() {
-    // SAFETY: cpu_set_t is plain data; the calls get valid pointers and sizes.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        assert_eq!(libc::sched_getaffinity(0, size, &mut set), 0);
-        let cpu = (0..libc::CPU_SETSIZE as usize)
-            .find(|&c| libc::CPU_ISSET(c, &set))
-            .expect("an allowed CPU");
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(libc::sched_setaffinity(0, size, &set), 0);
-    }
+    let cpus = common::cpu::allowed_cpus();
+    common::cpu::pin_to_cpu(*cpus.first().expect("an allowed CPU"));
 }
 
 /// New flows take the next hop towards their backend from the per-CPU backend cache

@@ -147,26 +147,9 @@ pub fn median(v: &[f64]) -> f64 {
 /// Pins the calling thread to the last CPU it may run on, so per-CPU map state and caches
 /// stay put between runs; returns that CPU.
 pub fn pin_to_one_cpu() -> usize {
-    // SAFETY: cpu_set_t is plain data; the calls get valid pointers and sizes.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let size = std::mem::size_of::<libc::cpu_set_t>();
-        assert_eq!(
-            libc::sched_getaffinity(0, size, &mut set),
-            0,
-            "sched_getaffinity"
-        );
-        let cpu = (0..libc::CPU_SETSIZE as usize)
-            .rev()
-            .find(|&c| libc::CPU_ISSET(c, &set))
-            .expect("an allowed CPU");
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-        assert_eq!(
-            libc::sched_setaffinity(0, size, &set),
-            0,
-            "sched_setaffinity"
-        );
-        cpu
-    }
+    let cpu = *crate::common::cpu::allowed_cpus()
+        .last()
+        .expect("an allowed CPU");
+    crate::common::cpu::pin_to_cpu(cpu);
+    cpu
 }

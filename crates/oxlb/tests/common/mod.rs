@@ -1,6 +1,7 @@
 //! Shared by the kernel tests: privilege check, network namespaces with Drop guards.
 #![allow(dead_code)]
 
+pub mod cpu;
 pub mod frames;
 pub mod xdp;
 
